@@ -1,0 +1,1 @@
+"""Wiring: settings, extensions, the app factory, the Celery app and the scheduler."""

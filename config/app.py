@@ -1,0 +1,53 @@
+"""The app factory: settings → extensions → blueprints. Nothing runs at import time."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+
+from config.extensions import db, search
+from config.logging import configure_logging
+from config.settings import Settings, load_settings
+
+
+def init_services(settings: Settings) -> None:
+    """Bind the database and the search backend to ``settings`` (web, CLI and workers)."""
+    from search.factory import make_backend
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    db.init(settings.database_url)
+    search.backend = make_backend(settings)
+
+
+def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
+    """Build the Flask app for ``settings`` (default: from the environment)."""
+    settings = settings or load_settings()
+    configure_logging(settings)
+    app = Flask(__name__, template_folder="../templates", static_folder=None)
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        SCENEWATCH=settings,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        MAX_CONTENT_LENGTH=2 * 1024 * 1024,
+        **overrides,
+    )
+    init_services(settings)
+
+    from config.celery_app import celery_init_app
+
+    celery_init_app(app)
+
+    from subscriptions.i18n import init_i18n
+    from subscriptions.views import register_views
+
+    init_i18n(app)
+    register_views(app)
+    return app
+
+
+def current_settings() -> Settings:
+    """The settings of the running app (inside an app context)."""
+    from flask import current_app
+
+    return current_app.config["SCENEWATCH"]

@@ -1,0 +1,32 @@
+"""Alembic migrations, run programmatically (``scenewatch init`` and the tests)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+
+from config.extensions import db
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+def alembic_config(url: str | None = None) -> Config:
+    """An Alembic config pointing at our migrations and the bound database."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("sqlalchemy.url", (url or db.url).replace("%", "%%"))
+    return cfg
+
+
+def upgrade(revision: str = "head") -> None:
+    """Bring the relational store up to ``revision`` and make sure the search index exists."""
+    from config.extensions import search
+
+    if db.engine is None:
+        raise RuntimeError("database not initialised")
+    cfg = alembic_config()
+    with db.engine.begin() as connection:
+        cfg.attributes["connection"] = connection
+        command.upgrade(cfg, revision)
+    search.get().ensure_index()

@@ -1,0 +1,149 @@
+"""Every ``SCENEWATCH_*`` setting, read from the environment in one place.
+
+The README's configuration table lists the same names and defaults; keep both true.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def _flag(value: str | None, default: bool) -> bool:
+    if value is None or value.strip() == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _int(env: dict[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:  # a clear message beats a traceback at start-up
+        raise SystemExit(f"{name} must be a whole number, got {raw!r}") from exc
+
+
+DEFAULT_RETRY_SCHEDULE = (5, 300, 1800, 7200, 18000, 36000, 36000)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The service's configuration; build it with :func:`load_settings`."""
+
+    data_dir: Path
+    database_url: str
+    search_url: str = ""
+    search_index: str = "scenewatch-datasets"
+    secret_key: str = ""
+    base_url: str = "http://127.0.0.1:8000"
+    env: str = "development"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    broker_url: str = ""
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_security: str = "starttls"
+    mail_from: str = "scenewatch <scenewatch@localhost>"
+    webhook_allow_private: bool = True
+    webhook_timeout: int = 15
+    webhook_retry_schedule: tuple[int, ...] = DEFAULT_RETRY_SCHEDULE
+    download_ttl: int = 7 * 24 * 3600
+    scheduler_enabled: bool = True
+    default_locale: str = "zh"
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def embedded(self) -> bool:
+        """True when no broker is configured: tasks run in-process."""
+        return not self.broker_url
+
+    @property
+    def outbox_dir(self) -> Path:
+        return self.data_dir / "outbox"
+
+    @property
+    def search_database_url(self) -> str:
+        """Where the embedded FTS5 index lives: the same SQLite file as the store when
+        the store is SQLite, otherwise a file of its own in the data dir."""
+        if self.database_url.startswith("sqlite"):
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'search.sqlite'}"
+
+
+def _secret_key(data_dir: Path, configured: str) -> str:
+    """Use the configured key, else one generated once and kept in the data dir, so
+    signed links survive restarts of the embedded default."""
+    if configured:
+        return configured
+    path = data_dir / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    path.write_text(key)
+    path.chmod(0o600)
+    return key
+
+
+def _retry_schedule(raw: str) -> tuple[int, ...]:
+    if not raw.strip():
+        return DEFAULT_RETRY_SCHEDULE
+    try:
+        steps = tuple(int(float(part)) for part in raw.split(",") if part.strip())
+    except ValueError as exc:
+        raise SystemExit(
+            f"SCENEWATCH_WEBHOOK_RETRY_SCHEDULE must be comma-separated seconds, got {raw!r}"
+        ) from exc
+    if any(step < 0 for step in steps):
+        raise SystemExit("SCENEWATCH_WEBHOOK_RETRY_SCHEDULE must not contain negative delays")
+    return steps
+
+
+def load_settings(env: dict[str, str] | None = None) -> Settings:
+    """Read the ``SCENEWATCH_*`` environment into a :class:`Settings`."""
+    env = dict(os.environ if env is None else env)
+    data_dir = Path(env.get("SCENEWATCH_DATA_DIR", "") or "instance").resolve()
+    database_url = env.get("SCENEWATCH_DATABASE_URL", "").strip() or (
+        f"sqlite:///{data_dir / 'scenewatch.sqlite'}"
+    )
+    mode = (env.get("SCENEWATCH_ENV", "") or "development").strip().lower()
+    if mode not in {"development", "production"}:
+        raise SystemExit(f"SCENEWATCH_ENV must be development or production, got {mode!r}")
+    security = (env.get("SCENEWATCH_SMTP_SECURITY", "") or "starttls").strip().lower()
+    if security not in {"starttls", "ssl", "none"}:
+        raise SystemExit(f"SCENEWATCH_SMTP_SECURITY must be starttls, ssl or none, got {security!r}")
+    return Settings(
+        data_dir=data_dir,
+        database_url=database_url,
+        search_url=env.get("SCENEWATCH_SEARCH_URL", "").strip(),
+        search_index=env.get("SCENEWATCH_SEARCH_INDEX", "").strip() or "scenewatch-datasets",
+        secret_key=_secret_key(data_dir, env.get("SCENEWATCH_SECRET_KEY", "").strip()),
+        base_url=(env.get("SCENEWATCH_BASE_URL", "") or "http://127.0.0.1:8000").rstrip("/"),
+        env=mode,
+        host=env.get("SCENEWATCH_HOST", "").strip() or "127.0.0.1",
+        port=_int(env, "SCENEWATCH_PORT", 8000),
+        broker_url=env.get("SCENEWATCH_BROKER_URL", "").strip(),
+        smtp_host=env.get("SCENEWATCH_SMTP_HOST", "").strip(),
+        smtp_port=_int(env, "SCENEWATCH_SMTP_PORT", 587),
+        smtp_user=env.get("SCENEWATCH_SMTP_USER", "").strip(),
+        smtp_password=env.get("SCENEWATCH_SMTP_PASSWORD", ""),
+        smtp_security=security,
+        mail_from=env.get("SCENEWATCH_MAIL_FROM", "").strip() or "scenewatch <scenewatch@localhost>",
+        # Private targets are fine on a laptop (the receiver is usually local) and
+        # refused in production, where they would be an SSRF hole.
+        webhook_allow_private=_flag(env.get("SCENEWATCH_WEBHOOK_ALLOW_PRIVATE"), mode != "production"),
+        webhook_timeout=_int(env, "SCENEWATCH_WEBHOOK_TIMEOUT", 15),
+        webhook_retry_schedule=_retry_schedule(env.get("SCENEWATCH_WEBHOOK_RETRY_SCHEDULE", "")),
+        download_ttl=_int(env, "SCENEWATCH_DOWNLOAD_TTL", 7 * 24 * 3600),
+        scheduler_enabled=_flag(env.get("SCENEWATCH_SCHEDULER"), True),
+        default_locale=(env.get("SCENEWATCH_LOCALE", "") or "zh").strip(),
+    )

@@ -1,0 +1,99 @@
+"""Channels, notifications (one diff for one channel) and deliveries (one attempt each)."""
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Boolean, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from config.extensions import Base
+
+
+class ChannelKind(str, enum.Enum):
+    email = "email"
+    webhook = "webhook"
+
+
+class NotificationState(str, enum.Enum):
+    pending = "pending"  # written with the run, not yet attempted
+    retrying = "retrying"  # failed at least once, next_attempt_at set
+    sent = "sent"
+    dead = "dead"  # out of retries, or the endpoint is gone; can be redelivered
+    held = "held"  # waiting for a digest or the end of quiet hours
+
+
+class Channel(Base):
+    """Where a user's diffs go: an email address or a webhook URL."""
+
+    __tablename__ = "channel"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    target: Mapped[str] = mapped_column(Text)  # address or URL
+    secret: Mapped[str] = mapped_column(String(128), default="")  # webhooks: whsec_…
+    previous_secret: Mapped[str] = mapped_column(String(128), default="")  # rotation overlap
+    previous_secret_expires_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    cadence: Mapped[str] = mapped_column(String(16), default="immediate")  # immediate|daily|weekly
+    send_when_empty: Mapped[bool] = mapped_column(Boolean, default=False)
+    verified: Mapped[bool] = mapped_column(Boolean, default=False)
+    disabled_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    locale: Mapped[str] = mapped_column(String(8), default="zh")
+    created_at: Mapped[datetime]
+
+
+class Notification(Base):
+    """One diff for one channel, written in the same transaction as its run."""
+
+    __tablename__ = "notification"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    # The webhook-id: identical on every attempt so receivers can dedupe.
+    message_id: Mapped[str] = mapped_column(String(64), unique=True)
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channel.id", ondelete="CASCADE"), index=True)
+    scene_id: Mapped[int | None] = mapped_column(ForeignKey("scene.id", ondelete="SET NULL"), nullable=True)
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("scene_run.id", ondelete="SET NULL"), nullable=True)
+    event_type: Mapped[str] = mapped_column(String(64), default="scene.changed")
+    payload: Mapped[dict[str, Any]]
+    state: Mapped[str] = mapped_column(String(16), default=NotificationState.pending.value, index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(nullable=True, index=True)
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+    channel: Mapped[Channel] = relationship()
+    deliveries: Mapped[list["Delivery"]] = relationship(
+        back_populates="notification", order_by="Delivery.id", cascade="all, delete-orphan"
+    )
+
+
+class Delivery(Base):
+    """One attempt to deliver a notification (the log users see)."""
+
+    __tablename__ = "delivery"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    notification_id: Mapped[int] = mapped_column(
+        ForeignKey("notification.id", ondelete="CASCADE"), index=True
+    )
+    attempt: Mapped[int] = mapped_column(Integer)
+    attempted_at: Mapped[datetime]
+    ok: Mapped[bool] = mapped_column(Boolean, default=False)
+    status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    latency_ms: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)  # ours, never the receiver's body
+    next_attempt_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+    notification: Mapped[Notification] = relationship(back_populates="deliveries")
+
+
+class DigestCursor(Base):
+    """Per-channel high-water mark: the last notification included in a sent digest."""
+
+    __tablename__ = "digest_cursor"
+
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channel.id", ondelete="CASCADE"), primary_key=True)
+    last_notification_id: Mapped[int] = mapped_column(Integer, default=0)
+    sent_at: Mapped[datetime | None] = mapped_column(nullable=True)

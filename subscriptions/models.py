@@ -1,0 +1,97 @@
+"""Accounts, scenes, runs and members."""
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Boolean, Column, ForeignKey, Integer, String, Table, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from config.extensions import Base
+
+
+class RunState(str, enum.Enum):
+    working = "working"
+    baseline = "baseline"  # first run: recorded, nothing sent
+    noop = "noop"  # nothing changed
+    changed = "changed"
+    error = "error"
+
+
+class User(Base):
+    __tablename__ = "user_account"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(256), default="")
+    locale: Mapped[str] = mapped_column(String(8), default="zh")
+    timezone: Mapped[str] = mapped_column(String(64), default="Asia/Shanghai")
+    created_at: Mapped[datetime]
+
+    scenes: Mapped[list["Scene"]] = relationship(back_populates="owner")
+
+
+scene_channel = Table(
+    "scene_channel",
+    Base.metadata,
+    Column("scene_id", ForeignKey("scene.id", ondelete="CASCADE"), primary_key=True),
+    Column("channel_id", ForeignKey("channel.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class Scene(Base):
+    """A saved query, its schedule and which fields count as a change."""
+
+    __tablename__ = "scene"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    query: Mapped[dict[str, Any]]
+    schedule: Mapped[str] = mapped_column(String(100), default="daily")  # preset or cron
+    timezone: Mapped[str] = mapped_column(String(64), default="Asia/Shanghai")
+    tracked_fields: Mapped[list[Any]]
+    paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    next_run_at: Mapped[datetime | None] = mapped_column(nullable=True, index=True)
+    feed_token: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+
+    owner: Mapped[User] = relationship(back_populates="scenes")
+    channels: Mapped[list["Channel"]] = relationship(secondary=scene_channel)  # noqa: F821
+    runs: Mapped[list["SceneRun"]] = relationship(
+        back_populates="scene", order_by="SceneRun.id.desc()", cascade="all, delete-orphan"
+    )
+
+
+class SceneRun(Base):
+    """One execution of a scene for one scheduled time (never two for the same time)."""
+
+    __tablename__ = "scene_run"
+    __table_args__ = (UniqueConstraint("scene_id", "scheduled_for", name="uq_scene_run_scheduled"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    scene_id: Mapped[int] = mapped_column(ForeignKey("scene.id", ondelete="CASCADE"), index=True)
+    scheduled_for: Mapped[datetime]
+    state: Mapped[str] = mapped_column(String(16), default=RunState.working.value)
+    matched: Mapped[int] = mapped_column(Integer, default=0)
+    added: Mapped[int] = mapped_column(Integer, default=0)
+    removed: Mapped[int] = mapped_column(Integer, default=0)
+    changed: Mapped[int] = mapped_column(Integer, default=0)
+    moved: Mapped[int] = mapped_column(Integer, default=0)
+    diff: Mapped[dict[str, Any] | None] = mapped_column(nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+    scene: Mapped[Scene] = relationship(back_populates="runs")
+
+
+class SceneMember(Base):
+    """One dataset in a scene's current result set, at the version it matched."""
+
+    __tablename__ = "scene_member"
+
+    scene_id: Mapped[int] = mapped_column(ForeignKey("scene.id", ondelete="CASCADE"), primary_key=True)
+    dataset_id: Mapped[str] = mapped_column(String(512), primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("dataset_version.id"))
