@@ -1,0 +1,47 @@
+# The two commands: `make run` (set up, load the sample catalog, serve on :8000)
+# and `make test` (set up, run the test suite). Everything installs from this repo.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+SAMPLE_SOURCE := hangzhou-sample
+SAMPLE_FILE := data/sample/zhejiang_hangzhou.json
+
+.PHONY: run test test-all setup setup-test bench demo clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(VENV)/.setup: $(BIN)/python setup.cfg pyproject.toml
+	$(BIN)/pip install -q -e .
+	touch $@
+
+$(VENV)/.setup-test: $(VENV)/.setup
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@
+
+setup: $(VENV)/.setup
+setup-test: $(VENV)/.setup-test
+	bash scripts/bootstrap-browser
+
+run: $(VENV)/.setup
+	$(BIN)/scenewatch init
+	$(BIN)/scenewatch harvest $(SAMPLE_SOURCE) $(SAMPLE_FILE)
+	$(BIN)/scenewatch serve
+
+test: setup-test
+	$(BIN)/python -m pytest -m "not realdata and not postgres and not redis"
+
+# Everything, as CI runs it (needs PostgreSQL, Redis and ../shared/data).
+test-all: setup-test
+	bash .ci/run
+
+demo: $(VENV)/.setup
+	$(BIN)/scenewatch demo
+
+bench: setup-test
+	$(BIN)/python bench/harvest_throughput.py
+	$(BIN)/python bench/search_latency.py
+
+clean:
+	rm -rf $(VENV) instance build *.egg-info

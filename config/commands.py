@@ -1,0 +1,72 @@
+"""Service-level commands: init, serve, scheduler, demo."""
+from __future__ import annotations
+
+import click
+
+from config.cli import emit, get_app, json_option, with_app
+
+
+@click.command("init")
+@json_option
+@with_app
+def init_command(as_json: bool) -> None:
+    """Create the data dir, the database schema and the search index."""
+    from config.app import current_settings
+    from config.extensions import search
+
+    settings = current_settings()
+    data = {
+        "data_dir": str(settings.data_dir),
+        "database": settings.database_url,
+        "search": settings.search_url or settings.search_database_url,
+        "datasets_indexed": search.get().count(),
+    }
+    emit(data, as_json, lambda d: click.echo(
+        f"scenewatch is ready in {d['data_dir']}\n  database: {d['database']}\n  search:   {d['search']}"
+        f" ({d['datasets_indexed']} datasets indexed)"))
+
+
+@click.command("serve")
+@click.option("--host", default=None, help="Interface to listen on (default SCENEWATCH_HOST, 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="Port (default SCENEWATCH_PORT, 8000).")
+@click.option("--no-clock", is_flag=True, help="Do not run the scheduler in this process.")
+@with_app
+def serve_command(host: str | None, port: int | None, no_clock: bool) -> None:
+    """Serve the web form and run the clock (scenes and deliveries) in-process."""
+    from config.app import current_settings
+    from subscriptions.clock import build_clock
+
+    app = get_app()
+    settings = current_settings()
+    clock = None
+    if settings.scheduler_enabled and not no_clock:
+        clock = build_clock(app)
+        clock.start()
+    host = host or settings.host
+    port = port or settings.port
+    click.echo(f"scenewatch serving on http://{host}:{port}  (data: {settings.data_dir})")
+    try:
+        from werkzeug.serving import run_simple
+
+        run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
+    finally:
+        if clock is not None:
+            clock.shutdown(wait=False)
+
+
+@click.command("scheduler")
+@with_app
+def scheduler_command() -> None:
+    """Run the clock alone (production: exactly one such process; work goes to Celery)."""
+    from subscriptions.clock import build_clock
+
+    click.echo("scenewatch scheduler running (Ctrl-C to stop)")
+    build_clock(get_app(), blocking=True).start()
+
+
+def register(group: click.Group) -> None:
+    """Add these commands to the ``scenewatch`` group."""
+    from subscriptions.demo import demo_command
+
+    for command in (init_command, serve_command, scheduler_command, demo_command):
+        group.add_command(command)

@@ -1,0 +1,195 @@
+"""Keeping user-supplied webhook URLs away from our own network.
+
+A webhook URL is checked when the channel is created and again at send time (DNS
+may have changed). The send-time guard also checks the address the socket actually
+connected to, so a name that resolves to a public address during the check and a
+private one a moment later (DNS rebinding) is still refused before a byte is sent.
+"""
+from __future__ import annotations
+
+import ipaddress
+import socket
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+Resolver = Callable[[str, int], list[str]]
+
+# Instance-metadata services hand out cloud credentials: never a webhook target,
+# whatever webhook_allow_private says.
+METADATA_ADDRESSES = frozenset(ipaddress.ip_address(a) for a in (
+    "169.254.169.254",   # AWS, GCP, Azure, OpenStack, DigitalOcean, Tencent
+    "169.254.170.2",     # AWS ECS task metadata
+    "100.100.100.200",   # Alibaba Cloud
+    "192.0.0.192",       # Oracle Cloud
+    "fd00:ec2::254",     # AWS over IPv6
+))
+METADATA_HOSTNAMES = frozenset({
+    "metadata", "metadata.google.internal", "metadata.goog", "instance-data",
+    "instance-data.ec2.internal",
+})
+SHARED_SPACE = ipaddress.ip_network("100.64.0.0/10")  # carrier-grade NAT, not the internet
+NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
+class WebhookTargetError(ValueError):
+    """A webhook URL we refuse to call. ``retryable`` when it may work later (DNS failure)."""
+
+    def __init__(self, message: str, *, retryable: bool = False) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+
+
+def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 address stands for (mapped, 6to4, NAT64), if any."""
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    if ip.sixtofour is not None:
+        return ip.sixtofour
+    if ip in NAT64:
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return None
+
+
+def forbidden_reason(ip: IPAddress, allow_private: bool = False) -> str | None:
+    """Why ``ip`` may not be a webhook target, or None when it may."""
+    if ip in METADATA_ADDRESSES:
+        return "a cloud metadata address"
+    if isinstance(ip, ipaddress.IPv6Address):
+        inner = _embedded_ipv4(ip)
+        if inner is not None:
+            reason = forbidden_reason(inner, allow_private)
+            return f"{reason} (inside IPv6 {ip})" if reason else None
+    if allow_private:
+        return None
+    # Order matters: the most specific description first (loopback is also "reserved").
+    checks = (
+        ("unspecified", ip.is_unspecified),
+        ("a loopback address", ip.is_loopback),
+        ("a link-local address", ip.is_link_local),
+        ("a multicast address", ip.is_multicast),
+        ("a private address", ip.is_private),
+        ("a reserved address", ip.is_reserved),
+        ("a shared (carrier-grade NAT) address",
+         isinstance(ip, ipaddress.IPv4Address) and ip in SHARED_SPACE),
+    )
+    for reason, hit in checks:
+        if hit:
+            return reason
+    if not ip.is_global:
+        return "not a public internet address"
+    return None
+
+
+def _system_resolver(host: str, port: int) -> list[str]:
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+def check_webhook_url(url: str, *, allow_private: bool = False,
+                      resolve: Resolver | None = None) -> list[IPAddress]:
+    """Validate ``url`` as a webhook target and return the addresses it resolves to.
+
+    Raises WebhookTargetError naming the problem: scheme, missing host, an address
+    that is private/loopback/link-local/multicast/reserved/unspecified (unless
+    ``allow_private``) or a cloud metadata address (always).
+    """
+    parts = urlsplit((url or "").strip())
+    if parts.scheme not in ("http", "https"):
+        raise WebhookTargetError(f"webhook URL must start with http:// or https://, got {url!r}")
+    host = parts.hostname
+    if not host:
+        raise WebhookTargetError(f"webhook URL {url!r} has no host name")
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError as exc:
+        raise WebhookTargetError(f"webhook URL {url!r} has an invalid port") from exc
+    if host.rstrip(".").lower() in METADATA_HOSTNAMES:
+        raise WebhookTargetError(f"webhook host {host} is a cloud metadata service")
+    if not allow_private and (host.rstrip(".").lower() == "localhost"
+                              or host.rstrip(".").lower().endswith(".localhost")):
+        raise WebhookTargetError(f"webhook host {host} is this machine (loopback)")
+    try:
+        literal: IPAddress | None = ipaddress.ip_address(host)
+    except ValueError:
+        literal = None
+    if literal is not None:
+        addresses = [literal]
+    else:
+        try:
+            names = (resolve or _system_resolver)(host, port)
+        except (OSError, UnicodeError) as exc:
+            # A DNS outage or a typo: worth retrying at send time, reported either way.
+            raise WebhookTargetError(f"webhook host {host} could not be resolved ({exc})",
+                                     retryable=True) from exc
+        addresses = [ipaddress.ip_address(name.split("%", 1)[0]) for name in names]
+        if not addresses:
+            raise WebhookTargetError(f"webhook host {host} has no addresses", retryable=True)
+    # Refuse if any address is forbidden: otherwise the connection could pick that one.
+    for ip in addresses:
+        reason = forbidden_reason(ip, allow_private)
+        if reason:
+            shown = host if literal is not None else f"{host} ({ip})"
+            raise WebhookTargetError(f"webhook host {shown} is {reason}; refused")
+    return addresses
+
+
+def _check_peer(sock: socket.socket, host: str, allow_private: bool) -> None:
+    peer = sock.getpeername()[0]
+    ip = ipaddress.ip_address(str(peer).split("%", 1)[0])
+    reason = forbidden_reason(ip, allow_private)
+    if reason:
+        sock.close()
+        raise WebhookTargetError(f"webhook host {host} connected to {ip}, which is {reason}; refused")
+
+
+class GuardedAdapter(HTTPAdapter):
+    """A requests adapter whose connections refuse forbidden peer addresses."""
+
+    def __init__(self, allow_private: bool, **kwargs: Any) -> None:
+        self.allow_private = allow_private
+        super().__init__(**kwargs)
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        allow = self.allow_private
+
+        class GuardedHTTP(HTTPConnection):
+            def _new_conn(self) -> socket.socket:
+                sock = super()._new_conn()
+                _check_peer(sock, self.host, allow)
+                return sock
+
+        class GuardedHTTPS(HTTPSConnection):
+            def _new_conn(self) -> socket.socket:
+                sock = super()._new_conn()
+                _check_peer(sock, self.host, allow)
+                return sock
+
+        class HTTPPool(HTTPConnectionPool):
+            ConnectionCls = GuardedHTTP
+
+        class HTTPSPool(HTTPSConnectionPool):
+            ConnectionCls = GuardedHTTPS
+
+        self.poolmanager.pool_classes_by_scheme = {"http": HTTPPool, "https": HTTPSPool}
+
+
+def guarded_session(allow_private: bool) -> requests.Session:
+    """A requests session for webhook sends: peer addresses checked, no env proxies.
+
+    Environment proxies and .netrc are ignored on purpose: a proxy would make the
+    peer check meaningless and .netrc could leak our credentials to a user's URL.
+    """
+    session = requests.Session()
+    session.trust_env = False
+    adapter = GuardedAdapter(allow_private, max_retries=0)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session

@@ -1,0 +1,76 @@
+"""Accounts: register, authenticate, and the operator account the CLI acts as."""
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from subscriptions.models import User
+
+OPERATOR_EMAIL = "operator@localhost"
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+$")
+MIN_PASSWORD = 8
+
+
+class AccountError(ValueError):
+    """A registration or login problem, with the field it concerns."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+def normalise_email(email: str) -> str:
+    """Trimmed, lower-cased address; raises AccountError when it is not an address."""
+    value = (email or "").strip().lower()
+    if not EMAIL_RE.match(value):
+        raise AccountError("email", f"{email!r} is not an email address")
+    return value
+
+
+def find_user(session: Session, email: str) -> User | None:
+    """The account with this address, if any."""
+    return session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
+
+
+def register_user(session: Session, email: str, password: str, locale: str = "zh",
+                  timezone_name: str = "Asia/Shanghai") -> User:
+    """Create an account with a hashed password; refuses taken addresses and short passwords."""
+    address = normalise_email(email)
+    if len(password or "") < MIN_PASSWORD:
+        raise AccountError("password", f"must be at least {MIN_PASSWORD} characters")
+    if find_user(session, address) is not None:
+        raise AccountError("email", f"{address} is already registered")
+    user = User(
+        email=address,
+        password_hash=generate_password_hash(password),
+        locale=locale if locale in ("zh", "en") else "zh",
+        timezone=timezone_name,
+        created_at=datetime.now(timezone.utc),
+    )
+    session.add(user)
+    session.flush()
+    return user
+
+
+def authenticate(session: Session, email: str, password: str) -> User | None:
+    """The user whose address and password match, else None (same answer for both mistakes)."""
+    user = find_user(session, email or "")
+    if user is None or not user.password_hash or not check_password_hash(user.password_hash, password or ""):
+        return None
+    return user
+
+
+def operator_user(session: Session) -> User:
+    """The built-in account that owns scenes created on the command line."""
+    user = find_user(session, OPERATOR_EMAIL)
+    if user is None:
+        user = User(email=OPERATOR_EMAIL, password_hash="", locale="en", timezone="UTC",
+                    created_at=datetime.now(timezone.utc))
+        session.add(user)
+        session.flush()
+    return user

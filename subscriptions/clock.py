@@ -1,0 +1,58 @@
+"""The clock: one APScheduler that ticks scenes and deliveries.
+
+``scenewatch serve`` runs it in a background thread in the embedded default;
+in production ``scenewatch scheduler`` is the one process that owns it.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import BaseScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
+from flask import Flask
+
+log = logging.getLogger("scenewatch.clock")
+SCENE_TICK_SECONDS = 30
+DELIVERY_TICK_SECONDS = 15
+
+
+def _in_app(app: Flask, func: Any) -> Any:
+    def job() -> None:
+        with app.app_context():
+            try:
+                func()
+            except Exception:  # noqa: BLE001 - a failing tick must not stop the clock
+                log.exception("tick %s failed", getattr(func, "__name__", func))
+    job.__name__ = getattr(func, "__name__", "job")
+    return job
+
+
+def build_clock(app: Flask, blocking: bool = False) -> BaseScheduler:
+    """A scheduler with the scene and delivery ticks (not started)."""
+    from notifier.tasks import deliver_due_task
+    from subscriptions.tasks import run_due_scenes_task
+
+    settings = app.config["SCENEWATCH"]
+
+    def scenes_tick() -> None:
+        if settings.embedded:
+            run_due_scenes_task.run()
+        else:
+            run_due_scenes_task.delay()
+
+    def delivery_tick() -> None:
+        if settings.embedded:
+            deliver_due_task.run()
+        else:
+            deliver_due_task.delay()
+
+    # coalesce + max_instances=1: a slow tick is never run twice at once, and missed
+    # ticks after a pause collapse into one.
+    defaults = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 60}
+    scheduler: BaseScheduler = (BlockingScheduler if blocking else BackgroundScheduler)(
+        job_defaults=defaults, timezone="UTC")
+    scheduler.add_job(_in_app(app, scenes_tick), "interval", seconds=SCENE_TICK_SECONDS, id="scenes")
+    scheduler.add_job(_in_app(app, delivery_tick), "interval", seconds=DELIVERY_TICK_SECONDS, id="deliveries")
+    return scheduler

@@ -1,0 +1,204 @@
+"""Running a scene: query → members → diff → run row + notifications, in one transaction.
+
+The unique (scene, scheduled_for) constraint makes a run happen once per scheduled
+time, however many schedulers or workers try; a crash before commit leaves nothing.
+Only datasets whose version moved are loaded in full, so a run over a large scene
+costs one light query when little changed.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from config.extensions import db, search
+from search.models import Dataset, DatasetVersion
+from search.query import parse_query
+from subscriptions.diff import Member, SceneDiff, compute_diff
+from subscriptions.document import build_document
+from subscriptions.models import RunState, Scene, SceneMember, SceneRun
+
+log = logging.getLogger("scenewatch.runner")
+CHUNK = 500
+
+
+class SceneNotFound(LookupError):
+    pass
+
+
+def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def _current_versions(session: Session, ids: Sequence[str]) -> dict[str, tuple[int, datetime | None]]:
+    """dataset id → (current version id, deleted_at) for ``ids`` that are in the store."""
+    found: dict[str, tuple[int, datetime | None]] = {}
+    for chunk in _chunks(ids):
+        rows = session.execute(
+            select(Dataset.id, Dataset.current_version_id, Dataset.deleted_at).where(Dataset.id.in_(chunk))
+        )
+        for dataset_id, version_id, deleted_at in rows:
+            if version_id is not None:
+                found[dataset_id] = (version_id, deleted_at)
+    return found
+
+
+def _contents(session: Session, version_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
+    """version id → content, for the versions a diff needs to look inside."""
+    wanted = sorted(set(version_ids))
+    contents: dict[int, dict[str, Any]] = {}
+    for chunk in _chunks(wanted):
+        for version_id, content in session.execute(
+            select(DatasetVersion.id, DatasetVersion.content).where(DatasetVersion.id.in_(chunk))
+        ):
+            contents[version_id] = content
+    return contents
+
+
+def _deleted_ids(session: Session, ids: Sequence[str]) -> set[str]:
+    deleted: set[str] = set()
+    for chunk in _chunks(ids):
+        deleted.update(session.scalars(
+            select(Dataset.id).where(Dataset.id.in_(chunk), Dataset.deleted_at.is_not(None))
+        ))
+    return deleted
+
+
+def diff_members(session: Session, scene: Scene, matched_ids: Sequence[str]) -> tuple[SceneDiff, dict[str, int], dict[str, int]]:
+    """Diff the scene's stored members against ``matched_ids``.
+
+    Returns the diff, the previous members and the new members (id → version id).
+    """
+    previous: dict[str, int] = dict(session.execute(
+        select(SceneMember.dataset_id, SceneMember.version_id).where(SceneMember.scene_id == scene.id)
+    ).all())
+    current_rows = _current_versions(session, matched_ids)
+    current = {dataset_id: version for dataset_id, (version, _deleted) in current_rows.items()}
+    # Only members that appeared, disappeared or moved to a new version need content.
+    touched_old = [i for i in previous if i not in current or current[i] != previous[i]]
+    touched_new = [i for i in current if i not in previous or current[i] != previous[i]]
+    contents = _contents(session, [previous[i] for i in touched_old] + [current[i] for i in touched_new])
+    before = {i: Member(i, previous[i], contents.get(previous[i], {})) for i in touched_old}
+    now = {i: Member(i, current[i], contents.get(current[i], {})) for i in touched_new}
+    removed_ids = [i for i in touched_old if i not in current]
+    diff = compute_diff(before, now, scene.tracked_fields or [], _deleted_ids(session, removed_ids))
+    return diff, previous, current
+
+
+def _store_members(session: Session, scene_id: int, previous: dict[str, int], current: dict[str, int]) -> None:
+    gone = [i for i in previous if i not in current or previous[i] != current[i]]
+    for chunk in _chunks(gone):
+        session.execute(delete(SceneMember).where(SceneMember.scene_id == scene_id, SceneMember.dataset_id.in_(chunk)))
+    fresh = [{"scene_id": scene_id, "dataset_id": i, "version_id": v}
+             for i, v in current.items() if previous.get(i) != v]
+    for chunk in _chunks(fresh, 2000):
+        session.execute(SceneMember.__table__.insert(), list(chunk))
+
+
+def _has_baseline(session: Session, scene_id: int) -> bool:
+    return session.scalar(
+        select(SceneRun.id).where(SceneRun.scene_id == scene_id, SceneRun.state != RunState.error.value).limit(1)
+    ) is not None
+
+
+def _links(scene: Scene, run: SceneRun) -> dict[str, str]:
+    from notifier.links import run_links
+
+    return run_links(scene, run)
+
+
+def _record_error(scene_id: int, scheduled_for: datetime, started: datetime, message: str) -> dict[str, Any]:
+    """Record a failed run in its own transaction, so the failure is visible to the user."""
+    with db.session() as session:
+        scene = session.get(Scene, scene_id)
+        assert scene is not None
+        run = SceneRun(scene_id=scene_id, scheduled_for=scheduled_for, state=RunState.error.value,
+                       error=message, started_at=started, finished_at=datetime.now(timezone.utc))
+        session.add(run)
+        session.flush()
+        document = build_document(scene, run, None, 0)
+        document["error"] = message
+        run.diff = document
+        return document
+
+
+def run_scene(scene_id: int, scheduled_for: datetime | None = None, *, deliver: bool = True) -> dict[str, Any]:
+    """Run one scene for ``scheduled_for`` (default: now) and return the diff document.
+
+    A second call for the same scheduled time returns the recorded run unchanged.
+    With ``deliver``, notifications written by the run are handed to delivery after
+    the commit (in-process in the embedded default, as Celery tasks otherwise).
+    """
+    started = datetime.now(timezone.utc)
+    scheduled_for = scheduled_for or started
+    clock = time.perf_counter()
+    with db.session() as session:
+        scene = session.get(Scene, scene_id)
+        if scene is None:
+            raise SceneNotFound(f"no scene with id {scene_id}")
+        existing = session.scalar(select(SceneRun).where(
+            SceneRun.scene_id == scene_id, SceneRun.scheduled_for == scheduled_for))
+        if existing is not None:
+            return dict(existing.diff or {})
+    try:
+        document, notification_ids = _run_once(scene_id, scheduled_for, started)
+    except IntegrityError:
+        # Another scheduler or worker recorded this scheduled time first: use theirs.
+        with db.session() as session:
+            run = session.scalar(select(SceneRun).where(
+                SceneRun.scene_id == scene_id, SceneRun.scheduled_for == scheduled_for))
+            return dict(run.diff or {}) if run else {}
+    except Exception as exc:  # noqa: BLE001 - any failure becomes a visible error run
+        log.exception("scene %s failed", scene_id)
+        return _record_error(scene_id, scheduled_for, started, f"{type(exc).__name__}: {exc}")
+    log.info("scene %s ran: %s in %.0f ms", scene_id, document["run"]["state"],
+             (time.perf_counter() - clock) * 1000, extra={"sw_scene": scene_id, "sw_counts": document["counts"]})
+    if deliver and notification_ids:
+        from notifier.dispatch import dispatch_notifications
+
+        dispatch_notifications(notification_ids)
+    return document
+
+
+def _run_once(scene_id: int, scheduled_for: datetime, started: datetime) -> tuple[dict[str, Any], list[int]]:
+    with db.session() as session:
+        scene = session.get(Scene, scene_id)
+        assert scene is not None
+        query = parse_query(scene.query)
+        matched_ids = sorted(set(search.get().iter_ids(query)))
+        baseline = not _has_baseline(session, scene_id)
+        diff, previous, current = diff_members(session, scene, matched_ids)
+        run = SceneRun(scene_id=scene_id, scheduled_for=scheduled_for, state=RunState.working.value,
+                       started_at=started)
+        session.add(run)
+        session.flush()  # the unique (scene, scheduled_for) check happens here
+        _store_members(session, scene_id, previous, current)
+        if baseline:
+            run.state = RunState.baseline.value
+            shown: SceneDiff | None = None  # a baseline lists nothing: it is the starting point
+        else:
+            run.state = RunState.noop.value if diff.empty else RunState.changed.value
+            shown = diff
+        run.matched = len(current)
+        run.added, run.removed = len(diff.added), len(diff.removed)
+        run.changed, run.moved = len(diff.changed), len(diff.moved)
+        if baseline:
+            run.added = run.removed = run.changed = run.moved = 0
+        run.finished_at = datetime.now(timezone.utc)
+        document = build_document(scene, run, shown, len(current), _links(scene, run))
+        run.diff = document
+        notification_ids: list[int] = []
+        if not baseline:
+            from notifier.delivery import create_notifications
+
+            notifications = create_notifications(session, scene, run, document)
+            session.flush()
+            notification_ids = [n.id for n in notifications]
+        return document, notification_ids

@@ -1,0 +1,62 @@
+"""Small server-side SVG charts (no JavaScript, so they work under a script-free CSP)."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from markupsafe import Markup, escape
+
+
+def _nice_max(value: int) -> int:
+    # Round the axis top up to 1, 2 or 5 × 10^n so the label reads well.
+    if value <= 0:
+        return 1
+    magnitude = 10 ** (len(str(value)) - 1)
+    for step in (1, 2, 5, 10):
+        if value <= step * magnitude:
+            return step * magnitude
+    return 10 * magnitude
+
+
+def matched_chart(points: Sequence[tuple[datetime | str, int]], *, title: str,
+                  width: int = 640, height: int = 180) -> Markup:
+    """A line chart of matched counts over runs (oldest first); ``points`` are
+    (when, count) pairs already formatted or datetimes. Empty input gives an empty string."""
+    if not points:
+        return Markup("")
+    left, right, top, bottom = 48, 12, 12, 28
+    plot_w, plot_h = width - left - right, height - top - bottom
+    top_value = _nice_max(max(count for _, count in points))
+    step = plot_w / (len(points) - 1) if len(points) > 1 else 0
+
+    def x(i: int) -> float:
+        return left + (i * step if len(points) > 1 else plot_w / 2)
+
+    def y(count: int) -> float:
+        return top + plot_h - (count / top_value) * plot_h
+
+    def when(value: datetime | str) -> str:
+        return value.strftime("%Y-%m-%d %H:%M") if isinstance(value, datetime) else str(value)
+
+    coords = " ".join(f"{x(i):.1f},{y(c):.1f}" for i, (_, c) in enumerate(points))
+    parts = [
+        f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" '
+        f'aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg">',
+        f"<title>{escape(title)}</title>",
+        f'<line class="axis" x1="{left}" y1="{top + plot_h}" x2="{width - right}" y2="{top + plot_h}"/>',
+        f'<line class="axis" x1="{left}" y1="{top}" x2="{left}" y2="{top + plot_h}"/>',
+        f'<line class="grid" x1="{left}" y1="{top + plot_h / 2:.1f}" x2="{width - right}" y2="{top + plot_h / 2:.1f}"/>',
+        f'<text class="tick" x="{left - 6}" y="{top + 4}" text-anchor="end">{top_value}</text>',
+        f'<text class="tick" x="{left - 6}" y="{top + plot_h / 2 + 4:.1f}" text-anchor="end">{top_value / 2:g}</text>',
+        f'<text class="tick" x="{left - 6}" y="{top + plot_h + 4}" text-anchor="end">0</text>',
+        f'<text class="tick" x="{left}" y="{height - 8}">{escape(when(points[0][0]))}</text>',
+    ]
+    if len(points) > 1:
+        parts.append(f'<text class="tick" x="{width - right}" y="{height - 8}" text-anchor="end">'
+                     f"{escape(when(points[-1][0]))}</text>")
+        parts.append(f'<polyline class="line" points="{coords}"/>')
+    for i, (moment, count) in enumerate(points):
+        parts.append(f'<circle class="dot" cx="{x(i):.1f}" cy="{y(count):.1f}" r="3">'
+                     f"<title>{escape(when(moment))}: {count}</title></circle>")
+    parts.append("</svg>")
+    return Markup("".join(parts))

@@ -1,0 +1,224 @@
+"""My scenes: the list, the "save this search" form, one scene, and its actions."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+from werkzeug.wrappers import Response
+
+from config.extensions import db, search
+from subscriptions.i18n import translate
+from subscriptions.models import Scene, SceneRun, User
+from subscriptions.views.auth import COMMON_ZONES, login_required
+from subscriptions.views.charts import matched_chart
+from subscriptions.views.query_params import build_query, query_params, query_to_params, with_params
+
+bp = Blueprint("scenes", __name__)
+PRESETS = ("hourly", "daily", "weekly", "monthly", "manual")
+CADENCES = ("immediate", "daily", "weekly")
+RUNS_LISTED = 50
+CHART_RUNS = 100
+SECRET_KEY = "new_webhook_secret"
+
+
+def owned_scene(s: Session, scene_id: int) -> Scene:
+    """The logged-in user's scene ``scene_id``; 404 for anyone else's (not 403: an
+    id that exists must look the same as one that does not)."""
+    scene = s.get(Scene, scene_id)
+    if scene is None or scene.owner_id != g.user.id:
+        abort(404)
+    return scene
+
+
+@bp.route("/scenes")
+@login_required
+def index() -> str:
+    """The user's scenes with their latest run."""
+    with db.session() as s:
+        scenes = s.scalars(select(Scene).where(Scene.owner_id == g.user.id)
+                           .order_by(Scene.created_at.desc(), Scene.id.desc())).all()
+        latest_ids = select(func.max(SceneRun.id)).where(
+            SceneRun.scene_id.in_([sc.id for sc in scenes])).group_by(SceneRun.scene_id)
+        latest = {run.scene_id: run for run in s.scalars(select(SceneRun).where(SceneRun.id.in_(latest_ids)))}
+        rows = [{"scene": sc, "run": latest.get(sc.id)} for sc in scenes]
+    return render_template("scenes.html", rows=rows)
+
+
+def _form_defaults(user: User, query: dict[str, Any]) -> dict[str, Any]:
+    from subscriptions.scenes import DEFAULT_TRACKED
+
+    return {"name": (query.get("text") or "")[:200], "schedule": "daily", "cron": "",
+            "timezone": user.timezone or "Asia/Shanghai", "email": "", "email_cadence": "immediate",
+            "webhook": "", "tracked_fields": list(DEFAULT_TRACKED), "send_when_empty": False}
+
+
+def _form_values() -> dict[str, Any]:
+    form = request.form
+    return {
+        "name": (form.get("name") or "").strip(), "schedule": form.get("schedule") or "daily",
+        "cron": (form.get("cron") or "").strip(), "timezone": (form.get("timezone") or "").strip(),
+        "email": (form.get("email") or "").strip(),
+        "email_cadence": form.get("email_cadence") or "immediate",
+        "webhook": (form.get("webhook") or "").strip(),
+        "tracked_fields": form.getlist("tracked_fields"),
+        "send_when_empty": form.get("send_when_empty") == "1",
+    }
+
+
+def _preview(query: dict[str, Any]) -> tuple[int | None, list[Any]]:
+    """How many datasets the query matches now, or its validation errors."""
+    from search.query import QueryError, parse_query
+
+    try:
+        parsed = parse_query(query)
+    except QueryError as exc:
+        return None, list(exc.errors)
+    return search.get().search(parsed, limit=1, offset=0, facets=()).total, []
+
+
+def _problem_slot(field: str) -> str:
+    if field.startswith("query"):
+        return "query"
+    return field if field in ("name", "schedule", "timezone", "email", "email_cadence",
+                              "webhook", "tracked_fields") else "general"
+
+
+@bp.route("/scenes/new", methods=["GET", "POST"])
+@login_required
+def new() -> Any:
+    """Save the current search as a scene (the query travels in hidden fields)."""
+    from search.models import TRACKABLE_FIELDS
+    from subscriptions.scenes import SceneError, create_scene
+
+    source = request.form if request.method == "POST" else request.args
+    query = build_query(source)
+    params = query_params(source)
+    errors: dict[str, list[str]] = {}
+    values = _form_defaults(g.user, query)
+    if request.method == "POST":
+        values = _form_values()
+        schedule = values["cron"] if values["schedule"] == "cron" else values["schedule"]
+        try:
+            with db.session() as s:
+                owner = s.get(User, g.user.id)
+                made = create_scene(
+                    s, owner, name=values["name"], query=query, schedule=schedule,
+                    timezone_name=values["timezone"] or None, tracked_fields=values["tracked_fields"],
+                    email=values["email"] or None, email_verified=False,
+                    email_cadence=values["email_cadence"], webhook=values["webhook"] or None,
+                    send_when_empty=values["send_when_empty"],
+                )
+                scene_id = made.scene.id
+                secrets = [c.secret for c in made.channels if c.kind == "webhook" and c.secret]
+        except SceneError as exc:
+            for problem in exc.problems:
+                errors.setdefault(_problem_slot(problem.field), []).append(
+                    f"{problem.field}: {problem.message}" if _problem_slot(problem.field) in ("query", "general")
+                    else problem.message)
+        else:
+            if secrets:
+                # Shown once on the next page, then dropped from the session.
+                session[SECRET_KEY] = {"scene_id": scene_id, "secret": secrets[0]}
+            flash(translate("scene.saved"), "ok")
+            return redirect(url_for("scenes.show", scene_id=scene_id))
+    total, query_errors = _preview(query)
+    return render_template(
+        "scene_new.html", query=query, params=params, values=values, errors=errors,
+        query_errors=query_errors, total=total, presets=PRESETS, cadences=CADENCES,
+        trackable=TRACKABLE_FIELDS, zones=COMMON_ZONES,
+        back_href=url_for("search_page.index") + with_params(params),
+    ), (400 if errors or query_errors else 200)
+
+
+@bp.route("/scenes/<int:scene_id>")
+@login_required
+def show(scene_id: int) -> str:
+    """One scene: its query, schedule, channels, chart of matches and runs."""
+    with db.session() as s:
+        scene = owned_scene(s, scene_id)
+        channels = list(scene.channels)
+        runs = s.scalars(select(SceneRun).where(SceneRun.scene_id == scene_id)
+                         .order_by(SceneRun.id.desc()).limit(max(RUNS_LISTED, CHART_RUNS))).all()
+        run_count = s.scalar(select(func.count()).select_from(SceneRun).where(SceneRun.scene_id == scene_id))
+    secret = None
+    stash = session.get(SECRET_KEY)
+    if isinstance(stash, dict) and stash.get("scene_id") == scene_id:
+        secret = session.pop(SECRET_KEY)["secret"]
+    finished = [r for r in reversed(runs[:CHART_RUNS]) if r.state != "working" and r.state != "error"]
+    chart = matched_chart([(r.started_at.astimezone(_zone()), r.matched) for r in finished],
+                          title=translate("scene.chart_title"))
+    return render_template(
+        "scene.html", scene=scene, channels=channels, runs=runs[:RUNS_LISTED], run_count=run_count,
+        secret=secret, chart=chart,
+        search_href=url_for("search_page.index") + with_params(query_to_params(scene.query or {})),
+    )
+
+
+def _zone() -> Any:
+    from subscriptions.i18n import user_zone
+
+    return user_zone()
+
+
+@bp.route("/scenes/<int:scene_id>/run", methods=["POST"])
+@login_required
+def run_now(scene_id: int) -> Response:
+    """Run the scene right away and show what it found."""
+    with db.session() as s:
+        owned_scene(s, scene_id)
+    from subscriptions.runner import run_scene
+
+    try:
+        diff = run_scene(scene_id, None)
+    except Exception as exc:  # the user sees why; the log keeps the traceback
+        from flask import current_app
+
+        current_app.logger.exception("run now failed for scene %s", scene_id)
+        flash(translate("scene.run_failed", error=str(exc) or type(exc).__name__), "error")
+        return redirect(url_for("scenes.show", scene_id=scene_id))
+    counts = (diff or {}).get("counts") or {}
+    flash(translate("scene.run_done", **{k: counts.get(k, 0) for k in
+                                         ("matched", "added", "removed", "changed", "moved")}), "ok")
+    run_id = ((diff or {}).get("run") or {}).get("id")
+    if isinstance(run_id, int):
+        return redirect(url_for("runs.show", scene_id=scene_id, run_id=run_id))
+    return redirect(url_for("scenes.show", scene_id=scene_id))
+
+
+@bp.route("/scenes/<int:scene_id>/pause", methods=["POST"])
+@bp.route("/scenes/<int:scene_id>/resume", methods=["POST"], endpoint="resume")
+@login_required
+def pause(scene_id: int) -> Response:
+    """Pause or resume; resuming schedules the next run from now, not from the past."""
+    from subscriptions.schedule import next_run_after
+
+    resume = request.path.endswith("/resume")
+    with db.session() as s:
+        scene = owned_scene(s, scene_id)
+        scene.paused = not resume
+        if resume:
+            scene.next_run_at = next_run_after(scene.schedule, scene.timezone, datetime.now(timezone.utc))
+    flash(translate("scene.resumed" if resume else "scene.paused_msg"), "ok")
+    return redirect(url_for("scenes.show", scene_id=scene_id))
+
+
+@bp.route("/scenes/<int:scene_id>/delete", methods=["GET", "POST"])
+@login_required
+def delete(scene_id: int) -> Any:
+    """GET asks for confirmation; POST deletes the scene, its runs and members."""
+    from subscriptions.models import SceneMember
+
+    with db.session() as s:
+        scene = owned_scene(s, scene_id)
+        if request.method == "GET":
+            return render_template("scene_delete.html", scene=scene)
+        name = scene.name
+        # Members are not an ORM relationship of Scene; delete them explicitly so
+        # databases without cascading foreign keys are left clean too.
+        s.query(SceneMember).filter(SceneMember.scene_id == scene_id).delete()
+        s.delete(scene)
+    flash(translate("scene.deleted", name=name), "ok")
+    return redirect(url_for("scenes.index"))

@@ -1,0 +1,100 @@
+"""The search page: text, facet filters with counts, ranges, paged results."""
+from __future__ import annotations
+
+from math import ceil
+from typing import Any
+
+from flask import Blueprint, render_template, request
+
+from config.extensions import search
+from subscriptions.views.query_params import (
+    build_query, highlight, highlight_terms, query_params, toggle_filter, with_params,
+)
+
+bp = Blueprint("search_page", __name__)
+PAGE_SIZE = 20
+# Deep pages are costly on Elasticsearch (10,000-hit window); nobody reads page 500.
+MAX_PAGE = 10_000 // PAGE_SIZE
+SORTS = ("relevance", "-modified", "modified", "title")
+# The order facets appear in on the page: where, who, what, how, then where it came from.
+FACET_ORDER = ("region", "publisher", "themes", "formats", "open_type", "update_frequency", "source")
+FACETS_SHOWN = 8  # more values fold into a <details> list
+
+
+def error_slot(field: str | None) -> str:
+    """Which form input a query error belongs next to."""
+    name = field or ""
+    if name.startswith("text"):
+        return "q"
+    if name.startswith("ranges.modified") or name == "modified":
+        return "modified"
+    if "completeness" in name:
+        return "min_completeness"
+    if name.startswith(("filters", "exclude")):
+        return "filters"
+    return "general"
+
+
+def _page_number(raw: str | None) -> int:
+    try:
+        return min(max(int(raw or 1), 1), MAX_PAGE)
+    except ValueError:
+        return 1
+
+
+def facet_groups(query: dict[str, Any], facets: dict[str, list[tuple[str, int]]],
+                 params: list[tuple[str, str]]) -> list[dict[str, Any]]:
+    """Facet fields with their values, counts, whether each is selected and the link
+    that toggles it. Selected values stay listed even when the backend's top values
+    no longer include them, so they can be unticked."""
+    selected = query.get("filters") or {}
+    groups = []
+    for name in FACET_ORDER:
+        counts = [(str(v), c) for v, c in facets.get(name, []) if str(v) != ""]
+        chosen = [str(v) for v in selected.get(name, [])]
+        known = {v for v, _ in counts}
+        items = [(v, c) for v, c in counts] + [(v, None) for v in chosen if v not in known]
+        if not items:
+            continue
+        groups.append({
+            "field": name,
+            "values": [{"value": v, "count": c, "selected": v in chosen,
+                        "href": toggle_filter(params, name, v)} for v, c in items],
+        })
+    return groups
+
+
+@bp.route("/")
+def index() -> tuple[str, int]:
+    """Search the catalog; every part of the search is in the URL."""
+    from search.backend import FACET_FIELDS
+    from search.query import QueryError, parse_query
+
+    args = request.args
+    params = query_params(args)
+    query = build_query(args)
+    page = _page_number(args.get("page"))
+    sort = args.get("sort") if args.get("sort") in SORTS else "relevance"
+    errors: dict[str, list[Any]] = {}
+    result = None
+    try:
+        parsed = parse_query(query)
+    except QueryError as exc:
+        for error in exc.errors:
+            errors.setdefault(error_slot(getattr(error, "field", None)), []).append(error)
+    else:
+        result = search.get().search(parsed, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE,
+                                     facets=FACET_FIELDS, sort=sort)
+    total = result.total if result else 0
+    pages = min(max(ceil(total / PAGE_SIZE), 1), MAX_PAGE)
+    terms = highlight_terms(query.get("text", ""))
+    sort_params = params + ([("sort", sort)] if sort != "relevance" else [])
+    return render_template(
+        "search.html",
+        form=args, query=query, result=result, errors=errors, page=page, pages=pages,
+        total=total, sort=sort, sorts=SORTS, params=params, sort_params=sort_params,
+        facets=facet_groups(query, result.facets if result else {}, sort_params),
+        facets_shown=FACETS_SHOWN, terms=terms, highlight=highlight, with_params=with_params,
+        toggle_filter=toggle_filter, save_href="/scenes/new" + with_params(params),
+        page_size=PAGE_SIZE,
+    ), (400 if errors else 200)
