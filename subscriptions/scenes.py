@@ -113,10 +113,12 @@ def create_scene(
         except AccountError as exc:
             problems.append(SceneProblem(exc.field, exc.message))
     if webhook:
+        from flask import current_app
+
         from notifier.ssrf import WebhookTargetError, check_webhook_url
 
         try:
-            check_webhook_url(webhook)
+            check_webhook_url(webhook, allow_private=current_app.config["SCENEWATCH"].webhook_allow_private)
             channels.append(Channel(owner_id=owner.id, kind=ChannelKind.webhook.value, target=webhook.strip(),
                                     secret=new_webhook_secret(), verified=True,
                                     send_when_empty=send_when_empty, locale=owner.locale, created_at=now))

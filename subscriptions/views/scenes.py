@@ -180,8 +180,14 @@ def run_now(scene_id: int) -> Response:
         flash(translate("scene.run_failed", error=str(exc) or type(exc).__name__), "error")
         return redirect(url_for("scenes.show", scene_id=scene_id))
     counts = (diff or {}).get("counts") or {}
-    flash(translate("scene.run_done", **{k: counts.get(k, 0) for k in
-                                         ("matched", "added", "removed", "changed", "moved")}), "ok")
+    state = ((diff or {}).get("run") or {}).get("state")
+    if state == "error":
+        # The runner records failures as error runs instead of raising.
+        flash(translate("scene.run_failed", error=(diff or {}).get("error") or ""), "error")
+    else:
+        flash(translate(f"scene.run_done_{state}" if state in ("baseline", "noop") else "scene.run_done",
+                        **{k: counts.get(k, 0) for k in ("matched", "added", "removed", "changed", "moved")}),
+              "ok")
     run_id = ((diff or {}).get("run") or {}).get("id")
     if isinstance(run_id, int):
         return redirect(url_for("runs.show", scene_id=scene_id, run_id=run_id))
@@ -209,16 +215,29 @@ def pause(scene_id: int) -> Response:
 @login_required
 def delete(scene_id: int) -> Any:
     """GET asks for confirmation; POST deletes the scene, its runs and members."""
-    from subscriptions.models import SceneMember
+    from sqlalchemy import delete as sql_delete
+
+    from notifier.models import Channel
+    from subscriptions.models import SceneMember, scene_channel
 
     with db.session() as s:
         scene = owned_scene(s, scene_id)
         if request.method == "GET":
             return render_template("scene_delete.html", scene=scene)
         name = scene.name
+        channel_ids = [c.id for c in scene.channels]
         # Members are not an ORM relationship of Scene; delete them explicitly so
         # databases without cascading foreign keys are left clean too.
-        s.query(SceneMember).filter(SceneMember.scene_id == scene_id).delete()
+        s.execute(sql_delete(SceneMember).where(SceneMember.scene_id == scene_id))
         s.delete(scene)
+        s.flush()
+        # A channel no other scene uses would only deliver leftovers of a scene the
+        # user deleted: drop it (its pending notifications go with it).
+        shared = set(s.scalars(select(scene_channel.c.channel_id)
+                               .where(scene_channel.c.channel_id.in_(channel_ids))))
+        for channel_id in set(channel_ids) - shared:
+            channel = s.get(Channel, channel_id)
+            if channel is not None:
+                s.delete(channel)
     flash(translate("scene.deleted", name=name), "ok")
     return redirect(url_for("scenes.index"))

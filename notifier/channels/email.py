@@ -1,0 +1,218 @@
+"""Email channel: a multipart/alternative diff email (text + html) with RFC 8058
+one-click unsubscribe headers, sent through :mod:`notifier.mailer`.
+
+Templates live in ``templates/email/``; the words come from
+:mod:`notifier.channels.strings` by the channel's locale.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+from datetime import datetime, timezone
+from email.message import EmailMessage
+from email.utils import format_datetime, parseaddr
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from config.settings import Settings
+from notifier.channels.base import DIGEST_EVENT, BaseChannel, Outgoing, SendResult
+from notifier.channels.strings import count_summary, strings_for
+from notifier.mailer import send_message
+from notifier.tokens import make_unsubscribe_token, unsubscribe_url
+
+TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
+MAX_ITEMS = 50  # per list per scene in one email; the rest is a link away
+MAX_ITEMS_DIGEST = 20
+MAX_VALUE = 300
+ADDRESS = re.compile(r"^[^@\s<>\"]+@[^@\s<>\"]+\.?[^@\s<>\"]*$")
+
+log = logging.getLogger("scenewatch.email")
+
+
+def _shorten(text: str) -> str:
+    return text if len(text) <= MAX_VALUE else text[:MAX_VALUE - 1] + "…"
+
+
+def show_value(value: Any, empty: str = "—") -> str:
+    """A field value as one short line of text."""
+    if value is None or value == "" or value == [] or value == {}:
+        return empty
+    if isinstance(value, bool):
+        return "✓" if value else "✗"
+    if isinstance(value, list) and all(not isinstance(v, (dict, list)) for v in value):
+        return _shorten(", ".join(str(v) for v in value))
+    if isinstance(value, (dict, list)):
+        return _shorten(json.dumps(value, ensure_ascii=False, sort_keys=True, default=str))
+    return _shorten(str(value))
+
+
+def show_change(change: dict[str, Any], empty: str = "—") -> tuple[str, str]:
+    """(old, new) text for one field change; resources are summarised by count."""
+    if change.get("field") == "resources":
+        old, new = change.get("old") or [], change.get("new") or []
+        delta = (f"+{len(change.get('added') or [])} "
+                 f"−{len(change.get('removed') or [])} "
+                 f"~{len(change.get('changed') or [])}")
+        return str(len(old)), f"{len(new)} ({delta})"
+    return show_value(change.get("old"), empty), show_value(change.get("new"), empty)
+
+
+def safe_url(value: Any) -> str:
+    """``value`` when it is an http(s) URL, else "" (catalog data is not trusted)."""
+    text = str(value or "").strip()
+    return text if text.lower().startswith(("http://", "https://")) else ""
+
+
+def show_when(value: Any) -> str:
+    """An ISO timestamp as ``YYYY-MM-DD HH:MM UTC``."""
+    if not value:
+        return ""
+    try:
+        when = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return str(value)
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return when.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+@lru_cache(maxsize=1)
+def _environment() -> Environment:
+    env = Environment(loader=FileSystemLoader(str(TEMPLATES)),
+                      autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
+                      trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+    env.filters.update(safe_url=safe_url, when=show_when)
+    return env
+
+
+def _render(name: str, context: dict[str, Any]) -> str:
+    env = _environment()
+    t = context["t"]
+    template = env.get_template(name)
+    return template.render(
+        **context,
+        # Locale-bound helpers are passed per render rather than registered globally.
+        **{"_": None},
+    ) if False else template.render(context | {
+        "__filters__": None,
+    }) if False else _render_with_filters(env, template, context, t)
+
+
+def _render_with_filters(env: Environment, template: Any, context: dict[str, Any], t: dict[str, str]) -> str:
+    return template.render(context)
+
+
+def subject_for(outgoing: Outgoing) -> str:
+    """The subject: the scene and its counts, or the digest's totals."""
+    t = strings_for(outgoing.locale)
+    documents = outgoing.documents
+    if outgoing.event_type == DIGEST_EVENT:
+        scenes = {doc.get("scene", {}).get("id") for doc in documents}
+        return t["subject_digest"].format(cadence=t.get(f"cadence_{outgoing.cadence}", ""),
+                                          scenes=len(scenes), updates=len(documents)).replace("  ", " ")
+    doc = documents[0] if documents else {}
+    return t["subject_one"].format(scene=doc.get("scene", {}).get("name", ""),
+                                   summary=count_summary(doc.get("counts", {}), t))
+
+
+def render_bodies(outgoing: Outgoing, settings: Settings) -> tuple[str, str]:
+    """(text, html) bodies of the email for ``outgoing``."""
+    t = strings_for(outgoing.locale)
+    documents = outgoing.documents
+    digest = outgoing.event_type == DIGEST_EVENT
+    first = documents[0] if documents else {}
+    subject = subject_for(outgoing)
+    context = {
+        "t": t,
+        "locale": "en" if t is strings_for("en") else "zh",
+        "subject": subject,
+        "heading": subject.split("]", 1)[-1].split("】", 1)[-1].strip(),
+        "intro": t["intro_digest"] if digest else t["intro_one"].format(
+            scene=first.get("scene", {}).get("name", ""),
+            matched=first.get("counts", {}).get("matched", 0)),
+        "documents": documents,
+        "max_items": MAX_ITEMS_DIGEST if digest else MAX_ITEMS,
+        "unsubscribe_url": unsubscribe_url(outgoing.channel_id, settings),
+    }
+    env = _environment()
+    # Filters that need the locale's words are bound per render.
+    env_filters = {
+        "summary": lambda counts: count_summary(counts or {}, t),
+        "reason": lambda reason: t.get(f"reason_{reason}", str(reason or "")),
+        "change": lambda change: show_change(change, t["empty_value"]),
+    }
+    text = _with_filters(env, "email/diff.txt", context, env_filters)
+    html = _with_filters(env, "email/diff.html", context, env_filters)
+    return text, _inline_css(html)
+
+
+def _with_filters(env: Environment, name: str, context: dict[str, Any], filters: dict[str, Any]) -> str:
+    # An overlay shares the loader and cache but has its own filters, so concurrent
+    # renders in different locales do not see each other's words.
+    overlay = env.overlay()
+    overlay.filters.update(filters)
+    return overlay.get_template(name).render(context)
+
+
+def _inline_css(html: str) -> str:
+    """Move the layout's <style> rules onto the elements (many mail clients drop <style>)."""
+    try:
+        from premailer import Premailer
+
+        return Premailer(html, allow_network=False, disable_validation=True, keep_style_tags=False,
+                         remove_classes=False, cssutils_logging_level=logging.CRITICAL,
+                         disable_leftover_css=True).transform()
+    except Exception:  # noqa: BLE001 - an un-inlined email is still a readable email
+        log.warning("could not inline email CSS; sending the html as rendered", exc_info=True)
+        return html
+
+
+def _domain(settings: Settings) -> str:
+    _, address = parseaddr(settings.mail_from)
+    return address.rpartition("@")[2] or "localhost"
+
+
+def build_email(outgoing: Outgoing, settings: Settings, now: datetime | None = None) -> EmailMessage:
+    """The complete message for ``outgoing``: headers, text part and html part."""
+    now = now or datetime.now(timezone.utc)
+    text, html = render_bodies(outgoing, settings)
+    _, sender = parseaddr(settings.mail_from)
+    token = make_unsubscribe_token(outgoing.channel_id, settings)
+    msg = EmailMessage()
+    msg["Subject"] = subject_for(outgoing)
+    msg["From"] = settings.mail_from
+    msg["To"] = outgoing.target
+    msg["Date"] = format_datetime(now)
+    # Derived from the notification's message id: a retry carries the same Message-ID,
+    # so a mail system that already accepted the first copy can drop the second.
+    msg["Message-ID"] = f"<{outgoing.message_id}@{_domain(settings)}>"
+    msg["List-Unsubscribe"] = (f"<{settings.base_url}/unsubscribe/{token}>, "
+                               f"<mailto:{sender}?subject={quote('unsubscribe ' + token)}>")
+    msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation auto-replies
+    msg.set_content(text)
+    msg.add_alternative(html, subtype="html")
+    return msg
+
+
+class EmailChannel(BaseChannel):
+    kind = "email"
+
+    def validate_target(self, target: str, settings: Settings) -> str:
+        address = (target or "").strip()
+        if not ADDRESS.match(address) or len(address) > 320:
+            raise ValueError(f"{target!r} is not an email address")
+        return address
+
+    def send(self, outgoing: Outgoing, settings: Settings) -> SendResult:
+        msg = build_email(outgoing, settings)
+        started = time.perf_counter()
+        receipt = send_message(msg, settings)
+        return SendResult(status_code=None, latency_ms=int((time.perf_counter() - started) * 1000),
+                          detail="sent via SMTP" if receipt == "smtp" else f"written to outbox ({receipt})")

@@ -1,0 +1,55 @@
+"""The web form's blueprints, hooks and page-wide template helpers."""
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import Flask, current_app, g, request
+from werkzeug.wrappers import Response
+
+# Pages run no scripts at all; styles are inline in base.html. Frames only from us
+# (the outbox shows mail HTML in a sandboxed frame served by this site).
+PAGE_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
+            "form-action 'self'; frame-src 'self'; frame-ancestors 'self'; base-uri 'none'")
+
+
+def lang_url(locale: str) -> str:
+    """The current page in another language (keeps the other query parameters)."""
+    args = [(k, v) for k, v in request.args.items(multi=True) if k != "lang"]
+    args.append(("lang", locale))
+    return f"{request.path}?{urlencode(args)}"
+
+
+def _template_context() -> dict[str, Any]:
+    settings = current_app.config["SCENEWATCH"]
+    return {
+        "current_user": getattr(g, "user", None),
+        "outbox_enabled": not settings.smtp_host,
+        "lang_url": lang_url,
+    }
+
+
+def _security_headers(response: Response) -> Response:
+    if response.mimetype == "text/html" and "Content-Security-Policy" not in response.headers:
+        response.headers["Content-Security-Policy"] = PAGE_CSP
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    if response.mimetype == "text/html":
+        # Pages show private scenes and one-time secrets: never keep them in shared caches.
+        response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+def register_views(app: Flask) -> None:
+    """Register every page blueprint, CSRF protection, error pages and helpers."""
+    from notifier.views import bp as notifier_bp
+    from subscriptions.views import auth, datasets, errors, runs, scenes, search_page
+    from subscriptions.views.csrf import init_csrf
+
+    app.before_request(auth.load_user)
+    init_csrf(app)
+    errors.init_errors(app)
+    for blueprint in (search_page.bp, auth.bp, scenes.bp, runs.bp, datasets.bp, errors.bp, notifier_bp):
+        app.register_blueprint(blueprint)
+    app.context_processor(_template_context)
+    app.after_request(_security_headers)

@@ -1,0 +1,56 @@
+"""Error pages in the visitor's language (JSON for API clients), and /healthz."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Flask, current_app, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException
+
+bp = Blueprint("errors", __name__)
+HANDLED = (400, 403, 404, 405, 413, 500)
+
+
+def wants_json() -> bool:
+    """API paths and clients that prefer JSON get JSON errors."""
+    if request.path.startswith("/api/"):
+        return True
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return best == "application/json" and request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]
+
+
+def render_error(error: HTTPException) -> Any:
+    """The error page for ``error`` (its code, a helpful sentence, where to go next)."""
+    code = error.code or 500
+    reason = "csrf" if code == 400 and error.description == "csrf" else None
+    if wants_json():
+        return jsonify({"error": {"code": code, "name": error.name,
+                                  "reason": reason or ""}}), code
+    try:
+        response = render_template("error.html", code=code, reason=reason), code
+    except Exception:  # the error page must never be the second error
+        current_app.logger.exception("error page failed to render")
+        return f"{code} {error.name}", code, {"Content-Type": "text/plain; charset=utf-8"}
+    if code == 405 and getattr(error, "valid_methods", None):
+        return response[0], code, {"Allow": ", ".join(error.valid_methods or [])}
+    return response
+
+
+@bp.route("/healthz")
+def healthz() -> Any:
+    """Liveness and a cheap sign that the index answers."""
+    from config.extensions import search
+
+    try:
+        count = search.get().count()
+    except Exception as exc:  # report, do not raise: monitors want a body
+        current_app.logger.warning("healthz: search index unavailable: %s", exc)
+        return jsonify({"ok": False, "datasets": None, "error": type(exc).__name__}), 503
+    return jsonify({"ok": True, "datasets": count})
+
+
+def init_errors(app: Flask) -> None:
+    """Register the handlers on the app (so they cover every blueprint)."""
+    for code in HANDLED:
+        app.register_error_handler(code, render_error)
+    # Unhandled exceptions reach the 500 handler after Flask has logged them; tests
+    # (PROPAGATE_EXCEPTIONS) still see the original traceback.

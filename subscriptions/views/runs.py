@@ -1,0 +1,50 @@
+"""One run of a scene: its diff, and the notifications and delivery attempts it caused."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, render_template
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from config.extensions import db
+from subscriptions.models import SceneRun
+from subscriptions.views.auth import login_required
+from subscriptions.views.scenes import owned_scene
+
+bp = Blueprint("runs", __name__)
+COUNT_KEYS = ("matched", "added", "removed", "changed", "moved")
+
+
+def run_counts(run: SceneRun) -> dict[str, int]:
+    """The run's counts, preferring the diff document (it is what was sent)."""
+    counts = ((run.diff or {}).get("counts") or {})
+    return {key: int(counts.get(key, getattr(run, key, 0)) or 0) for key in COUNT_KEYS}
+
+
+def diff_sections(diff: dict[str, Any] | None) -> dict[str, list[Any]]:
+    """The diff document's lists, tolerant of missing keys (baseline and error runs)."""
+    diff = diff or {}
+    return {key: list(diff.get(key) or []) for key in ("added", "removed", "changed", "moved")}
+
+
+@bp.route("/scenes/<int:scene_id>/runs/<int:run_id>")
+@login_required
+def show(scene_id: int, run_id: int) -> str:
+    """What one run found and where it was sent."""
+    from notifier.models import Notification
+
+    with db.session() as s:
+        scene = owned_scene(s, scene_id)
+        run = s.get(SceneRun, run_id)
+        if run is None or run.scene_id != scene.id:
+            abort(404)
+        notifications = s.scalars(
+            select(Notification).where(Notification.run_id == run.id)
+            .options(selectinload(Notification.deliveries), selectinload(Notification.channel))
+            .order_by(Notification.id)
+        ).all()
+        for note in notifications:  # load while the session is open
+            _ = note.channel.kind, list(note.deliveries)
+    return render_template("run.html", scene=scene, run=run, counts=run_counts(run),
+                           sections=diff_sections(run.diff), notifications=notifications)
