@@ -60,7 +60,7 @@ def redeliver_command(notification_id: int, as_json: bool) -> None:
 
     try:
         redeliver(notification_id)
-    except LookupError as exc:
+    except (LookupError, ValueError) as exc:
         fail(str(exc), as_json, code=2)
         return
     state = deliver_notification(notification_id)

@@ -18,9 +18,18 @@ from email.parser import BytesHeaderParser, BytesParser
 from email.utils import parsedate_to_datetime
 
 from config.settings import Settings
-from notifier.channels.base import DeliveryError
 
 SMTP_TIMEOUT = 30
+
+
+class MailError(Exception):
+    """Mail could not be handed over. ``retryable``: a later try may work (4xx, network)."""
+
+    def __init__(self, message: str, *, retryable: bool, status_code: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.retryable = retryable
+        self.status_code = status_code
 
 
 @dataclass(frozen=True)
@@ -49,11 +58,11 @@ def _outbox(settings: Settings) -> mailbox.Maildir:
     return mailbox.Maildir(str(settings.outbox_dir), factory=None, create=True)
 
 
-def _smtp_code_error(action: str, code: int, text: bytes | str) -> DeliveryError:
+def _smtp_code_error(action: str, code: int, text: bytes | str) -> MailError:
     reply = text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)
     reply = " ".join(reply.split())[:200]
     # 4xx replies are the server saying "not now"; 5xx "never".
-    return DeliveryError(f"SMTP {action} refused: {code} {reply}", retryable=code < 500, status_code=code)
+    return MailError(f"SMTP {action} refused: {code} {reply}", retryable=code < 500, status_code=code)
 
 
 def _send_smtp(msg: EmailMessage, settings: Settings) -> None:
@@ -77,23 +86,23 @@ def _send_smtp(msg: EmailMessage, settings: Settings) -> None:
         raise _smtp_code_error("recipient", code, text) from exc
     except smtplib.SMTPAuthenticationError as exc:
         # Our credentials, not the recipient's fault: keep retrying until an operator fixes them.
-        raise DeliveryError(f"SMTP login to {host} failed ({exc.smtp_code}); check SCENEWATCH_SMTP_USER "
+        raise MailError(f"SMTP login to {host} failed ({exc.smtp_code}); check SCENEWATCH_SMTP_USER "
                             "and SCENEWATCH_SMTP_PASSWORD", retryable=True, status_code=exc.smtp_code) from exc
     except smtplib.SMTPResponseException as exc:
         raise _smtp_code_error("message", exc.smtp_code, exc.smtp_error) from exc
     except (smtplib.SMTPException, ssl.SSLError, socket.timeout, OSError) as exc:
-        raise DeliveryError(f"could not send through SMTP {host}:{port}: {exc}", retryable=True) from exc
+        raise MailError(f"could not send through SMTP {host}:{port}: {exc}", retryable=True) from exc
 
 
 def send_message(msg: EmailMessage, settings: Settings) -> str:
-    """Send ``msg``; returns ``"smtp"`` or the outbox key. Raises DeliveryError."""
+    """Send ``msg``; returns ``"smtp"`` or the outbox key. Raises MailError."""
     if settings.smtp_host:
         _send_smtp(msg, settings)
         return "smtp"
     try:
         return str(_outbox(settings).add(msg))
     except OSError as exc:
-        raise DeliveryError(f"could not write to the outbox {settings.outbox_dir}: {exc}",
+        raise MailError(f"could not write to the outbox {settings.outbox_dir}: {exc}",
                             retryable=True) from exc
 
 

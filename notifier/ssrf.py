@@ -74,8 +74,8 @@ def forbidden_reason(ip: IPAddress, allow_private: bool = False) -> str | None:
         ("a loopback address", ip.is_loopback),
         ("a link-local address", ip.is_link_local),
         ("a multicast address", ip.is_multicast),
-        ("a private address", ip.is_private),
         ("a reserved address", ip.is_reserved),
+        ("a private address", ip.is_private),
         ("a shared (carrier-grade NAT) address",
          isinstance(ip, ipaddress.IPv4Address) and ip in SHARED_SPACE),
     )
@@ -92,14 +92,27 @@ def _system_resolver(host: str, port: int) -> list[str]:
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
-def check_webhook_url(url: str, *, allow_private: bool = False,
+def _configured_allow_private() -> bool:
+    """settings.webhook_allow_private inside an app context; refuse outside one."""
+    try:
+        from config.app import current_settings
+
+        return bool(current_settings().webhook_allow_private)
+    except RuntimeError:  # no app context: the safe answer
+        return False
+
+
+def check_webhook_url(url: str, *, allow_private: bool | None = None,
                       resolve: Resolver | None = None) -> list[IPAddress]:
     """Validate ``url`` as a webhook target and return the addresses it resolves to.
 
     Raises WebhookTargetError naming the problem: scheme, missing host, an address
     that is private/loopback/link-local/multicast/reserved/unspecified (unless
-    ``allow_private``) or a cloud metadata address (always).
+    ``allow_private``, by default the app's ``webhook_allow_private``) or a cloud
+    metadata address (always).
     """
+    if allow_private is None:
+        allow_private = _configured_allow_private()
     parts = urlsplit((url or "").strip())
     if parts.scheme not in ("http", "https"):
         raise WebhookTargetError(f"webhook URL must start with http:// or https://, got {url!r}")

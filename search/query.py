@@ -159,7 +159,7 @@ def _parse_text(value: Any, errors: list[FieldError]) -> str:
     try:
         parse_text(text)
     except TextQueryError as exc:
-        errors.append(FieldError("text", text, str(exc).split(" in ")[0]))
+        errors.append(FieldError("text", text, f"cannot be read: {exc}"))
     return text
 
 
@@ -194,8 +194,11 @@ def _parse_ranges(value: Any, errors: list[FieldError]) -> tuple[RangeBound, ...
         if name not in RANGE_FIELDS:
             errors.append(FieldError(path, None, "is not a range field" + suggest(name, RANGE_FIELDS)))
             continue
-        if not isinstance(bounds, dict) or not bounds:
+        if not isinstance(bounds, dict):
             errors.append(FieldError(path, bounds, 'must be an object like {"gte": ..., "lt": ...}'))
+            continue
+        if not bounds:
+            errors.append(FieldError(path, None, "needs at least one of gte, gt, lte, lt"))
             continue
         field_bounds: dict[str, str | int | float] = {}
         for op, raw in bounds.items():

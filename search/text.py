@@ -40,6 +40,7 @@ folding) over the text fields; SQLite as an FTS5 phrase of the tokens.
 """
 from __future__ import annotations
 
+import operator
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
@@ -67,6 +68,7 @@ _TOKEN_RE = re.compile(
     rf"(?P<cjk>[{_CJK_CLASS}]+)"
     rf"|(?P<word>{_WORD_CHAR}+(?:(?:[.']|(?<=\d),(?=\d)){_WORD_CHAR}+)*)"
 )
+_QUOTE_CHARS = re.compile("[“”「」『』‘’]")
 _QUOTES = str.maketrans({"“": '"', "”": '"', "「": '"', "」": '"', "『": '"', "』": '"',
                          "‘": "'", "’": "'"})
 
@@ -76,7 +78,9 @@ class TextQueryError(ValueError):
 
 
 def _normalise(text: str) -> str:
-    return unicodedata.normalize("NFKC", text).translate(_QUOTES)
+    if not unicodedata.is_normalized("NFKC", text):
+        text = unicodedata.normalize("NFKC", text)
+    return text.translate(_QUOTES) if _QUOTE_CHARS.search(text) else text
 
 
 def _fold(word: str) -> str:
@@ -92,16 +96,16 @@ def tokens(text: str | None) -> list[str]:
     if not text:
         return []
     out: list[str] = []
-    for match in _TOKEN_RE.finditer(_normalise(text)):
-        run = match.group("cjk")
-        if run is not None:
+    # findall + map keep this loop lean: harvests analyse every title and description.
+    for run, word in _TOKEN_RE.findall(_normalise(text)):
+        if run:
             if len(run) == 1:
                 out.append(run)
             else:
-                out.extend(run[i:i + 2] for i in range(len(run) - 1))
+                out.extend(map(operator.add, run[:-1], run[1:]))
             continue
-        word = _fold(match.group("word"))
-        if word.strip("_") and word not in STOP_WORDS:
+        word = _fold(word)
+        if word not in STOP_WORDS and word.strip("_"):
             out.append(word)
     return out
 
@@ -193,7 +197,7 @@ def _lex(text: str) -> list[tuple[str, str, bool]]:
         if text[i] == '"':
             end = text.find('"', i + 1)
             if end < 0:
-                raise TextQueryError(f"unclosed quote in {text!r}")
+                raise TextQueryError("unclosed quote")
             items.append(("phrase", text[i + 1:end], negated))
             i = end + 1
             continue
@@ -214,21 +218,21 @@ def parse_text(text: str | None) -> TextQuery:
     for kind, raw, negated in _lex(normalised):
         if kind == "pipe":
             if not groups or pending_or:
-                raise TextQueryError(f"'|' needs a term on each side in {text!r}")
+                raise TextQueryError("'|' needs a term on each side")
             if groups[-1][1]:
-                raise TextQueryError(f"an excluded term cannot be an alternative in {text!r}")
+                raise TextQueryError("an excluded term cannot be an alternative of '|'")
             pending_or = True
             continue
         term = Term(text=raw, tokens=tuple(tokens(raw)), quoted=kind == "phrase")
         if pending_or:
             if negated:
-                raise TextQueryError(f"an excluded term cannot be an alternative in {text!r}")
+                raise TextQueryError("an excluded term cannot be an alternative of '|'")
             groups[-1][0].append(term)
             pending_or = False
         else:
             groups.append(([term], negated))
     if pending_or:
-        raise TextQueryError(f"'|' needs a term on each side in {text!r}")
+        raise TextQueryError("'|' needs a term on each side")
     clauses = []
     for terms, negated in groups:
         # A term that analyses to nothing can match nothing; dropping it keeps

@@ -16,6 +16,7 @@ from flask import Flask
 log = logging.getLogger("scenewatch.clock")
 SCENE_TICK_SECONDS = 30
 DELIVERY_TICK_SECONDS = 15
+DIGEST_TICK_SECONDS = 120
 
 
 def _in_app(app: Flask, func: Any) -> Any:
@@ -31,7 +32,7 @@ def _in_app(app: Flask, func: Any) -> Any:
 
 def build_clock(app: Flask, blocking: bool = False) -> BaseScheduler:
     """A scheduler with the scene and delivery ticks (not started)."""
-    from notifier.tasks import deliver_due_task
+    from notifier.tasks import deliver_due_task, send_due_digests_task
     from subscriptions.tasks import run_due_scenes_task
 
     settings = app.config["SCENEWATCH"]
@@ -48,6 +49,12 @@ def build_clock(app: Flask, blocking: bool = False) -> BaseScheduler:
         else:
             deliver_due_task.delay()
 
+    def digest_tick() -> None:
+        if settings.embedded:
+            send_due_digests_task.run()
+        else:
+            send_due_digests_task.delay()
+
     # coalesce + max_instances=1: a slow tick is never run twice at once, and missed
     # ticks after a pause collapse into one.
     defaults = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 60}
@@ -55,4 +62,5 @@ def build_clock(app: Flask, blocking: bool = False) -> BaseScheduler:
         job_defaults=defaults, timezone="UTC")
     scheduler.add_job(_in_app(app, scenes_tick), "interval", seconds=SCENE_TICK_SECONDS, id="scenes")
     scheduler.add_job(_in_app(app, delivery_tick), "interval", seconds=DELIVERY_TICK_SECONDS, id="deliveries")
+    scheduler.add_job(_in_app(app, digest_tick), "interval", seconds=DIGEST_TICK_SECONDS, id="digests")
     return scheduler

@@ -126,6 +126,12 @@ def format_datetime(value: datetime | str | None, with_zone: bool = True) -> str
     return f"{text} {local.tzname()}" if with_zone and local.tzinfo else text
 
 
+def _forget_locale() -> None:
+    # ``g`` outlives a request when an app context was already pushed (tests, CLI
+    # calls into views): choose the locale afresh for every request.
+    g.pop("locale", None)
+
+
 def init_i18n(app: Flask) -> None:
     """Install the locale selection and the template helpers on ``app``."""
     for locale in LOCALES:  # fail at start-up, not on the first page view
@@ -135,4 +141,5 @@ def init_i18n(app: Flask) -> None:
         get_locale=get_locale, LOCALES=LOCALES,
     )
     app.jinja_env.filters["dt"] = format_datetime
+    app.before_request(_forget_locale)
     app.extensions["scenewatch_i18n"] = {"locales": LOCALES}

@@ -35,6 +35,9 @@ class Outgoing:
     locale: str = "zh"
     secrets: tuple[str, ...] = field(default=(), repr=False)  # webhooks: live signing secrets
     cadence: str = "immediate"
+    # Successful sends before this one: a redelivered email needs a new Message-ID or
+    # the recipient's mailbox hides it as a duplicate (webhooks keep their webhook-id).
+    copy: int = 0
 
     @property
     def documents(self) -> list[dict[str, Any]]:

@@ -21,9 +21,9 @@ from urllib.parse import quote
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from config.settings import Settings
-from notifier.channels.base import DIGEST_EVENT, BaseChannel, Outgoing, SendResult
-from notifier.channels.strings import count_summary, strings_for
-from notifier.mailer import send_message
+from notifier.channels.base import DIGEST_EVENT, BaseChannel, DeliveryError, Outgoing, SendResult
+from notifier.channels.strings import STRINGS, count_summary, field_label, strings_for
+from notifier.mailer import MailError, send_message
 from notifier.tokens import make_unsubscribe_token, unsubscribe_url
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
@@ -91,73 +91,52 @@ def _environment() -> Environment:
     return env
 
 
-def _render(name: str, context: dict[str, Any]) -> str:
-    env = _environment()
-    t = context["t"]
-    template = env.get_template(name)
-    return template.render(
-        **context,
-        # Locale-bound helpers are passed per render rather than registered globally.
-        **{"_": None},
-    ) if False else template.render(context | {
-        "__filters__": None,
-    }) if False else _render_with_filters(env, template, context, t)
-
-
-def _render_with_filters(env: Environment, template: Any, context: dict[str, Any], t: dict[str, str]) -> str:
-    return template.render(context)
-
-
-def subject_for(outgoing: Outgoing) -> str:
-    """The subject: the scene and its counts, or the digest's totals."""
+def headline(outgoing: Outgoing) -> str:
+    """The scene and its counts, or the digest's totals (the subject without the brand)."""
     t = strings_for(outgoing.locale)
     documents = outgoing.documents
     if outgoing.event_type == DIGEST_EVENT:
         scenes = {doc.get("scene", {}).get("id") for doc in documents}
-        return t["subject_digest"].format(cadence=t.get(f"cadence_{outgoing.cadence}", ""),
-                                          scenes=len(scenes), updates=len(documents)).replace("  ", " ")
+        return t["headline_digest"].format(cadence=t.get(f"cadence_{outgoing.cadence}", ""),
+                                           scenes=len(scenes), updates=len(documents)).strip()
     doc = documents[0] if documents else {}
-    return t["subject_one"].format(scene=doc.get("scene", {}).get("name", ""),
-                                   summary=count_summary(doc.get("counts", {}), t))
+    return t["headline_one"].format(scene=doc.get("scene", {}).get("name", ""),
+                                    summary=count_summary(doc.get("counts", {}), t))
 
 
-def render_bodies(outgoing: Outgoing, settings: Settings) -> tuple[str, str]:
-    """(text, html) bodies of the email for ``outgoing``."""
+def subject_for(outgoing: Outgoing) -> str:
+    """The Subject header: brand prefix + :func:`headline`."""
+    return strings_for(outgoing.locale)["subject_prefix"] + headline(outgoing)
+
+
+def render_bodies(outgoing: Outgoing, settings: Settings, unsubscribe: str | None = None) -> tuple[str, str]:
+    """(text, html) bodies of the email for ``outgoing`` (``unsubscribe``: the link to show)."""
     t = strings_for(outgoing.locale)
     documents = outgoing.documents
     digest = outgoing.event_type == DIGEST_EVENT
     first = documents[0] if documents else {}
-    subject = subject_for(outgoing)
     context = {
         "t": t,
-        "locale": "en" if t is strings_for("en") else "zh",
-        "subject": subject,
-        "heading": subject.split("]", 1)[-1].split("】", 1)[-1].strip(),
+        "locale": "en" if t is STRINGS["en"] else "zh",
+        "subject": subject_for(outgoing),
+        "heading": headline(outgoing),
         "intro": t["intro_digest"] if digest else t["intro_one"].format(
             scene=first.get("scene", {}).get("name", ""),
             matched=first.get("counts", {}).get("matched", 0)),
         "documents": documents,
         "max_items": MAX_ITEMS_DIGEST if digest else MAX_ITEMS,
-        "unsubscribe_url": unsubscribe_url(outgoing.channel_id, settings),
-    }
-    env = _environment()
-    # Filters that need the locale's words are bound per render.
-    env_filters = {
+        "unsubscribe_url": unsubscribe or unsubscribe_url(outgoing.channel_id, settings),
+        # Helpers that need the locale's words are passed with the context (not as
+        # environment filters), so renders in different locales never share them.
         "summary": lambda counts: count_summary(counts or {}, t),
         "reason": lambda reason: t.get(f"reason_{reason}", str(reason or "")),
         "change": lambda change: show_change(change, t["empty_value"]),
+        "field": lambda name: field_label(str(name), outgoing.locale),
     }
-    text = _with_filters(env, "email/diff.txt", context, env_filters)
-    html = _with_filters(env, "email/diff.html", context, env_filters)
+    env = _environment()
+    text = env.get_template("email/diff.txt").render(context)
+    html = env.get_template("email/diff.html").render(context)
     return text, _inline_css(html)
-
-
-def _with_filters(env: Environment, name: str, context: dict[str, Any], filters: dict[str, Any]) -> str:
-    # An overlay shares the loader and cache but has its own filters, so concurrent
-    # renders in different locales do not see each other's words.
-    overlay = env.overlay()
-    overlay.filters.update(filters)
-    return overlay.get_template(name).render(context)
 
 
 def _inline_css(html: str) -> str:
@@ -181,9 +160,11 @@ def _domain(settings: Settings) -> str:
 def build_email(outgoing: Outgoing, settings: Settings, now: datetime | None = None) -> EmailMessage:
     """The complete message for ``outgoing``: headers, text part and html part."""
     now = now or datetime.now(timezone.utc)
-    text, html = render_bodies(outgoing, settings)
     _, sender = parseaddr(settings.mail_from)
+    # One token for the body link and both headers, so they are the same link.
     token = make_unsubscribe_token(outgoing.channel_id, settings)
+    link = f"{settings.base_url}/unsubscribe/{token}"
+    text, html = render_bodies(outgoing, settings, link)
     msg = EmailMessage()
     msg["Subject"] = subject_for(outgoing)
     msg["From"] = settings.mail_from
@@ -191,8 +172,9 @@ def build_email(outgoing: Outgoing, settings: Settings, now: datetime | None = N
     msg["Date"] = format_datetime(now)
     # Derived from the notification's message id: a retry carries the same Message-ID,
     # so a mail system that already accepted the first copy can drop the second.
-    msg["Message-ID"] = f"<{outgoing.message_id}@{_domain(settings)}>"
-    msg["List-Unsubscribe"] = (f"<{settings.base_url}/unsubscribe/{token}>, "
+    suffix = f".{outgoing.copy}" if outgoing.copy else ""
+    msg["Message-ID"] = f"<{outgoing.message_id}{suffix}@{_domain(settings)}>"
+    msg["List-Unsubscribe"] = (f"<{link}>, "
                                f"<mailto:{sender}?subject={quote('unsubscribe ' + token)}>")
     msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation auto-replies
@@ -213,6 +195,10 @@ class EmailChannel(BaseChannel):
     def send(self, outgoing: Outgoing, settings: Settings) -> SendResult:
         msg = build_email(outgoing, settings)
         started = time.perf_counter()
-        receipt = send_message(msg, settings)
+        try:
+            receipt = send_message(msg, settings)
+        except MailError as exc:
+            raise DeliveryError(exc.message, retryable=exc.retryable, status_code=exc.status_code,
+                                latency_ms=int((time.perf_counter() - started) * 1000)) from exc
         return SendResult(status_code=None, latency_ms=int((time.perf_counter() - started) * 1000),
                           detail="sent via SMTP" if receipt == "smtp" else f"written to outbox ({receipt})")

@@ -6,8 +6,9 @@ from typing import Any
 STRINGS: dict[str, dict[str, str]] = {
     "zh": {
         "brand": "scenewatch",
-        "subject_one": "【scenewatch】{scene}：{summary}",
-        "subject_digest": "【scenewatch】{cadence}摘要：{scenes} 个场景，{updates} 次更新",
+        "subject_prefix": "【scenewatch】",
+        "headline_one": "{scene}：{summary}",
+        "headline_digest": "{cadence}摘要：{scenes} 个场景，{updates} 次更新",
         "subject_empty": "无变化",
         "count_added": "新增 {n}",
         "count_removed": "移除 {n}",
@@ -45,8 +46,9 @@ STRINGS: dict[str, dict[str, str]] = {
     },
     "en": {
         "brand": "scenewatch",
-        "subject_one": "[scenewatch] {scene}: {summary}",
-        "subject_digest": "[scenewatch] {cadence} digest: {updates} updates in {scenes} scenes",
+        "subject_prefix": "[scenewatch] ",
+        "headline_one": "{scene}: {summary}",
+        "headline_digest": "{cadence} digest: {updates} updates in {scenes} scenes",
         "subject_empty": "no changes",
         "count_added": "{n} added",
         "count_removed": "{n} removed",
@@ -95,3 +97,28 @@ def count_summary(counts: dict[str, Any], t: dict[str, str]) -> str:
     parts = [t[f"count_{name}"].format(n=int(counts.get(name) or 0))
              for name in ("added", "removed", "changed", "moved") if counts.get(name)]
     return t["sep"].join(parts) if parts else t["subject_empty"]
+
+
+# Dataset field names as readers know them; unknown fields show their own name.
+FIELD_LABELS: dict[str, dict[str, str]] = {
+    "zh": {
+        "title": "标题", "description": "描述", "publisher": "发布机构", "region": "地区",
+        "themes": "主题", "tags": "标签", "formats": "格式", "machine_readable": "机器可读",
+        "open_type": "开放类型", "update_frequency": "更新频率", "license": "许可协议",
+        "created": "创建时间", "modified": "更新时间", "record_count": "记录数",
+        "resources": "资源文件", "landing_page": "详情页", "quality": "质量",
+    },
+    "en": {
+        "title": "Title", "description": "Description", "publisher": "Publisher", "region": "Region",
+        "themes": "Themes", "tags": "Tags", "formats": "Formats", "machine_readable": "Machine readable",
+        "open_type": "Open type", "update_frequency": "Update frequency", "license": "License",
+        "created": "Created", "modified": "Modified", "record_count": "Records",
+        "resources": "Resources", "landing_page": "Landing page", "quality": "Quality",
+    },
+}
+
+
+def field_label(name: str, locale: str | None) -> str:
+    """The reader's name for dataset field ``name`` in ``locale``."""
+    key = "en" if strings_for(locale) is STRINGS["en"] else "zh"
+    return FIELD_LABELS[key].get(name, name)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from flask import Flask, current_app, g, request
 from werkzeug.wrappers import Response
@@ -18,6 +18,13 @@ def lang_url(locale: str) -> str:
     args = [(k, v) for k, v in request.args.items(multi=True) if k != "lang"]
     args.append(("lang", locale))
     return f"{request.path}?{urlencode(args)}"
+
+
+def http_url(value: str | None) -> str:
+    """``value`` when it is an http(s) URL, else "" (catalog links are untrusted:
+    no ``javascript:`` or ``data:`` links on our pages)."""
+    text = (value or "").strip()
+    return text if urlsplit(text).scheme.lower() in ("http", "https") else ""
 
 
 def _template_context() -> dict[str, Any]:
@@ -52,4 +59,5 @@ def register_views(app: Flask) -> None:
     for blueprint in (search_page.bp, auth.bp, scenes.bp, runs.bp, datasets.bp, errors.bp, notifier_bp):
         app.register_blueprint(blueprint)
     app.context_processor(_template_context)
+    app.jinja_env.filters["http_url"] = http_url
     app.after_request(_security_headers)

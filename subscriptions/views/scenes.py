@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, session, url_for
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
@@ -150,9 +150,12 @@ def show(scene_id: int) -> str:
     finished = [r for r in reversed(runs[:CHART_RUNS]) if r.state != "working" and r.state != "error"]
     chart = matched_chart([(r.started_at.astimezone(_zone()), r.matched) for r in finished],
                           title=translate("scene.chart_title"))
+    # The Atom feed belongs to another module; link it only once it is served.
+    feed_href = (f"/feeds/{scene.feed_token}.atom"
+                 if any(rule.rule.startswith("/feeds/") for rule in current_app.url_map.iter_rules()) else None)
     return render_template(
         "scene.html", scene=scene, channels=channels, runs=runs[:RUNS_LISTED], run_count=run_count,
-        secret=secret, chart=chart,
+        secret=secret, chart=chart, feed_href=feed_href,
         search_href=url_for("search_page.index") + with_params(query_to_params(scene.query or {})),
     )
 
@@ -174,8 +177,6 @@ def run_now(scene_id: int) -> Response:
     try:
         diff = run_scene(scene_id, None)
     except Exception as exc:  # the user sees why; the log keeps the traceback
-        from flask import current_app
-
         current_app.logger.exception("run now failed for scene %s", scene_id)
         flash(translate("scene.run_failed", error=str(exc) or type(exc).__name__), "error")
         return redirect(url_for("scenes.show", scene_id=scene_id))

@@ -1,0 +1,301 @@
+"""Delivery: notifications written with a run, attempts made, every attempt logged.
+
+Life of a notification: ``pending`` → (attempt) → ``sent`` | ``retrying`` → … → ``dead``.
+Email channels on a daily/weekly cadence, and unverified addresses, start ``held``
+(see :mod:`notifier.digest`). ``redeliver`` puts a dead or sent one back to pending.
+
+Workers claim an attempt with one conditional UPDATE that pushes ``next_attempt_at``
+forward by a lease, so two workers never make the same attempt; a worker that dies
+mid-send leaves the attempt to be retried when the lease runs out (at-least-once,
+and receivers dedupe on the unchanged webhook-id).
+"""
+from __future__ import annotations
+
+import logging
+import uuid
+from collections import Counter
+from collections.abc import Iterable
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.orm import Session
+
+from config.extensions import db
+from config.settings import Settings
+from notifier.channels import DeliveryError, EndpointGone, Outgoing, SendResult, get_channel
+from notifier.models import Channel, ChannelKind, Delivery, Notification, NotificationState
+from notifier.retry import lease_seconds, next_delay
+from notifier.signing import active_secrets
+
+log = logging.getLogger("scenewatch.delivery")
+
+ACTIVE = (NotificationState.pending.value, NotificationState.retrying.value)
+DIGEST_CADENCES = ("daily", "weekly")
+EVENT_TYPE = "scene.changed"
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def resolve_settings(settings: Settings | None) -> Settings:
+    if settings is not None:
+        return settings
+    from config.app import current_settings
+
+    return current_settings()
+
+
+def new_message_id() -> str:
+    """A fresh ``msg_<uuid4 hex>``: the webhook-id of one notification, forever."""
+    return f"msg_{uuid.uuid4().hex}"
+
+
+def is_empty_diff(document: dict[str, Any]) -> bool:
+    """True when the document reports no added, removed, changed or moved dataset."""
+    counts = document.get("counts") or {}
+    return not any(counts.get(name) or document.get(name) for name in ("added", "removed", "changed", "moved"))
+
+
+def initial_state(channel: Channel) -> str | None:
+    """Where a new notification for ``channel`` starts, or None to write none at all."""
+    if channel.disabled_reason:
+        return None
+    if channel.kind == ChannelKind.email.value and (not channel.verified or channel.cadence in DIGEST_CADENCES):
+        # Unverified: nothing but the confirmation mail may go there. Digest: wait for it.
+        return NotificationState.held.value
+    return NotificationState.pending.value
+
+
+def create_notifications(session: Session, scene: Any, run: Any, document: dict[str, Any],
+                         now: datetime | None = None) -> list[Notification]:
+    """One notification per enabled channel of ``scene`` for ``run``'s diff ``document``.
+
+    Call inside the run's transaction so a run and its notifications commit together.
+    An empty diff only goes to channels that asked for empty runs.
+    """
+    now = now or utcnow()
+    empty = is_empty_diff(document)
+    created: list[Notification] = []
+    for channel in scene.channels:
+        state = initial_state(channel)
+        if state is None or (empty and not channel.send_when_empty):
+            continue
+        notification = Notification(
+            message_id=new_message_id(), channel_id=channel.id, scene_id=scene.id, run_id=run.id,
+            event_type=EVENT_TYPE, payload=document, state=state, attempts=0,
+            next_attempt_at=now if state == NotificationState.pending.value else None, created_at=now,
+        )
+        session.add(notification)
+        created.append(notification)
+    session.flush()
+    return created
+
+
+def _claim(session: Session, notification_id: int, now: datetime, lease: int) -> int | None:
+    """Take the due attempt of one notification; returns its attempt number, or None
+    when it is not due or another worker has it."""
+    result = session.execute(
+        update(Notification)
+        .where(Notification.id == notification_id, Notification.state.in_(ACTIVE),
+               or_(Notification.next_attempt_at.is_(None), Notification.next_attempt_at <= now))
+        .values(next_attempt_at=now + timedelta(seconds=lease), attempts=Notification.attempts + 1)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        return None
+    return session.scalar(select(Notification.attempts).where(Notification.id == notification_id))
+
+
+def _outgoing(session: Session, notification: Notification, channel: Channel, now: datetime) -> Outgoing:
+    copies = session.scalar(select(func.count()).select_from(Delivery).where(
+        Delivery.notification_id == notification.id, Delivery.ok.is_(True))) or 0
+    return Outgoing(
+        notification_id=notification.id, message_id=notification.message_id,
+        event_type=notification.event_type, payload=notification.payload,
+        created_at=notification.created_at, channel_id=channel.id, kind=channel.kind,
+        target=channel.target, locale=channel.locale or "zh",
+        secrets=tuple(active_secrets(channel, now)) if channel.kind == ChannelKind.webhook.value else (),
+        cadence=channel.cadence, copy=copies,
+    )
+
+
+def _finish(session: Session, notification_id: int, attempt: int, values: dict[str, Any]) -> bool:
+    """Apply the outcome unless another worker has taken the notification meanwhile."""
+    result = session.execute(
+        update(Notification)
+        .where(Notification.id == notification_id, Notification.attempts == attempt,
+               Notification.state.in_(ACTIVE))
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1  # type: ignore[attr-defined]
+
+
+def _not_sendable(notification: Notification, channel: Channel) -> tuple[str, str | None] | None:
+    """(state, log text) when this notification must not be sent now, else None."""
+    if channel.disabled_reason:
+        return NotificationState.dead.value, f"not sent: channel disabled ({channel.disabled_reason})"
+    if channel.kind == ChannelKind.email.value and not channel.verified:
+        return NotificationState.held.value, None  # waits for the address to be confirmed
+    return None
+
+
+def _attempt(notification_id: int, now: datetime, settings: Settings) -> tuple[str, bool]:
+    """One attempt; returns (state afterwards, whether this call made the attempt)."""
+    with db.session() as session:
+        attempt = _claim(session, notification_id, now, lease_seconds(settings))
+        notification = session.get(Notification, notification_id)
+        if notification is None:
+            raise LookupError(f"no notification with id {notification_id}")
+        if attempt is None:
+            return notification.state, False
+        channel = notification.channel
+        blocked = _not_sendable(notification, channel)
+        if blocked is not None:
+            state, text = blocked
+            values: dict[str, Any] = {"state": state, "next_attempt_at": None}
+            if text is None:
+                values["attempts"] = attempt - 1  # a hold is not an attempt
+            else:
+                session.add(Delivery(notification_id=notification_id, attempt=attempt, attempted_at=now,
+                                     ok=False, error=text))
+            _finish(session, notification_id, attempt, values)
+            return state, True
+        outgoing = _outgoing(session, notification, channel, now)
+    # The network call happens outside any transaction: no lock is held while we wait.
+    result: SendResult | None = None
+    failure: DeliveryError | None = None
+    try:
+        result = get_channel(outgoing.kind).send(outgoing, settings)
+    except DeliveryError as exc:
+        failure = exc
+    except Exception as exc:  # noqa: BLE001 - a bug must still leave a visible, retried attempt
+        log.exception("delivery of notification %s crashed", notification_id)
+        failure = DeliveryError(f"internal error: {type(exc).__name__}: {exc}", retryable=True)
+    with db.session() as session:
+        return _record(session, notification_id, attempt, now, result, failure, settings), True
+
+
+def _record(session: Session, notification_id: int, attempt: int, now: datetime,
+            result: SendResult | None, failure: DeliveryError | None, settings: Settings) -> str:
+    """Write the Delivery row and move the notification to its next state."""
+    delivery = Delivery(notification_id=notification_id, attempt=attempt, attempted_at=now)
+    if failure is None:
+        assert result is not None
+        delivery.ok, delivery.status_code, delivery.latency_ms = True, result.status_code, result.latency_ms
+        values: dict[str, Any] = {"state": NotificationState.sent.value, "next_attempt_at": None, "sent_at": now}
+    else:
+        delivery.ok, delivery.status_code = False, failure.status_code
+        delivery.latency_ms, delivery.error = failure.latency_ms, failure.message
+        delay = next_delay(attempt, settings.webhook_retry_schedule, failure.retry_after) \
+            if failure.retryable else None
+        if delay is None:
+            values = {"state": NotificationState.dead.value, "next_attempt_at": None}
+            if failure.retryable:
+                delivery.error = f"{failure.message}; out of retries after {attempt} attempts"
+        else:
+            delivery.next_attempt_at = now + timedelta(seconds=delay)
+            values = {"state": NotificationState.retrying.value, "next_attempt_at": delivery.next_attempt_at}
+        if isinstance(failure, EndpointGone):
+            _disable_channel(session, notification_id, f"endpoint answered 410 Gone on {now:%Y-%m-%d %H:%M} UTC")
+    session.add(delivery)
+    if not _finish(session, notification_id, attempt, values):
+        # Our lease ran out and another worker took over: log the attempt, keep its state.
+        log.warning("notification %s attempt %s finished after its lease; state left alone",
+                    notification_id, attempt)
+        state = session.scalar(select(Notification.state).where(Notification.id == notification_id))
+        return str(state)
+    log.info("notification %s attempt %s: %s", notification_id, attempt, values["state"],
+             extra={"sw_notification": notification_id, "sw_status": delivery.status_code})
+    return str(values["state"])
+
+
+def _disable_channel(session: Session, notification_id: int, reason: str) -> None:
+    channel_id = session.scalar(select(Notification.channel_id).where(Notification.id == notification_id))
+    session.execute(update(Channel).where(Channel.id == channel_id).values(disabled_reason=reason)
+                    .execution_options(synchronize_session=False))
+
+
+def deliver_notification(notification_id: int, now: datetime | None = None, *,
+                         settings: Settings | None = None) -> str:
+    """Make the due attempt of one notification; returns its state afterwards.
+
+    Not due, or claimed by another worker: nothing is sent and the current state is
+    returned. Raises LookupError for an unknown id.
+    """
+    return _attempt(notification_id, now or utcnow(), resolve_settings(settings))[0]
+
+
+def due_notification_ids(now: datetime | None = None, limit: int | None = None) -> list[int]:
+    """Ids of notifications whose next attempt is due, oldest due first."""
+    now = now or utcnow()
+    stmt = (select(Notification.id)
+            .where(Notification.state.in_(ACTIVE),
+                   or_(Notification.next_attempt_at.is_(None), Notification.next_attempt_at <= now))
+            .order_by(Notification.next_attempt_at, Notification.id))
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    with db.session() as session:
+        return list(session.scalars(stmt))
+
+
+def deliver_due(now: datetime | None = None, limit: int | None = None, *,
+                settings: Settings | None = None) -> dict[str, int]:
+    """Attempt every due notification once; returns counts by resulting state
+    (plus ``due`` and ``skipped``: due but taken by another worker)."""
+    settings = resolve_settings(settings)
+    now = now or utcnow()
+    ids = due_notification_ids(now, limit)
+    counts: Counter[str] = Counter()
+    for notification_id in ids:
+        try:
+            state, attempted = _attempt(notification_id, now, settings)
+        except LookupError:  # deleted with its channel meanwhile
+            counts["skipped"] += 1
+            continue
+        counts[state if attempted else "skipped"] += 1
+    return {"due": len(ids), **counts}
+
+
+def deliver_pending(notification_ids: Iterable[int], *, settings: Settings | None = None) -> dict[int, str]:
+    """Deliver freshly committed notifications now, in this process; id → state."""
+    settings = resolve_settings(settings)
+    return {nid: deliver_notification(nid, settings=settings) for nid in notification_ids}
+
+
+def redeliver(notification_id: int, now: datetime | None = None) -> str:
+    """Queue a notification to be sent again with the same message id.
+
+    dead or sent → pending with a fresh retry schedule; pending/retrying → due now.
+    Raises LookupError for an unknown id, ValueError for one held for a digest.
+    """
+    now = now or utcnow()
+    with db.session() as session:
+        notification = session.get(Notification, notification_id)
+        if notification is None:
+            raise LookupError(f"no notification with id {notification_id}")
+        if notification.state == NotificationState.held.value:
+            raise ValueError(f"notification {notification_id} is held for a digest or an unconfirmed "
+                             "address; it is sent with the digest")
+        if notification.state in (NotificationState.dead.value, NotificationState.sent.value):
+            notification.state = NotificationState.pending.value
+            notification.attempts = 0  # the retry schedule starts over
+        notification.next_attempt_at = now
+        return notification.state
+
+
+def release_held(session: Session, channel_id: int, now: datetime | None = None) -> int:
+    """After an address is confirmed: its held notifications become due (immediate
+    cadence only; digest channels keep them for the digest). Returns how many."""
+    channel = session.get(Channel, channel_id)
+    if channel is None or not channel.verified or channel.cadence in DIGEST_CADENCES:
+        return 0
+    result = session.execute(
+        update(Notification)
+        .where(Notification.channel_id == channel_id, Notification.state == NotificationState.held.value)
+        .values(state=NotificationState.pending.value, next_attempt_at=now or utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]

@@ -1,0 +1,187 @@
+"""Digests: one email per channel per cadence, gathering every held notification.
+
+The per-channel :class:`DigestCursor` is the high-water mark: a digest includes the
+held notifications with ``id > last_notification_id`` and the cursor moves only after
+the email went out, so a failed or interrupted send is retried with the same content
+and nothing is lost or sent twice.
+
+A daily digest goes out at ``send_hour`` in the owner's time zone, a weekly one on
+Mondays at that hour; notifications created after the latest such slot wait for the next.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.orm import Session
+
+from config.extensions import db
+from config.settings import Settings
+from notifier.channels import DIGEST_EVENT, DeliveryError, Outgoing, get_channel
+from notifier.delivery import DIGEST_CADENCES, resolve_settings, utcnow
+from notifier.models import Channel, ChannelKind, Delivery, DigestCursor, Notification, NotificationState
+from notifier.retry import lease_seconds, next_delay
+from subscriptions.models import User
+
+log = logging.getLogger("scenewatch.digest")
+
+SEND_HOUR = 8
+WEEKLY_DAY = 0  # Monday
+MAX_PER_DIGEST = 200  # more than this waits for the next digest (the email stays readable)
+HELD = NotificationState.held.value
+
+
+def _zone(name: str | None) -> ZoneInfo:
+    try:
+        return ZoneInfo(name or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def latest_slot(cadence: str, tz_name: str | None, now: datetime, send_hour: int = SEND_HOUR) -> datetime:
+    """The most recent digest time at or before ``now`` (UTC) for ``cadence`` in ``tz_name``."""
+    zone = _zone(tz_name)
+    local = now.astimezone(zone)
+    slot = datetime.combine(local.date(), time(send_hour), tzinfo=zone)
+    if slot > local:
+        slot -= timedelta(days=1)
+    if cadence == "weekly":
+        slot -= timedelta(days=(slot.weekday() - WEEKLY_DAY) % 7)
+    # Re-anchor on the wall clock so a DST change between the two dates keeps the hour.
+    slot = datetime.combine(slot.date(), time(send_hour), tzinfo=zone)
+    return slot.astimezone(timezone.utc)
+
+
+def _cursor(session: Session, channel_id: int) -> DigestCursor:
+    cursor = session.get(DigestCursor, channel_id)
+    if cursor is None:
+        cursor = DigestCursor(channel_id=channel_id, last_notification_id=0)
+        session.add(cursor)
+        session.flush()
+    return cursor
+
+
+def due_digest_channels(now: datetime | None = None, send_hour: int = SEND_HOUR) -> list[int]:
+    """Digest channels whose oldest unsent notification predates their latest slot."""
+    now = now or utcnow()
+    due: list[int] = []
+    with db.session() as session:
+        rows = session.execute(
+            select(Channel.id, Channel.cadence, User.timezone,
+                   func.coalesce(DigestCursor.last_notification_id, 0))
+            .join(User, User.id == Channel.owner_id)
+            .outerjoin(DigestCursor, DigestCursor.channel_id == Channel.id)
+            .where(Channel.kind == ChannelKind.email.value, Channel.cadence.in_(DIGEST_CADENCES),
+                   Channel.verified.is_(True), Channel.disabled_reason.is_(None))
+        ).all()
+        for channel_id, cadence, tz_name, last_id in rows:
+            oldest = session.scalar(
+                select(func.min(Notification.created_at))
+                .where(Notification.channel_id == channel_id, Notification.state == HELD,
+                       Notification.id > last_id)
+            )
+            if oldest is not None and oldest <= latest_slot(cadence, tz_name, now, send_hour):
+                due.append(channel_id)
+    return due
+
+
+def _claim_batch(session: Session, channel: Channel, cursor: DigestCursor, now: datetime,
+                 lease: int) -> list[Notification]:
+    """Take this channel's unsent held notifications (a lease on next_attempt_at)."""
+    waiting = or_(Notification.next_attempt_at.is_(None), Notification.next_attempt_at <= now)
+    ids = list(session.scalars(
+        select(Notification.id)
+        .where(Notification.channel_id == channel.id, Notification.state == HELD,
+               Notification.id > cursor.last_notification_id, waiting)
+        .order_by(Notification.id).limit(MAX_PER_DIGEST)
+    ))
+    if not ids:
+        return []
+    claimed = session.execute(
+        update(Notification)
+        .where(Notification.id.in_(ids), Notification.state == HELD, waiting)
+        .values(next_attempt_at=now + timedelta(seconds=lease))
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != len(ids):  # type: ignore[attr-defined]
+        return []  # another worker is sending this digest; the caller rolls back
+    return list(session.scalars(select(Notification).where(Notification.id.in_(ids))
+                                .order_by(Notification.id)))
+
+
+def send_digest(channel_id: int, now: datetime | None = None, *, settings: Settings | None = None) -> int:
+    """Send one digest email for ``channel_id``; returns how many notifications it carried.
+
+    0 when there is nothing to send, the channel cannot receive mail (unverified,
+    disabled, not email) or another worker holds the batch. On failure the
+    notifications stay held with a failed Delivery row each and a back-off, and the
+    cursor does not move.
+    """
+    settings = resolve_settings(settings)
+    now = now or utcnow()
+    with db.session() as session:
+        channel = session.get(Channel, channel_id)
+        if (channel is None or channel.kind != ChannelKind.email.value or not channel.verified
+                or channel.disabled_reason):
+            return 0
+        cursor = _cursor(session, channel_id)
+        batch = _claim_batch(session, channel, cursor, now, lease_seconds(settings))
+        if not batch:
+            session.rollback()
+            return 0
+        ids = [n.id for n in batch]
+        previous_mark = cursor.last_notification_id
+        outgoing = Outgoing(
+            notification_id=None,
+            # Stable for the same batch: a retried digest keeps its Message-ID.
+            message_id=f"dig_{channel_id}_{ids[0]}_{ids[-1]}",
+            event_type=DIGEST_EVENT, payload={"documents": [n.payload for n in batch]},
+            created_at=now, channel_id=channel_id, kind=channel.kind, target=channel.target,
+            locale=channel.locale or "zh", cadence=channel.cadence,
+        )
+        attempts = {n.id: n.attempts + 1 for n in batch}
+    try:
+        result = get_channel(outgoing.kind).send(outgoing, settings)
+        failure: DeliveryError | None = None
+    except DeliveryError as exc:
+        result, failure = None, exc
+    except Exception as exc:  # noqa: BLE001 - a bug still leaves a visible failed attempt
+        log.exception("digest for channel %s crashed", channel_id)
+        result, failure = None, DeliveryError(f"internal error: {type(exc).__name__}: {exc}", retryable=True)
+    with db.session() as session:
+        for nid in ids:
+            session.add(Delivery(
+                notification_id=nid, attempt=attempts[nid], attempted_at=now, ok=failure is None,
+                status_code=(result.status_code if result else failure.status_code if failure else None),
+                latency_ms=(result.latency_ms if result else failure.latency_ms if failure else None),
+                error=None if failure is None else f"digest not sent: {failure.message}",
+            ))
+        if failure is None:
+            session.execute(update(Notification).where(Notification.id.in_(ids)).values(
+                state=NotificationState.sent.value, sent_at=now, next_attempt_at=None,
+                attempts=Notification.attempts + 1).execution_options(synchronize_session=False))
+            # Stamped only now that the email is out: the high-water mark never skips mail.
+            session.execute(update(DigestCursor).where(
+                DigestCursor.channel_id == channel_id, DigestCursor.last_notification_id == previous_mark,
+            ).values(last_notification_id=ids[-1], sent_at=now).execution_options(synchronize_session=False))
+            log.info("digest for channel %s sent with %s notifications", channel_id, len(ids))
+            return len(ids)
+        failures = max(attempts.values())
+        steps = settings.webhook_retry_schedule or (300,)
+        delay = next_delay(min(failures, len(steps)), steps, failure.retry_after) or 0.0
+        session.execute(update(Notification).where(Notification.id.in_(ids)).values(
+            next_attempt_at=now + timedelta(seconds=delay), attempts=Notification.attempts + 1,
+        ).execution_options(synchronize_session=False))
+        log.warning("digest for channel %s failed: %s", channel_id, failure.message)
+        return 0
+
+
+def send_due_digests(now: datetime | None = None, *, settings: Settings | None = None) -> dict[str, int]:
+    """Send every digest that is due; returns counts of channels and notifications."""
+    settings = resolve_settings(settings)
+    now = now or utcnow()
+    channels = due_digest_channels(now)
+    sent = [send_digest(cid, now, settings=settings) for cid in channels]
+    return {"channels": len(channels), "digests": sum(1 for n in sent if n), "notifications": sum(sent)}

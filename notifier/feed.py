@@ -1,0 +1,162 @@
+"""A scene's Atom feed (RFC 4287): one entry per run that changed something.
+
+The feed lives at a secret URL (``/feeds/<feed_token>.atom``) so feed readers, which
+cannot log in, can follow a scene. It is written in the scene owner's language.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from html import escape
+from typing import Any
+from xml.etree import ElementTree as ET
+
+from sqlalchemy import select
+
+from config.extensions import db
+from subscriptions.models import RunState, Scene, SceneRun, User
+
+ATOM = "http://www.w3.org/2005/Atom"
+FEED_ENTRIES = 30
+ITEMS_PER_SECTION = 20  # a run that changed thousands of datasets stays readable
+XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+LABELS: dict[str, dict[str, str]] = {
+    "zh": {"added": "新增", "changed": "变更", "removed": "移除", "moved": "迁移",
+           "more": "另有 {n} 项", "reason.no_longer_matches": "不再符合条件",
+           "reason.deleted_from_catalog": "已从目录删除", "subtitle": "场景「{name}」的变化",
+           "nothing": "无变化"},
+    "en": {"added": "added", "changed": "changed", "removed": "removed", "moved": "moved",
+           "more": "and {n} more", "reason.no_longer_matches": "no longer matches",
+           "reason.deleted_from_catalog": "deleted from the catalog",
+           "subtitle": "What changed in the scene “{name}”", "nothing": "no changes"},
+}
+SECTIONS = ("added", "changed", "removed", "moved")
+
+
+@dataclass(frozen=True)
+class FeedScene:
+    id: int
+    name: str
+    feed_token: str
+    created_at: datetime
+    locale: str
+
+
+@dataclass(frozen=True)
+class FeedRun:
+    id: int
+    scheduled_for: datetime
+    finished_at: datetime | None
+    diff: dict[str, Any]
+
+
+def load_feed(feed_token: str, limit: int = FEED_ENTRIES) -> tuple[FeedScene, list[FeedRun]] | None:
+    """The scene with ``feed_token`` and its newest changed runs, or None if unknown."""
+    if not feed_token:
+        return None
+    with db.session() as session:
+        scene = session.scalar(select(Scene).where(Scene.feed_token == feed_token))
+        if scene is None:
+            return None
+        owner = session.get(User, scene.owner_id)
+        runs = session.scalars(
+            select(SceneRun).where(SceneRun.scene_id == scene.id,
+                                   SceneRun.state == RunState.changed.value)
+            .order_by(SceneRun.scheduled_for.desc(), SceneRun.id.desc()).limit(limit)).all()
+        info = FeedScene(scene.id, scene.name, scene.feed_token, scene.created_at,
+                         owner.locale if owner and owner.locale in LABELS else "zh")
+        return info, [FeedRun(r.id, r.scheduled_for, r.finished_at, dict(r.diff or {})) for r in runs]
+
+
+def _text(value: Any) -> str:
+    return XML_ILLEGAL.sub("", "" if value is None else str(value))
+
+
+def _stamp(value: datetime) -> str:
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
+    element = ET.SubElement(parent, f"{{{ATOM}}}{tag}", attrs)
+    if text is not None:
+        element.text = _text(text)
+    return element
+
+
+def _counts(diff: dict[str, Any]) -> dict[str, int]:
+    counts = diff.get("counts") or {}
+    return {key: int(counts.get(key) or len(diff.get(key) or [])) for key in SECTIONS}
+
+
+def _headline(diff: dict[str, Any], labels: dict[str, str]) -> str:
+    parts = [f"{n} {labels[key]}" for key, n in _counts(diff).items() if n]
+    return " · ".join(parts) or labels["nothing"]
+
+
+def _item_html(section: str, item: dict[str, Any], labels: dict[str, str]) -> str:
+    title = escape(_text(item.get("title") or item.get("id") or item.get("to") or ""))
+    link = str(item.get("landing_page") or "")
+    if link.startswith(("http://", "https://")):
+        title = f'<a href="{escape(link)}">{title}</a>'
+    if section == "changed":
+        fields = ", ".join(escape(_text(c.get("field"))) for c in item.get("changes") or [])
+        return f"{title} ({fields})" if fields else title
+    if section == "removed":
+        reason = str(item.get("reason") or "")
+        return f"{title} ({escape(labels.get('reason.' + reason, reason))})" if reason else title
+    if section == "moved":
+        return f"{title} ({escape(_text(item.get('from')))} → {escape(_text(item.get('to')))})"
+    return title
+
+
+def _content_html(diff: dict[str, Any], labels: dict[str, str]) -> str:
+    """The entry body: one short list per section, the first few items of each."""
+    html: list[str] = []
+    for section in SECTIONS:
+        items = [i for i in diff.get(section) or [] if isinstance(i, dict)]
+        if not items:
+            continue
+        html.append(f"<h3>{escape(labels[section])} ({len(items)})</h3><ul>")
+        html.extend(f"<li>{_item_html(section, item, labels)}</li>" for item in items[:ITEMS_PER_SECTION])
+        if len(items) > ITEMS_PER_SECTION:
+            html.append(f"<li>{escape(labels['more'].format(n=len(items) - ITEMS_PER_SECTION))}</li>")
+        html.append("</ul>")
+    return "".join(html)
+
+
+def render_feed(scene: FeedScene, runs: Sequence[FeedRun], base_url: str) -> bytes:
+    """The Atom document (UTF-8 bytes) for ``scene`` and its changed ``runs``."""
+    labels = LABELS.get(scene.locale, LABELS["zh"])
+    scene_url = f"{base_url}/scenes/{scene.id}"
+    feed = ET.Element(f"{{{ATOM}}}feed", {"{http://www.w3.org/XML/1998/namespace}lang": scene.locale})
+    # The id is the scene's page, not the feed URL: the id must not carry the secret.
+    _sub(feed, "id", scene_url)
+    _sub(feed, "title", f"scenewatch: {scene.name}")
+    _sub(feed, "subtitle", labels["subtitle"].format(name=_text(scene.name)))
+    newest = max((r.finished_at or r.scheduled_for for r in runs), default=scene.created_at)
+    _sub(feed, "updated", _stamp(newest))
+    _sub(feed, "link", rel="self", type="application/atom+xml",
+         href=f"{base_url}/feeds/{scene.feed_token}.atom")
+    _sub(feed, "link", rel="alternate", type="text/html", href=scene_url)
+    author = _sub(feed, "author")
+    _sub(author, "name", "scenewatch")
+    _sub(feed, "generator", "scenewatch")
+    for run in runs:
+        run_url = f"{scene_url}/runs/{run.id}"
+        entry = _sub(feed, "entry")
+        _sub(entry, "id", run_url)
+        _sub(entry, "title", f"{scene.name}: {_headline(run.diff, labels)}")
+        _sub(entry, "updated", _stamp(run.finished_at or run.scheduled_for))
+        _sub(entry, "published", _stamp(run.scheduled_for))
+        _sub(entry, "link", rel="alternate", type="text/html", href=run_url)
+        _sub(entry, "summary", _headline(run.diff, labels))
+        for section, count in _counts(run.diff).items():
+            if count:
+                _sub(entry, "category", term=section, label=labels[section])
+        _sub(entry, "content", _content_html(run.diff, labels), type="html")
+    return ET.tostring(feed, encoding="utf-8", xml_declaration=True, default_namespace=ATOM)

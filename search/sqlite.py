@@ -1,0 +1,313 @@
+"""The embedded search backend: SQLite FTS5 tables next to (or inside) the catalog store.
+
+Semantics are those of :mod:`search.query` and :mod:`search.text`; the tables are
+described in :mod:`search.sqlite_schema`, the query compilation in
+:mod:`search.sqlite_query`.
+
+Threads: each thread gets its own connection (Flask serves requests from threads);
+:meth:`SqliteSearchBackend.iter_ids` opens one of its own, since its generator may
+outlive the call. WAL lets searches read while a harvest indexes.
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from search.backend import FACET_FIELDS, Hit, IndexReport, SearchResult
+from search.query import SceneQuery
+from search.sqlite_facets import FacetCounter
+from search.sqlite_query import SORTS, compile_query
+from search.sqlite_schema import FIELD_CODES, DocumentRows, create_tables, document_rows, drop_tables
+
+# One transaction per batch: large enough to amortise the commit, small enough that
+# readers never wait long on a harvest.
+BATCH_SIZE = 2000
+
+# ORDER BY per sort, on column names that are unambiguous in every query below.
+# Missing dates sort last both ways; the id breaks ties so paging is stable.
+_ORDER = {
+    "relevance": "score DESC, id",
+    "modified": "modified IS NULL, modified, id",
+    "-modified": "modified DESC, id DESC",
+    "title": "title_key, id",
+}
+
+
+def sqlite_path(url: str) -> str:
+    """The database path of a ``sqlite:///…`` URL (or a plain path); '' for in-memory."""
+    if url.startswith("sqlite:"):
+        rest = url[len("sqlite:"):]
+        path = rest[3:] if rest.startswith("///") else rest.lstrip("/")
+    else:
+        path = url
+    path = path.split("?", 1)[0]
+    return "" if path in ("", ":memory:") else path
+
+
+class SqliteSearchBackend:
+    """SearchBackend on SQLite FTS5 (see the module docstring)."""
+
+    def __init__(self, url: str, *, batch_size: int = BATCH_SIZE) -> None:
+        self.url = url
+        self.batch_size = batch_size
+        path = sqlite_path(url)
+        self._memory = not path
+        # An in-memory index is shared by this backend's connections through a named
+        # shared-cache database, kept alive by one anchor connection.
+        self._target = f"file:search-{uuid.uuid4().hex}?mode=memory&cache=shared" if self._memory else path
+        self._anchor = self._connect() if self._memory else None
+        self._local = threading.local()
+        self._ready = False
+        self._ready_lock = threading.Lock()
+        self._facets = FacetCounter()
+
+    # -- connections -----------------------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        if not self._memory:
+            Path(self._target).parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(self._target, uri=self._memory, timeout=30, isolation_level=None)
+        conn.execute("PRAGMA busy_timeout=30000")
+        if not self._memory:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA mmap_size=268435456")
+        conn.execute("PRAGMA temp_store=MEMORY")
+        conn.execute("PRAGMA cache_size=-32768")
+        return conn
+
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = self._connect()
+        if not self._ready:
+            self.ensure_index()
+        return conn
+
+    def close(self) -> None:
+        """Close this thread's connection (others close when their thread ends)."""
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    # -- SearchBackend -------------------------------------------------------------------
+
+    def ensure_index(self) -> None:
+        """Create the ``search_*`` tables if missing (idempotent)."""
+        with self._ready_lock:
+            if self._ready:
+                return
+            conn = getattr(self._local, "conn", None) or self._connect()
+            self._local.conn = conn
+            create_tables(conn)
+            self._ready = True
+
+    def index(self, documents: Iterable[dict[str, Any]]) -> IndexReport:
+        """Add or replace documents, in batches of one transaction each."""
+        report = IndexReport()
+        batch: dict[str, DocumentRows] = {}
+        for document in documents:
+            try:
+                rows = document_rows(document)
+            except ValueError as exc:
+                doc_id = document.get("id") if isinstance(document, dict) else None
+                report.failed.append((str(doc_id or "?"), str(exc)))
+                continue
+            batch.pop(rows.id, None)  # the last version of an id in a batch wins
+            batch[rows.id] = rows
+            if len(batch) >= self.batch_size:
+                report.indexed += self._write(list(batch.values()))
+                batch = {}
+        if batch:
+            report.indexed += self._write(list(batch.values()))
+        return report
+
+    def delete(self, ids: Iterable[str]) -> IndexReport:
+        """Remove documents by id; unknown ids are ignored."""
+        report = IndexReport()
+        pending = list(dict.fromkeys(ids))
+        conn = self._conn()
+        for start in range(0, len(pending), self.batch_size):
+            chunk = pending[start:start + self.batch_size]
+            with _write_transaction(conn):
+                docs = [doc for _, doc in self._existing(conn, chunk)]
+                self._remove(conn, docs)
+                _bump_generation(conn)
+            report.deleted += len(docs)
+        return report
+
+    def search(
+        self,
+        query: SceneQuery,
+        *,
+        limit: int = 20,
+        offset: int = 0,
+        facets: Sequence[str] = FACET_FIELDS,
+        facet_size: int = 20,
+        sort: str = "relevance",
+        now: datetime | None = None,
+    ) -> SearchResult:
+        """One page of hits with the total and facet counts (see SearchBackend)."""
+        if sort not in SORTS:
+            raise ValueError(f"sort must be one of {', '.join(SORTS)}, got {sort!r}")
+        unknown = [name for name in facets if name not in FIELD_CODES]
+        if unknown:
+            raise ValueError(f"unknown facet field(s): {', '.join(unknown)}")
+        limit, offset = max(0, int(limit)), max(0, int(offset))
+        conn = self._conn()
+        compiled = compile_query(query, now)
+        conn.execute("BEGIN")  # one snapshot for the count, the page and the facets
+        try:
+            if query.is_match_all():
+                total = conn.execute("SELECT count(*) FROM search_doc").fetchone()[0]
+                page = self._page_all(conn, sort, limit, offset)
+                counts = self._facets.match_all(conn, facets, facet_size)
+            else:
+                conn.execute("CREATE TEMP TABLE IF NOT EXISTS search_hits (doc INTEGER PRIMARY KEY, score REAL)")
+                conn.execute("DELETE FROM temp.search_hits")
+                sql, params = compiled.select_hits()
+                conn.execute(f"INSERT INTO temp.search_hits (doc, score) {sql}", params)
+                total = conn.execute("SELECT count(*) FROM temp.search_hits").fetchone()[0]
+                page = self._page_hits(conn, sort if compiled.ranked or sort != "relevance" else "-modified",
+                                       limit, offset)
+                counts = self._facets.over_hits(conn, facets, facet_size, total)
+        finally:
+            conn.execute("COMMIT")
+        hits = [Hit(id=doc_id, score=float(score), document=json.loads(body)) for doc_id, score, body in page]
+        return SearchResult(total=total, hits=hits, facets=counts)
+
+    def iter_ids(self, query: SceneQuery, *, now: datetime | None = None) -> Iterator[str]:
+        """Every matching id, in id order, read from one snapshot."""
+        if not self._ready:
+            self.ensure_index()
+        sql, params = compile_query(query, now).select_ids()
+        conn = self._connect()
+        try:
+            conn.execute("BEGIN")
+            cursor = conn.execute(sql, params)
+            while rows := cursor.fetchmany(1000):
+                for (doc_id,) in rows:
+                    yield doc_id
+            conn.execute("COMMIT")
+        finally:
+            conn.close()
+
+    def count(self) -> int:
+        return int(self._conn().execute("SELECT count(*) FROM search_doc").fetchone()[0])
+
+    def clear(self) -> None:
+        """Drop every document (tables are recreated empty)."""
+        conn = self._conn()
+        with _write_transaction(conn):
+            drop_tables(conn, keep_meta=True)
+            create_tables(conn)
+            _bump_generation(conn)
+
+    def optimize(self) -> None:
+        """Merge the FTS5 segments and refresh planner statistics (after a full reindex)."""
+        conn = self._conn()
+        conn.execute("INSERT INTO search_fts (search_fts) VALUES ('optimize')")
+        conn.execute("ANALYZE")
+
+    # -- internals -------------------------------------------------------------------
+
+    def _write(self, batch: list[DocumentRows]) -> int:
+        conn = self._conn()
+        with _write_transaction(conn):
+            existing = dict(self._existing(conn, [rows.id for rows in batch]))
+            self._remove(conn, list(existing.values()), keep_doc_rows=True)
+            next_doc = conn.execute("SELECT coalesce(max(doc), 0) + 1 FROM search_doc").fetchone()[0]
+            docs: list[int] = []
+            for rows in batch:
+                if rows.id in existing:
+                    docs.append(existing[rows.id])
+                else:
+                    docs.append(next_doc)
+                    next_doc += 1
+            conn.executemany(
+                "INSERT OR REPLACE INTO search_doc (doc, id, created, modified, record_count, size, "
+                "completeness, timeliness, accuracy, title_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(doc, rows.id, *rows.doc_row) for doc, rows in zip(docs, batch)],
+            )
+            conn.executemany(
+                "INSERT INTO search_body (doc, document) VALUES (?, ?)",
+                [(doc, rows.body) for doc, rows in zip(docs, batch)],
+            )
+            conn.executemany(
+                "INSERT INTO search_term (field, value, doc) VALUES (?, ?, ?)",
+                [(code, value, doc) for doc, rows in zip(docs, batch) for code, value in rows.terms],
+            )
+            conn.executemany(
+                "INSERT INTO search_fts (rowid, title, description, publisher, keywords) VALUES (?, ?, ?, ?, ?)",
+                [(doc, *rows.fts_row) for doc, rows in zip(docs, batch)],
+            )
+            _bump_generation(conn)
+        return len(batch)
+
+    @staticmethod
+    def _existing(conn: sqlite3.Connection, ids: list[str]) -> list[tuple[str, int]]:
+        found: list[tuple[str, int]] = []
+        for start in range(0, len(ids), 500):  # stay far below SQLite's variable limit
+            chunk = ids[start:start + 500]
+            marks = ", ".join("?" for _ in chunk)
+            found.extend(conn.execute(f"SELECT id, doc FROM search_doc WHERE id IN ({marks})", chunk))
+        return found
+
+    @staticmethod
+    def _remove(conn: sqlite3.Connection, docs: list[int], keep_doc_rows: bool = False) -> None:
+        if not docs:
+            return
+        params = [(doc,) for doc in docs]
+        conn.executemany("DELETE FROM search_term WHERE doc = ?", params)
+        conn.executemany("DELETE FROM search_fts WHERE rowid = ?", params)
+        conn.executemany("DELETE FROM search_body WHERE doc = ?", params)
+        if not keep_doc_rows:
+            conn.executemany("DELETE FROM search_doc WHERE doc = ?", params)
+
+    @staticmethod
+    def _page_all(conn: sqlite3.Connection, sort: str, limit: int, offset: int) -> list[tuple[str, float, str]]:
+        # The page is chosen on the narrow table (an index walk for -modified and
+        # title) before the wide document bodies are read.
+        order = _ORDER["-modified" if sort == "relevance" else sort]
+        return conn.execute(
+            f"SELECT p.id, 0.0, b.document FROM (SELECT d.doc, d.id, 0.0 AS score, d.modified, d.title_key "
+            f"FROM search_doc d ORDER BY {order} LIMIT ? OFFSET ?) p "
+            f"JOIN search_body b ON b.doc = p.doc ORDER BY {order}",
+            (limit, offset),
+        ).fetchall()
+
+    @staticmethod
+    def _page_hits(conn: sqlite3.Connection, sort: str, limit: int, offset: int) -> list[tuple[str, float, str]]:
+        order = _ORDER[sort]
+        return conn.execute(
+            f"SELECT p.id, p.score, b.document FROM (SELECT d.doc, d.id, h.score, d.modified, d.title_key "
+            f"FROM temp.search_hits h CROSS JOIN search_doc d ON d.doc = h.doc "
+            f"ORDER BY {order} LIMIT ? OFFSET ?) p "
+            f"JOIN search_body b ON b.doc = p.doc ORDER BY {order}",
+            (limit, offset),
+        ).fetchall()
+
+
+class _write_transaction:
+    """BEGIN IMMEDIATE … COMMIT, rolled back on error (the connection is in autocommit)."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.conn.execute("BEGIN IMMEDIATE")
+        return self.conn
+
+    def __exit__(self, exc_type: Any, *_: Any) -> None:
+        self.conn.execute("ROLLBACK" if exc_type else "COMMIT")
+
+
+def _bump_generation(conn: sqlite3.Connection) -> None:
+    conn.execute("UPDATE search_meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'")

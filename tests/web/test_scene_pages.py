@@ -1,0 +1,147 @@
+"""Saving a search as a scene, the scene and run pages, and the scene's actions."""
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+from urllib.parse import quote
+
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from config.extensions import db, search
+from notifier.receiver import VerifyingReceiver
+from search.models import Dataset
+from subscriptions.models import Scene
+from tests.web.conftest import later, register, store_documents
+
+QUERY = "q=交通&f.region=" + quote("杭州市")
+
+
+def _traffic_in_hangzhou(catalog: list[dict]) -> list[dict]:
+    return [d for d in catalog if "交通" in d["title"] + d["description"] + d["publisher"] and d["region"] == "杭州市"]
+
+
+def _save(client: FlaskClient, **fields: str | list[str]) -> str:
+    data = {"q": "交通", "f.region": "杭州市", "name": "杭州交通", "schedule": "daily", "timezone": "Asia/Shanghai",
+            "email_cadence": "immediate", **fields}
+    response = client.post("/scenes/new", data=data)
+    assert response.status_code == 302, response.get_data(as_text=True)[:3000]
+    return response.headers["Location"]
+
+
+def test_form_previews_the_query(user_client: FlaskClient, catalog: list[dict]) -> None:
+    html = user_client.get(f"/scenes/new?{QUERY}").get_data(as_text=True)
+    assert f"当前匹配 {len(_traffic_in_hangzhou(catalog))} 个数据集" in html
+    assert '<input type="hidden" name="f.region" value="杭州市">' in html
+    assert '<input type="hidden" name="q" value="交通">' in html
+    # Tracked fields: everything but quality is ticked by default.
+    assert 'value="title" checked' in html and 'value="quality" checked' not in html
+    assert 'value="Asia/Shanghai"' in html
+
+
+def test_form_problems_are_shown_by_their_fields(user_client: FlaskClient, catalog: list[dict]) -> None:
+    response = user_client.post("/scenes/new?lang=en", data={
+        "q": "交通", "name": "", "schedule": "cron", "cron": "every tuesday", "timezone": "Asia/Shanghai",
+        "email": "not-an-address", "email_cadence": "immediate", "webhook": "ftp://example.org/x"})
+    assert response.status_code == 400
+    html = response.get_data(as_text=True)
+    for field in ("name", "cron", "email", "webhook"):
+        assert re.search(rf'id="{field}"[^>]*aria-invalid="true"', html), field
+    assert "a scene needs a name" in html and "every tuesday" in html
+    assert 'value="not-an-address"' in html  # what was typed is kept
+    with db.session() as s:
+        assert s.scalars(select(Scene)).all() == []
+
+
+def test_invalid_query_cannot_be_saved(user_client: FlaskClient, catalog: list[dict]) -> None:
+    html = user_client.get("/scenes/new?modified_from=someday").get_data(as_text=True)
+    assert "ranges.modified.gte" in html
+
+
+def test_save_shows_the_webhook_secret_once(app: Flask, user_client: FlaskClient, catalog: list[dict]) -> None:
+    with VerifyingReceiver() as receiver:
+        location = _save(user_client, webhook=receiver.url, email="reader@example.org")
+        page = user_client.get(location).get_data(as_text=True)
+        secret = re.search(r'<code class="secret">(whsec_[^<]+)</code>', page)
+        assert secret, "the secret is shown after saving"
+        assert user_client.get(location).get_data(as_text=True).count("whsec_") == 0  # and only once
+        receiver.secret = secret.group(1)
+        assert "reader@example.org" in page and "等待确认" in page  # unverified email channel
+
+        # Run now: the first run is the baseline; nothing is sent.
+        run = user_client.post(location + "/run")
+        assert run.status_code == 302 and "/runs/" in run.headers["Location"]
+        baseline = user_client.get(run.headers["Location"]).get_data(as_text=True)
+        assert "基线" in baseline
+        matched = len(_traffic_in_hangzhou(catalog))
+        assert re.search(rf'data-count="matched"><b>{matched}</b>', baseline)
+        assert receiver.received == {}
+
+        # The catalog changes: one dataset retitled, one deleted from the catalog.
+        changed, gone = _traffic_in_hangzhou(catalog)[:2]
+        store_documents([{**changed, "title": changed["title"] + "（更新）", "modified": "2026-01-06"}],
+                        seen_at=later(1))
+        with db.session() as s:
+            s.get(Dataset, gone["id"]).deleted_at = datetime.now(timezone.utc)
+        search.get().delete([gone["id"]])
+
+        run = user_client.post(location + "/run", headers={"Accept-Language": "en"})
+        html = user_client.get(run.headers["Location"] + "?lang=en").get_data(as_text=True)
+    assert 'id="changed"' in html and 'id="removed"' in html
+    assert changed["title"] + "（更新）" in html
+    assert re.search(r'<span class="diff-old">' + re.escape(changed["title"]) + r'</span>', html)
+    assert "removed from the catalog" in html and gone["title"] in html
+    assert len(receiver.received) == 1 and receiver.rejected == []  # the secret shown was the real one
+    # The delivery attempt is listed with its status and latency.
+    deliveries = re.search(r'<table class="deliveries">(.*?)</table>', html, re.S)
+    assert deliveries and "delivered" in deliveries.group(1) and ">204<" in deliveries.group(1)
+    assert re.search(r"\d+ ms", deliveries.group(1))
+
+
+def test_my_scenes_lists_runs_and_the_scene_page_plots_them(user_client: FlaskClient, catalog: list[dict]) -> None:
+    location = _save(user_client, name="每周交通", schedule="weekly")
+    scene_id = int(location.rsplit("/", 1)[1])
+    listing = user_client.get("/scenes").get_data(as_text=True)
+    assert "每周交通" in listing and "每周（周一）" in listing and "尚未运行" in listing
+    for _ in range(3):
+        user_client.post(f"/scenes/{scene_id}/run")
+    listing = user_client.get("/scenes").get_data(as_text=True)
+    assert "无变化" in listing and f">{len(_traffic_in_hangzhou(catalog))}<" in listing
+    page = user_client.get(location).get_data(as_text=True)
+    assert page.count('<circle class="dot"') == 3
+    assert page.count(f'href="/scenes/{scene_id}/runs/') == 3
+    assert "交通" in page and "杭州市" in page  # the readable query
+
+
+def test_pause_resume_and_delete(user_client: FlaskClient, catalog: list[dict]) -> None:
+    location = _save(user_client)
+    scene_id = int(location.rsplit("/", 1)[1])
+    user_client.post(f"{location}/pause")
+    with db.session() as s:
+        assert s.get(Scene, scene_id).paused is True
+    assert "已暂停" in user_client.get(location).get_data(as_text=True)
+    user_client.post(f"{location}/resume")
+    with db.session() as s:
+        scene = s.get(Scene, scene_id)
+        assert scene.paused is False and scene.next_run_at > datetime.now(timezone.utc)
+    confirm = user_client.get(f"{location}/delete")
+    assert confirm.status_code == 200 and "杭州交通" in confirm.get_data(as_text=True)
+    with db.session() as s:
+        assert s.get(Scene, scene_id) is not None  # a GET deletes nothing
+    done = user_client.post(f"{location}/delete")
+    assert done.status_code == 302 and done.headers["Location"] == "/scenes"
+    assert user_client.get(location).status_code == 404
+
+
+def test_only_the_owner_sees_a_scene(app: Flask, user_client: FlaskClient, catalog: list[dict]) -> None:
+    location = _save(user_client)
+    run = user_client.post(location + "/run").headers["Location"]
+    other = app.test_client()
+    register(other, "someone-else@example.org")
+    for path in (location, run, f"{location}/delete"):
+        assert other.get(path).status_code == 404, path
+    for path in (f"{location}/run", f"{location}/pause", f"{location}/delete"):
+        assert other.post(path).status_code == 404, path
+    assert user_client.get(location).status_code == 200
+    assert app.test_client().get(location).status_code == 302  # anonymous: log in first
