@@ -10,17 +10,15 @@ from typing import Any
 import click
 from flask import Flask
 
-_APP: Flask | None = None
-
-
 def get_app() -> Flask:
-    """The app for this command (built once from the environment)."""
-    global _APP
-    if _APP is None:
+    """The app for the running command, built from the environment on first use."""
+    ctx = click.get_current_context()
+    root = ctx.find_root()
+    if root.obj is None:
         from config.app import create_app
 
-        _APP = create_app()
-    return _APP
+        root.obj = create_app()
+    return root.obj
 
 
 def with_app(func: Callable[..., Any]) -> Callable[..., Any]:

@@ -114,9 +114,15 @@ def _safe_name(text: str, limit: int = 80) -> str:
 def _file_name(resource: dict[str, Any], taken: set[str]) -> str:
     """A name for a resource file: the URL's file name when it has an extension,
     else the resource's name plus its format; made unique within its dataset."""
-    url_name = unquote(urlsplit(str(resource.get("url") or "")).path.rsplit("/", 1)[-1])
+    try:
+        url_name = unquote(urlsplit(str(resource.get("url") or "")).path.rsplit("/", 1)[-1])
+    except ValueError:
+        url_name = ""
     fmt = _safe_name(str(resource.get("format") or "").lower().strip(". "), 10)
-    if "." in url_name.strip("."):
+    url_ext = url_name.rpartition(".")[2].lower() if "." in url_name.strip(".") else ""
+    # "export.php" or "download.do" says nothing: keep the URL's name only when its
+    # extension agrees with the declared format (or no format is declared).
+    if url_ext and (fmt == "_" or url_ext == fmt):
         name = _safe_name(url_name, 120)
     else:
         name = _safe_name(str(resource.get("name") or url_name or "resource"), 100)
@@ -133,7 +139,8 @@ def _file_name(resource: dict[str, Any], taken: set[str]) -> str:
 
 def _ssrf_reason(exc: WebhookTargetError) -> str:
     # The guard's messages are written for webhooks; the manifest is about files.
-    return "refused: " + str(exc).replace("webhook ", "").removesuffix("; refused")
+    message = str(exc).replace("webhook ", "").removesuffix("; refused")
+    return message if exc.retryable else f"refused: {message}"  # retryable = DNS trouble
 
 
 class Fetcher:
@@ -157,13 +164,17 @@ class Fetcher:
 
     def fetch(self, url: str) -> Fetched:
         """Download ``url`` to a spool, or say why not. Never raises."""
-        if urlsplit(url).scheme.lower() not in ("http", "https"):
+        try:
+            scheme = urlsplit(url).scheme.lower()
+        except ValueError:
+            return Fetched("failed", "not a valid URL")
+        if scheme not in ("http", "https"):
             return Fetched("skipped", "not an http(s) URL")
         if self.clock() >= self.deadline:
             return Fetched("skipped", f"time budget of {self.limits.time_budget:g} s used up")
         room = self.limits.max_total_bytes - self.used
         if room <= 0:
-            return Fetched("skipped", f"total size cap of {self.limits.max_total_bytes} bytes reached")
+            return Fetched("skipped", self._total_cap_reason())
         try:
             check_webhook_url(url, allow_private=self.allow_private)
         except WebhookTargetError as exc:
@@ -174,7 +185,8 @@ class Fetcher:
         wait = max(0.1, min(self.limits.stall_timeout, file_deadline - now))
         spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)
         try:
-            result = self._download(url, min(self.limits.max_file_bytes, room), file_deadline, wait, spool)
+            cap = min(self.limits.max_file_bytes, room)
+            result = self._download(url, cap, file_deadline, wait, spool)
         except WebhookTargetError as exc:  # the connect-time peer check (redirects too)
             result = Fetched("failed", _ssrf_reason(exc))
         except requests.Timeout:
@@ -196,9 +208,9 @@ class Fetcher:
     def _download(self, url: str, cap: int, file_deadline: float, wait: float,
                   spool: IO[bytes]) -> Fetched:
         limits = self.limits
-        with self.http.get(url, stream=True, allow_redirects=True,
-                           timeout=(min(CONNECT_TIMEOUT, wait), wait),
-                           headers={"User-Agent": USER_AGENT, "Accept-Encoding": "identity"}) as response:
+        headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity"}
+        with self.http.get(url, stream=True, allow_redirects=True, headers=headers,
+                           timeout=(min(CONNECT_TIMEOUT, wait), wait)) as response:
             if response.status_code != 200:
                 return Fetched("failed", f"HTTP {response.status_code}")
             declared = response.headers.get("Content-Length", "")
@@ -225,7 +237,10 @@ class Fetcher:
         if per_file:
             return Fetched("skipped", f"{seen}: over the per-file size cap of "
                                       f"{self.limits.max_file_bytes} bytes")
-        return Fetched("skipped", f"{seen}: total size cap of {self.limits.max_total_bytes} bytes reached")
+        return Fetched("skipped", f"{seen}: {self._total_cap_reason()}")
+
+    def _total_cap_reason(self) -> str:
+        return f"total size cap of {self.limits.max_total_bytes} bytes reached"
 
     def _late(self, file_deadline: float) -> Fetched:
         if file_deadline >= self.deadline:
@@ -250,6 +265,7 @@ def _plan_line(number: int, dataset_id: str, doc: dict[str, Any] | None) -> byte
 
 
 def _plan(spool: IO[bytes]) -> Iterator[dict[str, Any]]:
+    """The entries written by _plan_line, in order."""
     spool.seek(0)
     for line in spool:
         yield json.loads(line)
@@ -273,29 +289,31 @@ def stream_bundle(batch: Batch, *, allow_private: bool = False,
     """
     limits = BundleLimits(max_file_bytes, max_total_bytes, file_timeout, time_budget, stall_timeout)
     sink = _Sink()
+    # plan: every dataset; to_fetch: only those with resources; results: one line per
+    # resource of to_fetch, in order, so the manifest can pair them up again.
     plan = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)
+    to_fetch = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)
+    urls = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)
     results = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)
     fetcher: Fetcher | None = None
     try:
         with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_DEFLATED) as archive:
             # Generated members have no size cap: ZIP64 headers keep them valid past 4 GiB.
             with archive.open(_entry("datasets.json"), "w", force_zip64=True) as out:
-                for piece in json_array(_documents_to_plan(batch, plan)):
+                for piece in json_array(_documents_to_plan(batch, plan, to_fetch, urls)):
                     out.write(piece.encode("utf-8"))
                     if data := sink.drain():
                         yield data
             with archive.open(_entry("urls.txt"), "w", force_zip64=True) as out:
-                for entry in _plan(plan):
-                    for resource in entry.get("resources") or []:
-                        url = " ".join(str(resource.get("url") or "").split())
-                        if url:
-                            out.write((url + "\n").encode("utf-8"))
+                urls.seek(0)
+                while block := urls.read(READ_BYTES):
+                    out.write(block)
                     if data := sink.drain():
                         yield data
             fetcher = Fetcher(limits, allow_private, http, clock)
-            yield from _write_files(archive, sink, plan, results, fetcher)
+            yield from _write_files(archive, sink, to_fetch, results, fetcher)
             with archive.open(_entry("manifest.csv"), "w", force_zip64=True) as out:
-                out.write("\ufeff".encode("utf-8") + _csv_line(list(MANIFEST_HEADER)).encode("utf-8"))
+                out.write(("\ufeff" + _csv_line(list(MANIFEST_HEADER))).encode("utf-8"))
                 for line in _manifest_lines(plan, results):
                     out.write(line.encode("utf-8"))
                     if data := sink.drain():
@@ -305,23 +323,35 @@ def stream_bundle(batch: Batch, *, allow_private: bool = False,
     finally:
         if fetcher is not None:
             fetcher.close()
-        plan.close()
-        results.close()
+        for spool in (plan, to_fetch, urls, results):
+            spool.close()
 
 
-def _documents_to_plan(batch: Batch, plan: IO[bytes]) -> Iterator[dict[str, Any]]:
-    """The batch's documents for datasets.json, noting each dataset in ``plan``."""
+def _documents_to_plan(batch: Batch, plan: IO[bytes], to_fetch: IO[bytes],
+                       urls: IO[bytes]) -> Iterator[dict[str, Any]]:
+    """The batch's documents for datasets.json, noting each dataset in ``plan`` (and
+    in ``to_fetch`` when it has resources) and its resource URLs in ``urls``."""
     for number, (dataset_id, doc) in enumerate(iter_documents(batch), start=1):
-        plan.write(_plan_line(number, dataset_id, doc))
-        if doc is not None:
-            yield doc
+        line = _plan_line(number, dataset_id, doc)
+        plan.write(line)
+        if doc is None:
+            continue
+        if doc.get("resources"):
+            to_fetch.write(line)
+        for resource in doc.get("resources") or []:
+            if not isinstance(resource, dict):
+                continue
+            url = " ".join(str(resource.get("url") or "").split())
+            if url:
+                urls.write((url + "\n").encode("utf-8"))
+        yield doc
 
 
-def _write_files(archive: zipfile.ZipFile, sink: _Sink, plan: IO[bytes],
+def _write_files(archive: zipfile.ZipFile, sink: _Sink, to_fetch: IO[bytes],
                  results: IO[bytes], fetcher: Fetcher) -> Iterator[bytes]:
     """Fetch every resource into ``files/``; one result line per resource in ``results``."""
     big = fetcher.limits.max_file_bytes >= zipfile.ZIP64_LIMIT
-    for entry in _plan(plan):
+    for entry in _plan(to_fetch):
         taken: set[str] = set()
         folder = f"files/{entry['n']:05d}_{_safe_name(entry['id'], 60)}"
         for resource in entry.get("resources") or []:
@@ -335,9 +365,9 @@ def _write_files(archive: zipfile.ZipFile, sink: _Sink, plan: IO[bytes],
                         out.write(chunk)
                         if data := sink.drain():
                             yield data
-            results.write((json.dumps({"path": path, "bytes": fetched.size if path else None,
-                                       "status": fetched.status, "reason": fetched.reason,
-                                       "sha256": fetched.sha256}, ensure_ascii=False) + "\n").encode("utf-8"))
+            outcome = {"path": path, "bytes": fetched.size if path else None,
+                       "status": fetched.status, "reason": fetched.reason, "sha256": fetched.sha256}
+            results.write((json.dumps(outcome, ensure_ascii=False) + "\n").encode("utf-8"))
         if data := sink.drain():
             yield data
 
@@ -356,5 +386,6 @@ def _manifest_lines(plan: IO[bytes], results: IO[bytes]) -> Iterator[str]:
             yield _csv_line(head + ["", "", "", "", "", "no resources", "", ""])
         for resource in resources:
             got = json.loads(results.readline())
-            yield _csv_line(head + [resource.get("name"), resource.get("format"), resource.get("url"),
-                                    got["path"], got["bytes"], got["status"], got["reason"], got["sha256"]])
+            described = [resource.get("name"), resource.get("format"), resource.get("url")]
+            outcome = [got[k] for k in ("path", "bytes", "status", "reason", "sha256")]
+            yield _csv_line(head + described + outcome)

@@ -60,7 +60,8 @@ def _settings() -> Settings:
 def problem(code: int) -> Response:
     """A small self-contained page explaining a link problem, in Chinese and English."""
     zh, en, detail = PROBLEMS[code]
-    body = (f'<!doctype html><html lang="zh"><meta charset="utf-8"><title>{code} {escape(en)}</title>'
+    body = (f'<!doctype html><html lang="zh"><meta charset="utf-8">'
+            f"<title>{code} {escape(en)}</title>"
             f'<body style="font-family:sans-serif;max-width:40em;margin:3em auto">'
             f"<h1>{escape(zh)} / {escape(en)}</h1><p>{escape(detail)}</p>"
             f'<p><a href="/">scenewatch</a></p></body></html>')
@@ -69,9 +70,11 @@ def problem(code: int) -> Response:
 
 def content_disposition(filename: str) -> str:
     """``attachment`` with an ASCII ``filename`` and the exact name as RFC 5987 ``filename*``."""
-    clean = UNSAFE_FILENAME.sub("_", unicodedata.normalize("NFC", filename)).strip(" .") or "download"
+    clean = UNSAFE_FILENAME.sub("_", unicodedata.normalize("NFC", filename)).strip(" .")
+    clean = clean or "download"
     stem, dot, ext = clean.rpartition(".")
-    fallback = unicodedata.normalize("NFKD", stem if dot else clean).encode("ascii", "ignore").decode()
+    fallback = unicodedata.normalize("NFKD", stem if dot else clean)
+    fallback = fallback.encode("ascii", "ignore").decode()
     fallback = re.sub(r"[^A-Za-z0-9._-]+", "_", fallback).strip("._-") or "download"
     if dot:
         fallback = f"{fallback}.{re.sub(r'[^A-Za-z0-9]+', '', ext) or 'bin'}"
@@ -87,9 +90,7 @@ def _logged(chunks: Iterator[bytes], what: str) -> Iterator[bytes]:
     # logged and the download cut short, which the client sees as an incomplete file.
     try:
         yield from chunks
-    except GeneratorExit:
-        raise
-    except Exception:
+    except Exception:  # a client hanging up is GeneratorExit, not logged
         log.exception("%s failed while streaming", what)
         raise
 
@@ -124,7 +125,8 @@ def download(token: str) -> Response:
 
 def _export(batch: Batch, fmt: str) -> Response:
     mimetype = EXPORT_TYPES[fmt]
-    return _streamed(stream_export(batch, fmt), mimetype, _filename(batch, fmt), f"{fmt} export {batch.label}")
+    return _streamed(stream_export(batch, fmt), mimetype, _filename(batch, fmt),
+                     f"{fmt} export {batch.label}")
 
 
 @bp.route(f"/exports/<token>.<{FORMATS}:fmt>")
@@ -178,6 +180,6 @@ def export_url(run_id: int, selection: str, fmt: str, settings: Settings) -> str
 
 
 def register_download_views(app: Flask) -> None:
-    """Register the downloads blueprint on ``app``."""
-    app.register_blueprint(bp)
-
+    """Register the downloads blueprint on ``app`` (once, whoever asks first)."""
+    if bp.name not in app.blueprints:
+        app.register_blueprint(bp)

@@ -17,9 +17,10 @@ from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import load_only
 
 from config.extensions import db
-from search.models import Dataset
+from search.models import CONTENT_FIELDS, Dataset
 from subscriptions.models import Scene, SceneMember, SceneRun
 
 DATASET_CHUNK = 500
@@ -84,8 +85,11 @@ def scene_batch(scene: Scene) -> Batch:
 
 
 def _load_documents(ids: Sequence[str]) -> dict[str, Document]:
+    # Only what a document holds: harvest bookkeeping (timestamps, hashes) is not read.
+    wanted = [getattr(Dataset, name) for name in ("source", *CONTENT_FIELDS, "quality")]
     with db.session() as session:
-        rows = session.scalars(select(Dataset).where(Dataset.id.in_(list(ids))))
+        rows = session.scalars(select(Dataset).options(load_only(*wanted))
+                               .where(Dataset.id.in_(list(ids))))
         return {row.id: row.to_document() for row in rows}
 
 
@@ -97,7 +101,8 @@ def _member_ids(scene_id: int, after: str, limit: int) -> list[str]:
             .order_by(SceneMember.dataset_id).limit(limit)))
 
 
-def iter_documents(batch: Batch, chunk_size: int = DATASET_CHUNK) -> Iterator[tuple[str, Document | None]]:
+def iter_documents(batch: Batch,
+                   chunk_size: int = DATASET_CHUNK) -> Iterator[tuple[str, Document | None]]:
     """(dataset id, document) for every dataset of ``batch``; None for an id the
     catalog no longer has. Sessions are closed before anything is yielded."""
     if batch.ids is not None:
@@ -109,13 +114,13 @@ def iter_documents(batch: Batch, chunk_size: int = DATASET_CHUNK) -> Iterator[tu
         return
     after = ""
     while True:  # keyset paging: each page is one cheap indexed query
-        chunk = _member_ids(batch.scene_id, after, chunk_size)
-        if not chunk:
+        page = _member_ids(batch.scene_id, after, chunk_size)
+        if not page:
             return
-        documents = _load_documents(chunk)
-        for dataset_id in chunk:
+        documents = _load_documents(page)
+        for dataset_id in page:
             yield dataset_id, documents.get(dataset_id)
-        after = chunk[-1]
+        after = page[-1]
 
 
 def present(rows: Iterable[tuple[str, Document | None]]) -> Iterator[Document]:
@@ -233,7 +238,8 @@ def _xlsx_value(value: Any) -> Any:
     return value
 
 
-def iter_xlsx(documents: Iterable[Document], about: Sequence[tuple[str, Any]] = ()) -> Iterator[bytes]:
+def iter_xlsx(documents: Iterable[Document],
+              about: Sequence[tuple[str, Any]] = ()) -> Iterator[bytes]:
     """The documents as an XLSX workbook ("datasets" sheet, plus an "about" sheet).
 
     openpyxl's write-only mode keeps rows in a temporary file, and the finished
@@ -293,5 +299,5 @@ def stream_export(batch: Batch, fmt: str) -> Iterator[bytes]:
                  ("selection", batch.selection if batch.run_id else "current"),
                  ("run_id", batch.run_id), ("columns", ", ".join(HEADER)),
                  ("exported_at", datetime.now(timezone.utc).isoformat(timespec="seconds"))]
-        return iter_xlsx(documents, about)
+        return iter_xlsx(documents, [(key, value) for key, value in about if value is not None])
     raise ValueError(f"export format must be one of {', '.join(EXPORT_TYPES)}, not {fmt!r}")

@@ -68,7 +68,8 @@ def load_feed(feed_token: str, limit: int = FEED_ENTRIES) -> tuple[FeedScene, li
             .order_by(SceneRun.scheduled_for.desc(), SceneRun.id.desc()).limit(limit)).all()
         info = FeedScene(scene.id, scene.name, scene.feed_token, scene.created_at,
                          owner.locale if owner and owner.locale in LABELS else "zh")
-        return info, [FeedRun(r.id, r.scheduled_for, r.finished_at, dict(r.diff or {})) for r in runs]
+        return info, [FeedRun(r.id, r.scheduled_for, r.finished_at, dict(r.diff or {}))
+                      for r in runs]
 
 
 def _text(value: Any) -> str:
@@ -82,7 +83,7 @@ def _stamp(value: datetime) -> str:
 
 
 def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
-    element = ET.SubElement(parent, f"{{{ATOM}}}{tag}", attrs)
+    element = ET.SubElement(parent, tag, attrs)
     if text is not None:
         element.text = _text(text)
     return element
@@ -122,9 +123,11 @@ def _content_html(diff: dict[str, Any], labels: dict[str, str]) -> str:
         if not items:
             continue
         html.append(f"<h3>{escape(labels[section])} ({len(items)})</h3><ul>")
-        html.extend(f"<li>{_item_html(section, item, labels)}</li>" for item in items[:ITEMS_PER_SECTION])
-        if len(items) > ITEMS_PER_SECTION:
-            html.append(f"<li>{escape(labels['more'].format(n=len(items) - ITEMS_PER_SECTION))}</li>")
+        shown = items[:ITEMS_PER_SECTION]
+        html.extend(f"<li>{_item_html(section, item, labels)}</li>" for item in shown)
+        if len(items) > len(shown):
+            more = labels["more"].format(n=len(items) - len(shown))
+            html.append(f"<li>{escape(more)}</li>")
         html.append("</ul>")
     return "".join(html)
 
@@ -133,7 +136,9 @@ def render_feed(scene: FeedScene, runs: Sequence[FeedRun], base_url: str) -> byt
     """The Atom document (UTF-8 bytes) for ``scene`` and its changed ``runs``."""
     labels = LABELS.get(scene.locale, LABELS["zh"])
     scene_url = f"{base_url}/scenes/{scene.id}"
-    feed = ET.Element(f"{{{ATOM}}}feed", {"{http://www.w3.org/XML/1998/namespace}lang": scene.locale})
+    # Plain tag names under a literal default namespace: ElementTree would otherwise
+    # invent an "ns0:" prefix on every element.
+    feed = ET.Element("feed", {"xmlns": ATOM, "xml:lang": scene.locale})
     # The id is the scene's page, not the feed URL: the id must not carry the secret.
     _sub(feed, "id", scene_url)
     _sub(feed, "title", f"scenewatch: {scene.name}")
@@ -159,4 +164,4 @@ def render_feed(scene: FeedScene, runs: Sequence[FeedRun], base_url: str) -> byt
             if count:
                 _sub(entry, "category", term=section, label=labels[section])
         _sub(entry, "content", _content_html(run.diff, labels), type="html")
-    return ET.tostring(feed, encoding="utf-8", xml_declaration=True, default_namespace=ATOM)
+    return ET.tostring(feed, encoding="utf-8", xml_declaration=True)

@@ -5,6 +5,7 @@ a confirmation page. The POST (ours, or a mail client's RFC 8058 one-click POST 
 ``List-Unsubscribe=One-Click``) needs no login and no CSRF token: the signed token
 in the URL is the authority.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -23,8 +24,10 @@ OUTBOX_LIMIT = 200
 UNSUBSCRIBED = "unsubscribed"
 # Mail HTML is someone else's markup: shown in a sandboxed frame with no scripts,
 # no network, no forms, and no way to reach the parent page.
-MAIL_CSP = ("sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
-            "font-src data:; frame-ancestors 'self'; base-uri 'none'; form-action 'none'")
+MAIL_CSP = (
+    "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+    "font-src data:; frame-ancestors 'self'; base-uri 'none'; form-action 'none'"
+)
 
 
 def _settings() -> Any:
@@ -39,8 +42,11 @@ def _require_outbox() -> None:
 def _user_addresses() -> set[str]:
     """The logged-in user's own addresses: the account and their email channels."""
     with db.session() as s:
-        targets = s.scalars(select(Channel.target).where(
-            Channel.owner_id == g.user.id, Channel.kind == ChannelKind.email.value)).all()
+        targets = s.scalars(
+            select(Channel.target).where(
+                Channel.owner_id == g.user.id, Channel.kind == ChannelKind.email.value
+            )
+        ).all()
     return {g.user.email.lower(), *(t.lower() for t in targets)}
 
 
@@ -123,15 +129,27 @@ def unsubscribe(token: str) -> Any:
             return render_template("unsubscribe.html", state="invalid"), 404
         scenes = [scene.name for scene in _scenes_of(s, channel.id)]
         state = "done" if channel.disabled_reason == UNSUBSCRIBED else "confirm"
-        return render_template("unsubscribe.html", state=state, token=token,
-                               target=_mask(channel.target), kind=channel.kind, scenes=scenes)
+        return render_template(
+            "unsubscribe.html",
+            state=state,
+            token=token,
+            target=_mask(channel.target),
+            kind=channel.kind,
+            scenes=scenes,
+        )
 
 
 def _scenes_of(s: Any, channel_id: int) -> list[Any]:
     from subscriptions.models import Scene, scene_channel
 
-    return list(s.scalars(select(Scene).join(scene_channel, scene_channel.c.scene_id == Scene.id)
-                          .where(scene_channel.c.channel_id == channel_id).order_by(Scene.id)))
+    return list(
+        s.scalars(
+            select(Scene)
+            .join(scene_channel, scene_channel.c.scene_id == Scene.id)
+            .where(scene_channel.c.channel_id == channel_id)
+            .order_by(Scene.id)
+        )
+    )
 
 
 @bp.route("/unsubscribe/<token>", methods=["POST"])
@@ -144,11 +162,17 @@ def unsubscribe_post(token: str) -> Any:
         channel = s.get(Channel, channel_id) if channel_id is not None else None
         if channel is None:
             if one_click:
-                return "unknown or invalid unsubscribe link\n", 404, {"Content-Type": "text/plain; charset=utf-8"}
+                return (
+                    "unknown or invalid unsubscribe link\n",
+                    404,
+                    {"Content-Type": "text/plain; charset=utf-8"},
+                )
             return render_template("unsubscribe.html", state="invalid"), 404
         if channel.disabled_reason != UNSUBSCRIBED:
             channel.disabled_reason = UNSUBSCRIBED
-            current_app.logger.info("channel %s unsubscribed%s", channel.id, " (one-click)" if one_click else "")
+            current_app.logger.info(
+                "channel %s unsubscribed%s", channel.id, " (one-click)" if one_click else ""
+            )
         target, kind = _mask(channel.target), channel.kind
     if one_click:
         # Mail clients only look at the status; keep the body short and plain.

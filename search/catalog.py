@@ -24,14 +24,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from config.extensions import db, search
+from search.bulk import BulkStatement, is_sqlite
 from search.models import CONTENT_FIELDS, Dataset, DatasetVersion, Harvest, QuarantinedRecord
 
 WRITE_BATCH = 2000
-INDEX_BATCH = 1000
+INDEX_BATCH = WRITE_BATCH  # one index call (one backend transaction) per written batch
 ID_CHUNK = 500
 
 Entry = tuple[str, str, dict[str, Any]]  # (dataset id, native id, normalised doc with quality)
@@ -52,10 +53,14 @@ def content_of(doc: dict[str, Any]) -> dict[str, Any]:
     return {name: doc.get(name) for name in CONTENT_FIELDS}
 
 
+def canonical_json(content: dict[str, Any]) -> str:
+    """The content as canonical JSON: sorted keys, no spaces, UTF-8 kept as is."""
+    return json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
 def content_hash(doc: dict[str, Any]) -> str:
-    """SHA-256 of the content fields as canonical JSON (sorted keys, no spaces)."""
-    text = json.dumps(content_of(doc), sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    """SHA-256 of the content fields as canonical JSON."""
+    return hashlib.sha256(canonical_json(content_of(doc)).encode("utf-8")).hexdigest()
 
 
 def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
@@ -126,15 +131,6 @@ def _existing_versions(session: Session, wanted: dict[str, str]) -> dict[str, in
     return found
 
 
-def _bulk_update(session: Session, rows: list[dict[str, Any]]) -> None:
-    """ORM bulk UPDATE by primary key, grouped so each statement has one shape."""
-    groups: dict[frozenset[str], list[dict[str, Any]]] = {}
-    for row in rows:
-        groups.setdefault(frozenset(row), []).append(row)
-    for group in groups.values():
-        session.execute(update(Dataset), group)
-
-
 class _Row:
     """Just enough of a Dataset for :meth:`Dataset.to_document` (one definition of the
     search document), without the cost of an ORM instance per dataset."""
@@ -178,75 +174,136 @@ class _Indexer:
                 self.failures.extend((dataset_id, reason) for dataset_id in batch)
 
 
-def _apply_batch(session: Session, source: str, batch: Sequence[Entry], known: dict[str, _Known],
-                 harvest_id: int, now: datetime, result: ApplyResult) -> list[dict[str, Any]]:
-    """Write one batch; returns the documents to (re)index."""
-    new_rows: list[dict[str, Any]] = []
-    updates: list[dict[str, Any]] = []
-    versions_wanted: dict[str, str] = {}  # dataset id → content hash needing a version
-    staged: dict[str, dict[str, Any]] = {}  # dataset id → update row awaiting its version id
-    to_index: list[dict[str, Any]] = []
+@dataclass
+class _Plan:
+    """What one batch writes: new rows, versions to add, and updates by primary key."""
+
+    new_rows: list[dict[str, Any]] = field(default_factory=list)
+    versions: dict[str, dict[str, Any]] = field(default_factory=dict)  # dataset id → version row
+    awaiting: dict[str, dict[str, Any]] = field(default_factory=dict)  # dataset id → row needing its version id
+    texts: dict[str, str] = field(default_factory=dict)  # dataset id → canonical JSON of its content
+    updates: list[dict[str, Any]] = field(default_factory=list)
+    documents: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _plan_batch(source: str, batch: Sequence[Entry], known: dict[str, _Known], harvest_id: int,
+                now: datetime, result: ApplyResult) -> _Plan:
+    """Compare a batch with the store's state and decide what to write (no I/O)."""
+    plan = _Plan()
     for dataset_id, native_id, doc in batch:
-        digest = content_hash(doc)
+        content = content_of(doc)
+        text = canonical_json(content)
+        digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
         old = known.get(dataset_id)
         quality = dict(doc["quality"])
         if old is not None and old.quality.get("accuracy") is not None:
             quality["accuracy"] = old.quality["accuracy"]  # users' reports outlive harvests
         doc["quality"] = quality
+        version = {"dataset_id": dataset_id, "content_hash": digest, "content": content,
+                   "quality": quality, "seen_at": now, "harvest_id": harvest_id}
         if old is None:
             result.new += 1
-            new_rows.append({"id": dataset_id, "source": source, "native_id": native_id, **content_of(doc),
-                             "quality": quality, "content_hash": digest, "first_seen_at": now,
-                             "last_seen_at": now, "last_changed_at": now, "deleted_at": None})
-            versions_wanted[dataset_id] = digest
-            staged[dataset_id] = {"id": dataset_id}
+            row = {"id": dataset_id, "source": source, "native_id": native_id, **content, "quality": quality,
+                   "content_hash": digest, "current_version_id": None, "first_seen_at": now,
+                   "last_seen_at": now, "last_changed_at": now, "deleted_at": None}
+            plan.new_rows.append(row)
+            plan.versions[dataset_id] = version
+            plan.awaiting[dataset_id] = row
+            plan.texts[dataset_id] = text
         elif old.deleted_at is not None or old.content_hash != digest:
             restored = old.deleted_at is not None
             result.new += restored
             result.changed += not restored
-            row = {"id": dataset_id, "native_id": native_id, **content_of(doc), "quality": quality,
-                   "content_hash": digest, "last_changed_at": now, "deleted_at": None}
-            if old.content_hash == digest:
-                row["current_version_id"] = old.version_id
-                updates.append(row)
-            else:
-                versions_wanted[dataset_id] = digest
-                staged[dataset_id] = row
+            row = {"id": dataset_id, "native_id": native_id, **content, "quality": quality,
+                   "content_hash": digest, "current_version_id": old.version_id, "last_changed_at": now,
+                   "deleted_at": None}
+            plan.updates.append(row)
+            if old.content_hash != digest:
+                plan.versions[dataset_id] = version
+                plan.awaiting[dataset_id] = row
+                plan.texts[dataset_id] = text
         elif quality != old.quality:
             result.unchanged += 1
             result.quality_updated += 1
-            updates.append({"id": dataset_id, "quality": quality})
+            plan.updates.append({"id": dataset_id, "quality": quality})
         else:
             result.unchanged += 1
             continue
-        to_index.append(_document(dataset_id, source, doc))
+        plan.documents.append(_document(dataset_id, source, doc))
         known[dataset_id] = _Known(digest, quality, None, old.version_id if old else None)
+    return plan
 
-    if new_rows:
-        session.execute(insert(Dataset), new_rows)
-    if versions_wanted:
-        reuse = _existing_versions(session, {k: v for k, v in versions_wanted.items() if k in known and
-                                             known[k].version_id is not None})
-        fresh = []
-        contents = {entry[0]: entry[2] for entry in batch}
-        for dataset_id, digest in versions_wanted.items():
-            if dataset_id in reuse:
-                staged[dataset_id]["current_version_id"] = reuse[dataset_id]
-            else:
-                doc = contents[dataset_id]
-                fresh.append({"dataset_id": dataset_id, "content_hash": digest, "content": content_of(doc),
-                              "quality": doc["quality"], "seen_at": now, "harvest_id": harvest_id})
-        if fresh:
-            returned = session.execute(
-                insert(DatasetVersion).returning(DatasetVersion.id, DatasetVersion.dataset_id), fresh)
-            for version_id, dataset_id in returned:
-                staged[dataset_id]["current_version_id"] = version_id
-        for dataset_id, row in staged.items():
+
+def _fresh_versions(session: Session, plan: _Plan, known: dict[str, _Known]) -> list[dict[str, Any]]:
+    """Versions to insert; a content seen before points back at its existing version."""
+    earlier = {dataset_id: v["content_hash"] for dataset_id, v in plan.versions.items()
+               if known[dataset_id].version_id is not None}
+    reuse = _existing_versions(session, earlier) if earlier else {}
+    fresh = []
+    for dataset_id, version in plan.versions.items():
+        if dataset_id in reuse:
+            plan.awaiting[dataset_id]["current_version_id"] = reuse[dataset_id]
+        else:
+            fresh.append(version)
+    return fresh
+
+
+def _write_sqlite(session: Session, plan: _Plan, known: dict[str, _Known], harvest_id: int) -> None:
+    """Write a plan with raw executemany and version ids chosen here (see search.bulk)."""
+    connection = session.connection()
+    # Take the write lock first, so the version ids read below stay free until commit.
+    session.execute(update(Harvest).where(Harvest.id == harvest_id).values(state="working"))
+    fresh = _fresh_versions(session, plan, known)
+    next_id = session.scalar(select(func.coalesce(func.max(DatasetVersion.id), 0))) or 0
+    for version in fresh:
+        next_id += 1
+        version["id"] = next_id
+        plan.awaiting[version["dataset_id"]]["current_version_id"] = next_id
+    if plan.new_rows:
+        BulkStatement(connection, Dataset.__table__, list(plan.new_rows[0])).execute(plan.new_rows)
+    if fresh:
+        rows = [{**version, "content": plan.texts[version["dataset_id"]]} for version in fresh]
+        BulkStatement(connection, DatasetVersion.__table__, list(rows[0]),
+                      preserialised=("content",)).execute(rows)
+    for shape, rows in _by_shape(plan.updates).items():
+        BulkStatement(connection, Dataset.__table__, [c for c in shape if c != "id"], where="id").execute(rows)
+
+
+def _write_generic(session: Session, plan: _Plan, known: dict[str, _Known]) -> None:
+    """Write a plan through SQLAlchemy's bulk statements (PostgreSQL and the rest)."""
+    if plan.new_rows:
+        session.execute(insert(Dataset), plan.new_rows)
+    fresh = _fresh_versions(session, plan, known)
+    if fresh:
+        returned = session.execute(
+            insert(DatasetVersion).returning(DatasetVersion.id, DatasetVersion.dataset_id), fresh)
+        for version_id, dataset_id in returned:
+            plan.awaiting[dataset_id]["current_version_id"] = version_id
+    new_ids = {row["id"] for row in plan.new_rows}
+    pointers = [{"id": i, "current_version_id": plan.awaiting[i]["current_version_id"]} for i in new_ids]
+    for rows in _by_shape(plan.updates + pointers).values():
+        session.execute(update(Dataset), rows)
+
+
+def _by_shape(rows: list[dict[str, Any]]) -> dict[tuple[str, ...], list[dict[str, Any]]]:
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(tuple(row), []).append(row)
+    return groups
+
+
+def _apply_batch(session: Session, source: str, batch: Sequence[Entry], known: dict[str, _Known],
+                 harvest_id: int, now: datetime, result: ApplyResult) -> list[dict[str, Any]]:
+    """Write one batch; returns the documents to (re)index."""
+    plan = _plan_batch(source, batch, known, harvest_id, now, result)
+    if plan.new_rows or plan.updates:
+        if is_sqlite(session.connection()):
+            _write_sqlite(session, plan, known, harvest_id)
+        else:
+            _write_generic(session, plan, known)
+        for dataset_id, row in plan.awaiting.items():
             known[dataset_id].version_id = row["current_version_id"]
-        updates.extend(staged.values())
-    if updates:
-        _bulk_update(session, updates)
-    return to_index
+    return plan.documents
 
 
 def apply_snapshot(source: str, entries: Sequence[Entry], harvest_id: int, now: datetime,

@@ -70,6 +70,7 @@ class ElasticsearchBackend:
         self._version_re = re.compile(rf"^{re.escape(alias)}-v(\d+)$")
         self._mapping = load_mapping()
         self._pit_supported: bool | None = None
+        self._ready = False
         self._window: int = int(self._mapping["settings"].get("max_result_window", 10000))
 
     @classmethod
@@ -84,6 +85,7 @@ class ElasticsearchBackend:
 
     def ensure_index(self) -> None:
         """Create ``<alias>-v<N>`` with the alias if the alias does not exist yet."""
+        self._ready = True
         if self.client.indices.exists_alias(name=self.alias):
             self._warn_if_mapping_is_old()
             return
@@ -97,6 +99,12 @@ class ElasticsearchBackend:
             # Another process got there first: fine as long as the alias now exists.
             if not self.client.indices.exists_alias(name=self.alias):
                 raise RuntimeError(f"cannot create search index {name}: {exc}") from exc
+
+    def _ensure_ready(self) -> None:
+        # The first use in a process creates the index if needed: writing to a missing
+        # alias would make the server create a plain index without our mapping.
+        if not self._ready:
+            self.ensure_index()
 
     def indices(self) -> list[str]:
         """The concrete indices behind the alias."""
@@ -131,6 +139,7 @@ class ElasticsearchBackend:
     def index(self, documents: Iterable[dict[str, Any]]) -> IndexReport:
         """Add or replace documents; each one the server refuses is reported by id with
         its reason, and the others are indexed. Visible to searches on return."""
+        self._ensure_ready()
         report = IndexReport()
         actions: list[Action] = []
         for document in documents:
@@ -148,6 +157,7 @@ class ElasticsearchBackend:
 
     def delete(self, ids: Iterable[str]) -> IndexReport:
         """Remove documents by id; unknown ids are ignored."""
+        self._ensure_ready()
         actions = [Action("delete", self.alias, doc_id) for doc_id in dict.fromkeys(ids)]
         tombstone = lambda a, target: Action("index", target, a.id, {"id": a.id, "derived": {"tombstone": True}})  # noqa: E731
         outcome = self._write(actions, tombstone)
@@ -248,6 +258,7 @@ class ElasticsearchBackend:
     # -- reads -----------------------------------------------------------------------
 
     def count(self) -> int:
+        self._ensure_ready()
         return int(self.client.count(index=self.alias, query=live({"match_all": {}}))["count"])
 
     def search(
@@ -262,6 +273,7 @@ class ElasticsearchBackend:
         now: datetime | None = None,
     ) -> SearchResult:
         """One page of hits with the total and facet counts (see SearchBackend)."""
+        self._ensure_ready()
         ranked = is_ranked(query)
         limit, offset = max(0, int(limit)), max(0, int(offset))
         facets = tuple(facets)
@@ -305,6 +317,7 @@ class ElasticsearchBackend:
         """Every matching id in id order: search_after over a point in time where the
         server has one (one consistent view), else over the live alias (each id still
         comes at most once, since the order is by the unique id)."""
+        self._ensure_ready()
         compiled = live(compile_query(query, now))
         pit = self._open_pit()
         after: list[Any] | None = None

@@ -14,6 +14,7 @@ import json
 import math
 import re
 from datetime import date, datetime, timedelta, timezone
+from collections.abc import Callable
 from functools import lru_cache
 from importlib import resources
 from typing import Any
@@ -33,7 +34,7 @@ LICENSE_PLACEHOLDERS = frozenset({"license not specified", "no se especificó la
 _WHITESPACE = re.compile(r"\s+")
 _TAG = re.compile(r"<(/?[a-zA-Z][^<>]*|!--.*?--)>", re.S)
 _LIST_SPLIT = re.compile(r"[,，;；|\n\r\t]+")
-_TAG_SPLIT = re.compile(r"[,，、;；|\n\r\t]+")
+_CJK = re.compile(r"[\u3400-\u9fff]")
 _URL = re.compile(r"^https?://\S+$", re.I)
 _DATE = re.compile(
     r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?"
@@ -143,7 +144,7 @@ def parse_date(value: Any) -> str | None:
     if match:
         y, m, d, hh, mm, ss, zone = match.groups()
         return _iso(int(y), int(m), int(d), int(hh) if hh else None, int(mm or 0), int(ss or 0), zone)
-    if text.isdigit():
+    if text.isascii() and text.isdigit():
         if len(text) == 8:
             return _iso(int(text[:4]), int(text[4:6]), int(text[6:]))
         if len(text) in (10, 13):
@@ -170,6 +171,8 @@ def parse_count(value: Any) -> int | None:
         return int(value) if math.isfinite(value) and value >= 0 else None
     if not isinstance(value, str):
         return None
+    if value.isascii() and value.isdigit():  # the common case, fast
+        return int(value)
     text = value.strip().replace(",", "").replace("，", "").replace(" ", "")
     text = text.lstrip("约約~≈大概").rstrip("条筆笔行条记录余多+").removesuffix("records").removesuffix("rows")
     match = _COUNT.match(text)
@@ -179,8 +182,45 @@ def parse_count(value: Any) -> int | None:
     return int(number) if number < 2**63 else None
 
 
-def parse_list(value: Any, splitter: re.Pattern[str]) -> list[str]:
+def split_list(text: str) -> list[str]:
+    """Items of a separated string: commas, semicolons, bars, line breaks, tabs.
+    Not 、: it is part of many theme names (公共管理、社会保障和社会组织)."""
+    return _LIST_SPLIT.split(text)
+
+
+def split_tags(text: str) -> list[str]:
+    """Tags: like :func:`split_list`, but a string with no other separator is split on
+    、 (绍兴市、城镇、公共), and spaces separate Chinese tags (公路 桥梁 明细) though not
+    English ones (Flood Zones)."""
+    parts = _LIST_SPLIT.split(text)
+    if len(parts) == 1 and "、" in text:
+        parts = text.split("、")
+    found: list[str] = []
+    for part in parts:
+        words = part.split()
+        if len(words) > 1 and all(_CJK.search(word) for word in words):
+            found.extend(words)
+        else:
+            found.append(part)
+    return found
+
+
+Splitter = Callable[[str], list[str]]
+
+
+def parse_list(value: Any, splitter: Splitter = split_list) -> list[str]:
     """Strings from a list, a stringified list (``"['a', 'b']"``) or a separated string."""
+    if isinstance(value, str):
+        return list(_parse_string_list(value, splitter))
+    return _parse_list(value, splitter)
+
+
+@lru_cache(maxsize=65536)  # themes and tags repeat across thousands of records
+def _parse_string_list(value: str, splitter: Splitter) -> tuple[str, ...]:
+    return tuple(_parse_list(value, splitter))
+
+
+def _parse_list(value: Any, splitter: Splitter) -> list[str]:
     if value is None or isinstance(value, bool):
         return []
     if isinstance(value, str):
@@ -194,7 +234,7 @@ def parse_list(value: Any, splitter: re.Pattern[str]) -> list[str]:
                 except (ValueError, SyntaxError):
                     value = text
         if isinstance(value, str):
-            return [t for t in (clean_text(p) for p in splitter.split(value)) if t]
+            return [t for t in (clean_text(p) for p in splitter(value)) if t]
     if isinstance(value, dict):
         text = clean_text(value)
         return [text] if text else []
@@ -208,7 +248,7 @@ def parse_list(value: Any, splitter: re.Pattern[str]) -> list[str]:
     return [text] if text else []
 
 
-def _union(candidates: list[Any], splitter: re.Pattern[str]) -> list[str]:
+def _union(candidates: list[Any], splitter: Splitter) -> list[str]:
     found: list[str] = []
     seen: set[str] = set()
     for candidate in candidates:
@@ -325,8 +365,8 @@ def normalise_record(mapped: dict[str, list[Any]], default_region: str = "") -> 
         "description": strip_html(_first_text(get("description") or [])),
         "publisher": _clip(_first_text(get("publisher") or []), PUBLISHER_MAX),
         "region": _clip(region or default_region, REGION_MAX),
-        "themes": _union(get("themes") or [], _LIST_SPLIT),
-        "tags": _union(get("tags") or [], _TAG_SPLIT),
+        "themes": _union(get("themes") or [], split_list),
+        "tags": _union(get("tags") or [], split_tags),
         "formats": formats,
         "machine_readable": vocabulary.machine_readable(formats),
         "open_type": _first(get("open_type") or [], vocabulary.open_type) or "",

@@ -10,6 +10,7 @@ outlive the call. WAL lets searches read while a harvest indexes.
 """
 from __future__ import annotations
 
+import heapq
 import json
 import sqlite3
 import threading
@@ -21,22 +22,29 @@ from typing import Any
 
 from search.backend import FACET_FIELDS, Hit, IndexReport, SearchResult
 from search.query import SceneQuery
-from search.sqlite_facets import FacetCounter
-from search.sqlite_query import SORTS, compile_query
-from search.sqlite_schema import FIELD_CODES, DocumentRows, create_tables, document_rows, drop_tables
+from search.sqlite_facets import FacetCounter, count_columns
+from search.sqlite_query import SORTS, CompiledQuery, compile_query
+from search.sqlite_schema import (
+    DOC_COLUMNS, FIELD_CODES, DocumentRows, create_tables, document_rows, drop_tables, terms_of_row,
+)
 
 # One transaction per batch: large enough to amortise the commit, small enough that
 # readers never wait long on a harvest.
 BATCH_SIZE = 2000
 
-# ORDER BY per sort, on column names that are unambiguous in every query below.
-# Missing dates sort last both ways; the id breaks ties so paging is stable.
-_ORDER = {
-    "relevance": "score DESC, id",
-    "modified": "modified IS NULL, modified, id",
-    "-modified": "modified DESC, id DESC",
-    "title": "title_key, id",
+# Sort orders. Missing dates sort last both ways; the doc number breaks ties so
+# paging is stable. The SQL form (match-all) and the Python form (hit rows of
+# doc, score, sort key) give the same order.
+_ORDER_SQL = {
+    "modified": "d.modified IS NULL, d.modified, d.doc",
+    "-modified": "d.modified DESC, d.doc DESC",
+    "title": "d.title_key, d.doc",
 }
+_SORT_COLUMN = {"relevance": "0", "modified": "d.modified", "-modified": "d.modified", "title": "d.title_key"}
+_INSERT_DOC = (
+    f"INSERT OR REPLACE INTO search_doc ({', '.join(DOC_COLUMNS)}) "
+    f"VALUES ({', '.join('?' for _ in DOC_COLUMNS)})"
+)
 
 
 def sqlite_path(url: str) -> str:
@@ -79,7 +87,10 @@ class SqliteSearchBackend:
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA mmap_size=268435456")
         conn.execute("PRAGMA temp_store=MEMORY")
-        conn.execute("PRAGMA cache_size=-32768")
+        conn.execute("PRAGMA cache_size=-65536")
+        if not self._memory:
+            # Checkpoint less often: a harvest rewrites the same index pages batch after batch.
+            conn.execute("PRAGMA wal_autocheckpoint=8000")
         return conn
 
     def _conn(self) -> sqlite3.Connection:
@@ -154,33 +165,29 @@ class SqliteSearchBackend:
         sort: str = "relevance",
         now: datetime | None = None,
     ) -> SearchResult:
-        """One page of hits with the total and facet counts (see SearchBackend)."""
+        """One page of hits with the total and facet counts (see SearchBackend).
+        ``now`` evaluates relative dates (default: the current time)."""
         if sort not in SORTS:
             raise ValueError(f"sort must be one of {', '.join(SORTS)}, got {sort!r}")
         unknown = [name for name in facets if name not in FIELD_CODES]
         if unknown:
             raise ValueError(f"unknown facet field(s): {', '.join(unknown)}")
+        facets = list(dict.fromkeys(facets))
         limit, offset = max(0, int(limit)), max(0, int(offset))
         conn = self._conn()
-        compiled = compile_query(query, now)
         conn.execute("BEGIN")  # one snapshot for the count, the page and the facets
         try:
+            self._facets.sync(conn)
             if query.is_match_all():
                 total = conn.execute("SELECT count(*) FROM search_doc").fetchone()[0]
                 page = self._page_all(conn, sort, limit, offset)
                 counts = self._facets.match_all(conn, facets, facet_size)
             else:
-                conn.execute("CREATE TEMP TABLE IF NOT EXISTS search_hits (doc INTEGER PRIMARY KEY, score REAL)")
-                conn.execute("DELETE FROM temp.search_hits")
-                sql, params = compiled.select_hits()
-                conn.execute(f"INSERT INTO temp.search_hits (doc, score) {sql}", params)
-                total = conn.execute("SELECT count(*) FROM temp.search_hits").fetchone()[0]
-                page = self._page_hits(conn, sort if compiled.ranked or sort != "relevance" else "-modified",
-                                       limit, offset)
-                counts = self._facets.over_hits(conn, facets, facet_size, total)
+                compiled = compile_query(query, now, lambda name, values: self._facets.documents_with(conn, name, values))
+                total, page, counts = self._search_hits(conn, compiled, sort, limit, offset, facets, facet_size)
+            hits = self._hits(conn, page)
         finally:
             conn.execute("COMMIT")
-        hits = [Hit(id=doc_id, score=float(score), document=json.loads(body)) for doc_id, score, body in page]
         return SearchResult(total=total, hits=hits, facets=counts)
 
     def iter_ids(self, query: SceneQuery, *, now: datetime | None = None) -> Iterator[str]:
@@ -231,22 +238,16 @@ class SqliteSearchBackend:
                 else:
                     docs.append(next_doc)
                     next_doc += 1
-            conn.executemany(
-                "INSERT OR REPLACE INTO search_doc (doc, id, created, modified, record_count, size, "
-                "completeness, timeliness, accuracy, title_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [(doc, rows.id, *rows.doc_row) for doc, rows in zip(docs, batch)],
-            )
-            conn.executemany(
-                "INSERT INTO search_body (doc, document) VALUES (?, ?)",
-                [(doc, rows.body) for doc, rows in zip(docs, batch)],
-            )
-            conn.executemany(
-                "INSERT INTO search_term (field, value, doc) VALUES (?, ?, ?)",
-                [(code, value, doc) for doc, rows in zip(docs, batch) for code, value in rows.terms],
-            )
+            pairs = list(zip(docs, batch))
+            conn.executemany(_INSERT_DOC, [(doc, rows.id, *rows.doc_row) for doc, rows in pairs])
+            conn.executemany("INSERT INTO search_body (doc, document) VALUES (?, ?)",
+                             [(doc, rows.body) for doc, rows in pairs])
+            # Sorted like the term table's key, so inserts walk its B-tree in order.
+            terms = sorted((code, value, doc) for doc, rows in pairs for code, value in rows.terms())
+            conn.executemany("INSERT INTO search_term (field, value, doc) VALUES (?, ?, ?)", terms)
             conn.executemany(
                 "INSERT INTO search_fts (rowid, title, description, publisher, keywords) VALUES (?, ?, ?, ?, ?)",
-                [(doc, *rows.fts_row) for doc, rows in zip(docs, batch)],
+                [(doc, *rows.fts_row) for doc, rows in pairs],
             )
             _bump_generation(conn)
         return len(batch)
@@ -262,37 +263,69 @@ class SqliteSearchBackend:
 
     @staticmethod
     def _remove(conn: sqlite3.Connection, docs: list[int], keep_doc_rows: bool = False) -> None:
+        """Delete documents' index entries; their terms are rebuilt from their doc rows."""
         if not docs:
             return
+        columns = ", ".join(DOC_COLUMNS[2:])
+        terms = []
+        for start in range(0, len(docs), 500):
+            chunk = docs[start:start + 500]
+            marks = ", ".join("?" for _ in chunk)
+            for row in conn.execute(f"SELECT doc, {columns} FROM search_doc WHERE doc IN ({marks})", chunk):
+                terms.extend((code, value, row[0]) for code, value in terms_of_row(row[1:]))
+        conn.executemany("DELETE FROM search_term WHERE field = ? AND value = ? AND doc = ?", terms)
         params = [(doc,) for doc in docs]
-        conn.executemany("DELETE FROM search_term WHERE doc = ?", params)
         conn.executemany("DELETE FROM search_fts WHERE rowid = ?", params)
         conn.executemany("DELETE FROM search_body WHERE doc = ?", params)
         if not keep_doc_rows:
             conn.executemany("DELETE FROM search_doc WHERE doc = ?", params)
 
     @staticmethod
-    def _page_all(conn: sqlite3.Connection, sort: str, limit: int, offset: int) -> list[tuple[str, float, str]]:
-        # The page is chosen on the narrow table (an index walk for -modified and
-        # title) before the wide document bodies are read.
-        order = _ORDER["-modified" if sort == "relevance" else sort]
+    def _page_all(conn: sqlite3.Connection, sort: str, limit: int, offset: int) -> list[tuple[int, float]]:
+        # An index walk for -modified and title: no sort of the whole catalog.
+        order = _ORDER_SQL["-modified" if sort == "relevance" else sort]
         return conn.execute(
-            f"SELECT p.id, 0.0, b.document FROM (SELECT d.doc, d.id, 0.0 AS score, d.modified, d.title_key "
-            f"FROM search_doc d ORDER BY {order} LIMIT ? OFFSET ?) p "
-            f"JOIN search_body b ON b.doc = p.doc ORDER BY {order}",
-            (limit, offset),
+            f"SELECT d.doc, 0.0 FROM search_doc d ORDER BY {order} LIMIT ? OFFSET ?", (limit, offset)
         ).fetchall()
 
+    def _search_hits(
+        self, conn: sqlite3.Connection, compiled: CompiledQuery, sort: str, limit: int, offset: int,
+        facets: list[str], facet_size: int,
+    ) -> tuple[int, list[tuple[int, float]], dict[str, list[tuple[str, int]]]]:
+        """Total, page and facets from one pass over the hits: each hit comes back
+        with its score, sort key and facet values, so nothing is read twice."""
+        if sort == "relevance" and not compiled.ranked:
+            sort = "-modified"
+        score = compiled.score_sql() if sort == "relevance" else "0.0"
+        columns = ["d.doc", score, _SORT_COLUMN[sort], *(f"d.{name}" for name in facets)]
+        from_where, params = compiled.from_where()
+        rows = conn.execute(f"SELECT {', '.join(columns)} FROM {from_where}", params).fetchall()
+        wanted = offset + limit
+        if sort == "relevance":
+            ordered = heapq.nlargest(wanted, rows, key=lambda r: (r[1], -r[0]))
+        elif sort == "-modified":
+            ordered = heapq.nlargest(wanted, rows, key=lambda r: (r[2] or "", r[0]))
+        elif sort == "modified":
+            ordered = heapq.nsmallest(wanted, rows, key=lambda r: (r[2] is None, r[2] or "", r[0]))
+        else:
+            ordered = heapq.nsmallest(wanted, rows, key=lambda r: (r[2], r[0]))
+        page = [(r[0], float(r[1])) for r in ordered[offset:wanted]]
+        counts = count_columns(list(zip(*rows))[3:] if rows else [() for _ in facets], facets, facet_size)
+        return len(rows), page, counts
+
     @staticmethod
-    def _page_hits(conn: sqlite3.Connection, sort: str, limit: int, offset: int) -> list[tuple[str, float, str]]:
-        order = _ORDER[sort]
-        return conn.execute(
-            f"SELECT p.id, p.score, b.document FROM (SELECT d.doc, d.id, h.score, d.modified, d.title_key "
-            f"FROM temp.search_hits h CROSS JOIN search_doc d ON d.doc = h.doc "
-            f"ORDER BY {order} LIMIT ? OFFSET ?) p "
-            f"JOIN search_body b ON b.doc = p.doc ORDER BY {order}",
-            (limit, offset),
-        ).fetchall()
+    def _hits(conn: sqlite3.Connection, page: list[tuple[int, float]]) -> list[Hit]:
+        if not page:
+            return []
+        marks = ", ".join("?" for _ in page)
+        found = {
+            doc: (doc_id, body)
+            for doc, doc_id, body in conn.execute(
+                f"SELECT d.doc, d.id, b.document FROM search_doc d JOIN search_body b ON b.doc = d.doc "
+                f"WHERE d.doc IN ({marks})", [doc for doc, _ in page],
+            )
+        }
+        return [Hit(id=found[doc][0], score=score, document=json.loads(found[doc][1])) for doc, score in page]
 
 
 class _write_transaction:

@@ -2,27 +2,35 @@
 
 The text becomes one FTS5 MATCH expression: each term a quoted phrase of its
 analysed tokens (``"公共 共交 交通"``), alternatives OR-ed, clauses AND-ed, excluded
-clauses after NOT. Filters, exclusions and ranges become conditions on
-``search_doc`` (alias ``d``).
+clauses after NOT. Filters, exclusions and ranges become checks on the
+``search_doc d`` row. What drives the scan:
+
+1. the MATCH, when the text has a positive clause;
+2. else the filter field with the fewest documents, read from the term table;
+3. else ``search_doc`` itself (ranges only, exclusions only, or nothing).
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from search.query import SceneQuery
-from search.sqlite_schema import FIELD_CODES, FTS_WEIGHTS, RANGE_COLUMNS, bool_term
+from search.sqlite_schema import FIELD_CODES, FTS_WEIGHTS, LIST_FIELDS, RANGE_COLUMNS, SEP
 from search.text import Clause, TextQuery
 
 _OPS = {"gte": ">=", "gt": ">", "lte": "<=", "lt": "<"}
 SORTS = ("relevance", "modified", "-modified", "title")
 
+# How many documents have any of these values of a field (for choosing the driver).
+CountOf = Callable[[str, tuple[Any, ...]], int]
+
 
 @dataclass
 class CompiledQuery:
-    """SQL pieces for one query: ``match`` (FTS5 expression or None) ranks and drives
-    the search when present; ``where`` conditions apply to ``search_doc d``."""
+    """``FROM … WHERE …`` over ``search_doc d`` (joined to ``search_fts f`` when the
+    text has a positive clause) and its parameters."""
 
     match: str | None = None
     where: list[str] = field(default_factory=list)
@@ -30,46 +38,52 @@ class CompiledQuery:
 
     @property
     def ranked(self) -> bool:
+        """True when hits have a text relevance score."""
         return self.match is not None
 
-    def where_sql(self) -> str:
-        return " AND ".join(self.where) if self.where else "1"
-
-    def select_hits(self) -> tuple[str, list[Any]]:
-        """``SELECT doc, score`` of every match (score: higher is better, 0 unranked)."""
+    def from_where(self) -> tuple[str, list[Any]]:
+        conditions = " AND ".join(self.where) if self.where else "1"
         if self.match is None:
-            return f"SELECT d.doc, 0.0 FROM search_doc d WHERE {self.where_sql()}", list(self.params)
-        weights = ", ".join(str(w) for w in FTS_WEIGHTS)
+            return f"search_doc d WHERE {conditions}", list(self.params)
         # CROSS JOIN keeps FTS5 as the outer loop: the MATCH is the selective part.
-        sql = (
-            f"SELECT f.rowid, -bm25(search_fts, {weights}) FROM search_fts f "
-            f"CROSS JOIN search_doc d ON d.doc = f.rowid "
-            f"WHERE search_fts MATCH ? AND {self.where_sql()}"
+        return (
+            f"search_fts f CROSS JOIN search_doc d ON d.doc = f.rowid "
+            f"WHERE search_fts MATCH ? AND {conditions}",
+            [self.match, *self.params],
         )
-        return sql, [self.match, *self.params]
+
+    def score_sql(self) -> str:
+        """The relevance of a hit (higher is better), 0 without text."""
+        if self.match is None:
+            return "0.0"
+        return "-bm25(search_fts, " + ", ".join(str(w) for w in FTS_WEIGHTS) + ")"
 
     def select_ids(self) -> tuple[str, list[Any]]:
         """``SELECT id`` of every match, ordered by id (stable for scene runs)."""
-        if self.match is None:
-            return f"SELECT d.id FROM search_doc d WHERE {self.where_sql()} ORDER BY d.id", list(self.params)
-        sql = (
-            "SELECT d.id FROM search_doc d WHERE d.doc IN "
-            f"(SELECT rowid FROM search_fts WHERE search_fts MATCH ?) AND {self.where_sql()} ORDER BY d.id"
-        )
-        return sql, [self.match, *self.params]
+        from_where, params = self.from_where()
+        return f"SELECT d.id FROM {from_where} ORDER BY d.id", params
 
 
-def compile_query(query: SceneQuery, now: datetime | None = None) -> CompiledQuery:
-    """The SQL for ``query``, with relative dates evaluated at ``now``."""
+def compile_query(query: SceneQuery, now: datetime | None = None, count_of: CountOf | None = None) -> CompiledQuery:
+    """The SQL for ``query``, with relative dates evaluated at ``now``; ``count_of``
+    estimates filter sizes so the most selective one drives a text-less query."""
     out = CompiledQuery()
     _compile_text(query.text_query(), out)
+    driver = None
+    if out.match is None and query.filters and count_of is not None:
+        driver = min(query.filters, key=lambda item: count_of(item[0], item[1]))[0]
     for name, values in query.filters:
-        sql, params = _term_subquery(name, values)
-        out.where.append(f"d.doc IN ({sql})")
+        if name == driver:
+            marks = ", ".join("?" for _ in values)
+            out.where.insert(0, f"d.doc IN (SELECT doc FROM search_term WHERE field = ? AND value IN ({marks}))")
+            out.params[0:0] = [FIELD_CODES[name], *_terms(values)]
+            continue
+        sql, params = _condition(name, values)
+        out.where.append(sql)
         out.params.extend(params)
     for name, values in query.exclude:
-        sql, params = _term_subquery(name, values)
-        out.where.append(f"d.doc NOT IN ({sql})")
+        sql, params = _condition(name, values)
+        out.where.append(f"NOT {sql}")
         out.params.extend(params)
     for bound in query.resolve_ranges(now):
         # A NULL column never satisfies a comparison: missing values never match.
@@ -78,10 +92,19 @@ def compile_query(query: SceneQuery, now: datetime | None = None) -> CompiledQue
     return out
 
 
-def _term_subquery(name: str, values: tuple[Any, ...]) -> tuple[str, list[Any]]:
-    terms = [bool_term(v) if isinstance(v, bool) else v for v in values]
-    marks = ", ".join("?" for _ in terms)
-    return f"SELECT doc FROM search_term WHERE field = ? AND value IN ({marks})", [FIELD_CODES[name], *terms]
+def _terms(values: tuple[Any, ...]) -> list[Any]:
+    return ["true" if v is True else "false" if v is False else v for v in values]
+
+
+def _condition(name: str, values: tuple[Any, ...]) -> tuple[str, list[Any]]:
+    """True when the row has any of ``values`` (never NULL, so NOT works)."""
+    if name in LIST_FIELDS:
+        checks = " OR ".join(f"instr(d.{name}, ?) > 0" for _ in values)
+        return f"({checks})", [SEP + v + SEP for v in values]
+    marks = ", ".join("?" for _ in values)
+    if name == "machine_readable":
+        return f"(coalesce(d.machine_readable, -1) IN ({marks}))", [1 if v else 0 for v in values]
+    return f"(d.{name} IN ({marks}))", list(values)
 
 
 def _compile_text(text: TextQuery, out: CompiledQuery) -> None:

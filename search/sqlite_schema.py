@@ -4,15 +4,17 @@ The index is derived data (rebuilt from the catalog by a reindex), so it is crea
 here with ``CREATE ... IF NOT EXISTS`` rather than migrated, and dropped and
 recreated when :data:`SCHEMA_VERSION` changes.
 
-- ``search_doc``: one narrow row per document (``doc`` = integer key) with the range
-  and sort columns; narrow so range scans and sorts touch few pages.
+- ``search_doc``: one row per document (``doc`` = integer key) holding every filter,
+  range and sort value, so that a candidate is checked, sorted and counted into
+  facets from this one row. List fields are *packed*: ``\\x1fcsv\\x1fjson\\x1f``.
 - ``search_body``: the stored document JSON, read only for the page of hits.
-- ``search_term``: (field code, value, doc) for every filter field, multi-valued ones
-  included; its primary key serves filters, its ``doc`` index facets and deletes.
+- ``search_term``: (field code, value, doc) for every filter value: the inverted
+  list that drives a filter-only query from its most selective filter, and the
+  source of match-all facet counts.
 - ``search_fts``: FTS5 over pre-analysed text (:func:`search.text.index_text`) split
   on spaces, so SQLite's tokenizer adds no analysis of its own.
 - ``search_meta``: schema version and a generation counter bumped by every write,
-  which keys the cached match-all facet counts.
+  which keys the in-process caches of value counts.
 """
 from __future__ import annotations
 
@@ -24,12 +26,14 @@ from typing import Any
 from search.query_values import FILTER_FIELDS, normalise_datetime
 from search.text import index_text
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 TABLES = ("search_fts", "search_term", "search_body", "search_doc", "search_meta")
 
-# Field names are stored as small integers: the term table is the largest table and
-# its index is walked by every filter and facet.
+# Field names are stored as small integers in the term table, its largest table.
 FIELD_CODES: dict[str, int] = {name: i for i, name in enumerate(FILTER_FIELDS)}
+LIST_FIELDS: tuple[str, ...] = ("themes", "tags", "formats")
+TEXT_COLUMNS: tuple[str, ...] = ("source", "publisher", "region", "open_type", "update_frequency", "license")
+SEP = "\x1f"
 
 # bm25 weights of the FTS columns: title, description, publisher, keywords (tags+themes).
 FTS_WEIGHTS = (5.0, 1.0, 1.5, 2.0)
@@ -37,25 +41,27 @@ FTS_WEIGHTS = (5.0, 1.0, 1.5, 2.0)
 # phrase never spans two tags.
 VALUE_SEPARATOR = " _ "
 
-DDL = f"""
+DOC_COLUMNS: tuple[str, ...] = (
+    "doc", "id", *TEXT_COLUMNS, "machine_readable", *LIST_FIELDS, "created", "modified",
+    "record_count", "size", "completeness", "timeliness", "accuracy", "title_key",
+)
+
+DDL = """
 CREATE TABLE IF NOT EXISTS search_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS search_doc (
     doc INTEGER PRIMARY KEY,
     id TEXT NOT NULL UNIQUE,
-    created TEXT,
-    modified TEXT,
-    record_count INTEGER,
-    size INTEGER,
-    completeness REAL,
-    timeliness REAL,
-    accuracy REAL,
-    title_key TEXT NOT NULL DEFAULT ''
+    source TEXT NOT NULL, publisher TEXT NOT NULL, region TEXT NOT NULL,
+    open_type TEXT NOT NULL, update_frequency TEXT NOT NULL, license TEXT NOT NULL,
+    machine_readable INTEGER,
+    themes TEXT NOT NULL, tags TEXT NOT NULL, formats TEXT NOT NULL,
+    created TEXT, modified TEXT,
+    record_count INTEGER, size INTEGER,
+    completeness REAL, timeliness REAL, accuracy REAL,
+    title_key TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS search_doc_modified ON search_doc (modified, id);
-CREATE INDEX IF NOT EXISTS search_doc_created ON search_doc (created);
-CREATE INDEX IF NOT EXISTS search_doc_record_count ON search_doc (record_count);
-CREATE INDEX IF NOT EXISTS search_doc_size ON search_doc (size);
-CREATE INDEX IF NOT EXISTS search_doc_title ON search_doc (title_key, id);
+CREATE INDEX IF NOT EXISTS search_doc_modified ON search_doc (modified);
+CREATE INDEX IF NOT EXISTS search_doc_title ON search_doc (title_key);
 CREATE TABLE IF NOT EXISTS search_body (doc INTEGER PRIMARY KEY, document TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS search_term (
     field INTEGER NOT NULL,
@@ -63,7 +69,6 @@ CREATE TABLE IF NOT EXISTS search_term (
     doc INTEGER NOT NULL,
     PRIMARY KEY (field, value, doc)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS search_term_doc ON search_term (doc, field, value);
 CREATE VIRTUAL TABLE IF NOT EXISTS search_fts USING fts5(
     title, description, publisher, keywords,
     tokenize = "unicode61 remove_diacritics 0 tokenchars '._,'''"
@@ -81,12 +86,11 @@ RANGE_COLUMNS: dict[str, str] = {
 
 def create_tables(conn: sqlite3.Connection) -> None:
     """Create the index tables, replacing them if they were built by another schema."""
-    found = conn.execute(
-        "SELECT value FROM search_meta WHERE key = 'schema'"
-        if _has_table(conn, "search_meta") else "SELECT NULL WHERE 0"
-    ).fetchone()
-    if found is not None and found[0] != SCHEMA_VERSION:
-        drop_tables(conn)
+    has_meta = conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'search_meta'").fetchone()
+    if has_meta:
+        found = conn.execute("SELECT value FROM search_meta WHERE key = 'schema'").fetchone()
+        if found is not None and found[0] != SCHEMA_VERSION:
+            drop_tables(conn)
     # Statement by statement: executescript() would commit the caller's transaction.
     for statement in DDL.split(";\n"):
         if statement.strip():
@@ -96,13 +100,17 @@ def create_tables(conn: sqlite3.Connection) -> None:
 
 def drop_tables(conn: sqlite3.Connection, keep_meta: bool = False) -> None:
     for table in TABLES:
-        if keep_meta and table == "search_meta":
-            continue
-        conn.execute(f"DROP TABLE IF EXISTS {table}")
+        if not (keep_meta and table == "search_meta"):
+            conn.execute(f"DROP TABLE IF EXISTS {table}")
 
 
-def _has_table(conn: sqlite3.Connection, name: str) -> bool:
-    return conn.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (name,)).fetchone() is not None
+def pack(values: list[str]) -> str:
+    """A list field as one column value; '' when empty."""
+    return SEP + SEP.join(values) + SEP if values else ""
+
+
+def unpack(packed: str) -> list[str]:
+    return packed.strip(SEP).split(SEP) if packed else []
 
 
 @dataclass
@@ -110,10 +118,12 @@ class DocumentRows:
     """Everything one document writes into the index (``doc`` assigned at write time)."""
 
     id: str
-    doc_row: tuple[Any, ...]  # search_doc columns after doc and id
-    terms: list[tuple[int, str]]
+    doc_row: tuple[Any, ...]  # DOC_COLUMNS after doc and id
     fts_row: tuple[str, str, str, str]
     body: str
+
+    def terms(self) -> list[tuple[int, str]]:
+        return terms_of_row(self.doc_row)
 
 
 def document_rows(document: dict[str, Any]) -> DocumentRows:
@@ -123,43 +133,52 @@ def document_rows(document: dict[str, Any]) -> DocumentRows:
     doc_id = document.get("id")
     if not isinstance(doc_id, str) or not doc_id.strip():
         raise ValueError("document has no id")
-    quality = document.get("quality") if isinstance(document.get("quality"), dict) else {}
-    title = _text(document.get("title"))
+    get = document.get
+    quality = get("quality")
+    if not isinstance(quality, dict):
+        quality = {}
+    title = _text(get("title"))
+    machine = get("machine_readable")
+    lists = {name: _values(get(name)) for name in LIST_FIELDS}
+    lists["formats"] = list(dict.fromkeys(v.lower() for v in lists["formats"]))
     doc_row = (
-        normalise_datetime(document.get("created")),
-        normalise_datetime(document.get("modified")),
-        _int(document.get("record_count")),
-        _int(document.get("size")),
+        *(_value(get(name)) for name in TEXT_COLUMNS),
+        (1 if machine else 0) if isinstance(machine, bool) else None,
+        *(pack(lists[name]) for name in LIST_FIELDS),
+        normalise_datetime(get("created")),
+        normalise_datetime(get("modified")),
+        _int(get("record_count")),
+        _int(get("size")),
         _float(quality.get("completeness")),
         _float(quality.get("timeliness")),
         _float(quality.get("accuracy")),
         title.casefold(),
     )
-    keywords = _list(document.get("tags")) + _list(document.get("themes"))
+    keywords = [index_text(k) for k in lists["tags"] + lists["themes"]]
     fts_row = (
         index_text(title),
-        index_text(_text(document.get("description"))),
-        index_text(_text(document.get("publisher"))),
-        VALUE_SEPARATOR.join(filter(None, (index_text(k) for k in keywords))),
+        index_text(_text(get("description"))),
+        index_text(_text(get("publisher"))),
+        VALUE_SEPARATOR.join(k for k in keywords if k),
     )
     body = json.dumps(document, ensure_ascii=False, separators=(",", ":"), default=str)
-    return DocumentRows(doc_id, doc_row, term_values(document), fts_row, body)
+    return DocumentRows(doc_id, doc_row, fts_row, body)
 
 
-def term_values(document: dict[str, Any]) -> list[tuple[int, str]]:
-    """(field code, value) for every filter field value of the document."""
-    out: set[tuple[int, str]] = set()
-    for name, code in FIELD_CODES.items():
-        raw = document.get(name)
-        if name == "machine_readable":
-            if isinstance(raw, bool):
-                out.add((code, bool_term(raw)))
-            continue
-        for value in (raw if isinstance(raw, (list, tuple)) else [raw]):
-            if isinstance(value, str) and value.strip():
-                value = value.strip()
-                out.add((code, value.lower() if name == "formats" else value))
-    return sorted(out)
+_TEXT_AT = {name: i for i, name in enumerate(TEXT_COLUMNS)}
+_MACHINE_AT = len(TEXT_COLUMNS)
+_LIST_AT = {name: _MACHINE_AT + 1 + i for i, name in enumerate(LIST_FIELDS)}
+
+
+def terms_of_row(doc_row: tuple[Any, ...]) -> list[tuple[int, str]]:
+    """(field code, value) of every filter value held in a ``search_doc`` row (after
+    doc and id): what the term table holds for that document."""
+    out = [(FIELD_CODES[name], doc_row[i]) for name, i in _TEXT_AT.items() if doc_row[i]]
+    if doc_row[_MACHINE_AT] is not None:
+        out.append((FIELD_CODES["machine_readable"], bool_term(bool(doc_row[_MACHINE_AT]))))
+    for name, i in _LIST_AT.items():
+        out.extend((FIELD_CODES[name], value) for value in unpack(doc_row[i]))
+    return out
 
 
 def bool_term(value: bool) -> str:
@@ -170,12 +189,14 @@ def _text(value: Any) -> str:
     return value if isinstance(value, str) else ""
 
 
-def _list(value: Any) -> list[str]:
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, (list, tuple)):
-        return [v for v in value if isinstance(v, str)]
-    return []
+def _value(value: Any) -> str:
+    # The separator cannot be part of a value, or packed lists would split wrongly.
+    return value.strip().replace(SEP, " ") if isinstance(value, str) else ""
+
+
+def _values(value: Any) -> list[str]:
+    items = [value] if isinstance(value, str) else value if isinstance(value, (list, tuple)) else []
+    return list(dict.fromkeys(v for v in map(_value, items) if v))
 
 
 def _int(value: Any) -> int | None:
@@ -183,7 +204,7 @@ def _int(value: Any) -> int | None:
         return None
     try:
         return int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
 
 

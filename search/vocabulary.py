@@ -11,6 +11,7 @@ import ast
 import json
 import math
 import re
+from functools import lru_cache
 from typing import Any
 
 OPEN_TYPES: tuple[str, ...] = ("unconditional", "conditional", "restricted")
@@ -66,6 +67,11 @@ _CONDITIONAL = ("有条件", "条件开放", "依申请", "申请", "受限", "�
 
 def open_type(value: Any) -> str:
     """unconditional | conditional | restricted, or "" when the wording says neither."""
+    return _open_type(value) if isinstance(value, str) else ""
+
+
+@lru_cache(maxsize=4096)  # portals repeat a handful of wordings thousands of times
+def _open_type(value: str) -> str:
     key = _key(value)
     if not key:
         return ""
@@ -129,6 +135,11 @@ def nearest_frequency(days: float) -> str:
 
 def update_frequency(value: Any) -> str:
     """realtime … yearly, irregular, or "" when the wording says nothing usable."""
+    return _update_frequency(value) if isinstance(value, str) else ""
+
+
+@lru_cache(maxsize=4096)
+def _update_frequency(value: str) -> str:
     key = _key(value)
     if not key:
         return ""
@@ -173,6 +184,11 @@ NOT_MACHINE_READABLE = frozenset({
 })
 
 
+@lru_cache(maxsize=4096)
+def _cached_format_token(token: str) -> str:
+    return _format_token(token)
+
+
 def _format_token(token: str) -> str:
     token = token.strip().strip("'\"").strip().lower().lstrip(".")
     if not token or token.isdigit() or token in _NOT_FORMATS:
@@ -191,6 +207,17 @@ def _format_token(token: str) -> str:
 
 def format_tokens(value: Any) -> list[str]:
     """Lower-case format names from a list, a stringified list or a separated string."""
+    if isinstance(value, str):
+        return list(_string_format_tokens(value))
+    return _format_tokens(value)
+
+
+@lru_cache(maxsize=16384)
+def _string_format_tokens(value: str) -> tuple[str, ...]:
+    return tuple(_format_tokens(value))
+
+
+def _format_tokens(value: Any) -> list[str]:
     if value is None or isinstance(value, bool):
         return []
     if isinstance(value, str) and value.strip().startswith("["):
@@ -209,7 +236,7 @@ def format_tokens(value: Any) -> list[str]:
         if not isinstance(item, str):
             continue
         for part in _FORMAT_SPLIT.split(item):
-            token = _format_token(part)
+            token = _cached_format_token(part)
             if token and token not in found:
                 found.append(token)
     return found

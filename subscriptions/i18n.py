@@ -4,6 +4,7 @@ Messages live in ``subscriptions/messages/<locale>.json`` (flat key → text). T
 call ``_("key")`` (or ``t("key")``) and ``label(field, value)`` for enum values such as
 ``open_type`` or ``update_frequency``.
 """
+
 from __future__ import annotations
 
 import json
@@ -19,8 +20,16 @@ LOCALES: tuple[str, ...] = ("zh", "en")
 MESSAGES_DIR = Path(__file__).with_name("messages")
 # Fields whose stored values are codes that should be shown as words.
 ENUM_FIELDS: tuple[str, ...] = (
-    "open_type", "update_frequency", "run_state", "cadence", "schedule", "channel_kind",
-    "notification_state", "removed_reason", "machine_readable", "sort",
+    "open_type",
+    "update_frequency",
+    "run_state",
+    "cadence",
+    "schedule",
+    "channel_kind",
+    "notification_state",
+    "removed_reason",
+    "machine_readable",
+    "sort",
 )
 
 
@@ -137,8 +146,12 @@ def init_i18n(app: Flask) -> None:
     for locale in LOCALES:  # fail at start-up, not on the first page view
         load_catalog(locale)
     app.jinja_env.globals.update(
-        _=translate, t=translate, label=label, field_label=field_label,
-        get_locale=get_locale, LOCALES=LOCALES,
+        _=translate,
+        t=translate,
+        label=label,
+        field_label=field_label,
+        get_locale=get_locale,
+        LOCALES=LOCALES,
     )
     app.jinja_env.filters["dt"] = format_datetime
     app.before_request(_forget_locale)

@@ -98,6 +98,7 @@ def open_location(location: str) -> Iterator[Snapshot]:
             response.close()
             raise HarvestError(f"could not fetch {location}: HTTP {response.status_code}")
         response.raw.decode_content = True  # undo Content-Encoding, keep file-level gzip
+        response.raw.auto_close = False  # EOF reads return b"" instead of failing on a closed body
         raw: IO[bytes] = io.BufferedReader(response.raw, 1 << 16)  # type: ignore[arg-type]
         name = unquote(Path(urlparse(location).path).name)
     else:
@@ -120,7 +121,7 @@ def open_location(location: str) -> Iterator[Snapshot]:
                 stream = gzip.GzipFile(fileobj=stream, mode="rb")  # type: ignore[assignment]
             head = _read_head(stream)
         except READ_ERRORS as exc:
-            raise HarvestError(f"cannot read {location}: {exc}") from exc
+            raise HarvestError(f"cannot read {location}: {_describe(exc)}") from exc
         lowered = name.lower()
         if lowered.endswith(".gz"):
             lowered = lowered[:-3]

@@ -1,4 +1,5 @@
 """The web form's blueprints, hooks and page-wide template helpers."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -9,8 +10,10 @@ from werkzeug.wrappers import Response
 
 # Pages run no scripts at all; styles are inline in base.html. Frames only from us
 # (the outbox shows mail HTML in a sandboxed frame served by this site).
-PAGE_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
-            "form-action 'self'; frame-src 'self'; frame-ancestors 'self'; base-uri 'none'")
+PAGE_CSP = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
+    "form-action 'self'; frame-src 'self'; frame-ancestors 'self'; base-uri 'none'"
+)
 
 
 def lang_url(locale: str) -> str:
@@ -47,17 +50,39 @@ def _security_headers(response: Response) -> Response:
     return response
 
 
+def _register_delivery_links(app: Flask) -> None:
+    """The pages mail and webhooks link to: address confirmation, downloads, feeds.
+
+    They live with the notifier; registered here so every app has them, and only
+    once should the app factory register them too."""
+    from notifier.confirm_views import bp as confirm_bp
+    from notifier.download_views import bp as downloads_bp
+
+    for blueprint in (confirm_bp, downloads_bp):
+        if blueprint.name not in app.blueprints:
+            app.register_blueprint(blueprint)
+
+
 def register_views(app: Flask) -> None:
     """Register every page blueprint, CSRF protection, error pages and helpers."""
     from notifier.views import bp as notifier_bp
-    from subscriptions.views import auth, datasets, errors, runs, scenes, search_page
+    from subscriptions.views import auth, datasets, errors, health, runs, scenes, search_page
     from subscriptions.views.csrf import init_csrf
 
     app.before_request(auth.load_user)
     init_csrf(app)
     errors.init_errors(app)
-    for blueprint in (search_page.bp, auth.bp, scenes.bp, runs.bp, datasets.bp, errors.bp, notifier_bp):
+    for blueprint in (
+        search_page.bp,
+        auth.bp,
+        scenes.bp,
+        runs.bp,
+        datasets.bp,
+        health.bp,
+        notifier_bp,
+    ):
         app.register_blueprint(blueprint)
+    _register_delivery_links(app)
     app.context_processor(_template_context)
     app.jinja_env.filters["http_url"] = http_url
     app.after_request(_security_headers)

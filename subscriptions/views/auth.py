@@ -1,4 +1,5 @@
 """Register, log in and out; the session holds the user's id."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -15,8 +16,18 @@ from subscriptions.models import User
 
 bp = Blueprint("auth", __name__)
 F = TypeVar("F", bound=Callable[..., Any])
-COMMON_ZONES = ("Asia/Shanghai", "Asia/Hong_Kong", "Asia/Taipei", "Asia/Tokyo", "Asia/Singapore",
-                "Europe/London", "Europe/Berlin", "America/New_York", "America/Los_Angeles", "UTC")
+COMMON_ZONES = (
+    "Asia/Shanghai",
+    "Asia/Hong_Kong",
+    "Asia/Taipei",
+    "Asia/Tokyo",
+    "Asia/Singapore",
+    "Europe/London",
+    "Europe/Berlin",
+    "America/New_York",
+    "America/Los_Angeles",
+    "UTC",
+)
 
 
 def load_user() -> None:
@@ -111,9 +122,13 @@ def register() -> str | Response:
         if not errors:
             try:
                 with db.session() as s:
-                    user = register_user(s, form["email"], password,
-                                         normalise_locale(form["locale"]) or get_locale(),
-                                         timezone_name=form["timezone"] or "Asia/Shanghai")
+                    user = register_user(
+                        s,
+                        form["email"],
+                        password,
+                        normalise_locale(form["locale"]) or get_locale(),
+                        timezone_name=form["timezone"] or "Asia/Shanghai",
+                    )
                     s.flush()
                     _log_in(user)
                 flash(translate("auth.welcome"), "ok")
@@ -121,8 +136,17 @@ def register() -> str | Response:
             except AccountError as exc:
                 errors[exc.field] = exc.message
     status = 400 if errors else 200
-    return render_template("register.html", form=form, errors=errors, next=next_url,
-                           zones=COMMON_ZONES, locales=LOCALES), status  # type: ignore[return-value]
+    return (
+        render_template(
+            "register.html",
+            form=form,
+            errors=errors,
+            next=next_url,
+            zones=COMMON_ZONES,
+            locales=LOCALES,
+        ),
+        status,
+    )  # type: ignore[return-value]
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -142,7 +166,8 @@ def login() -> str | Response:
             return redirect(next_url or url_for("scenes.index"))
         failed = True
     return render_template("login.html", email=email, failed=failed, next=next_url), (
-        401 if failed else 200)  # type: ignore[return-value]
+        401 if failed else 200
+    )  # type: ignore[return-value]
 
 
 @bp.route("/logout", methods=["POST"])

@@ -1,4 +1,5 @@
 """Small server-side SVG charts (no JavaScript, so they work under a script-free CSP)."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -18,8 +19,14 @@ def _nice_max(value: int) -> int:
     return 10 * magnitude
 
 
-def matched_chart(points: Sequence[tuple[datetime | str, int]], *, title: str,
-                  width: int = 640, height: int = 180) -> Markup:
+def _tick(x: float, y: float, text: str) -> str:
+    """A right-aligned axis label ending at (x, y)."""
+    return f'<text class="tick" x="{x:.1f}" y="{y:.1f}" text-anchor="end">{escape(text)}</text>'
+
+
+def matched_chart(
+    points: Sequence[tuple[datetime | str, int]], *, title: str, width: int = 640, height: int = 180
+) -> Markup:
     """A line chart of matched counts over runs (oldest first); ``points`` are
     (when, count) pairs already formatted or datetimes. Empty input gives an empty string."""
     if not points:
@@ -39,24 +46,29 @@ def matched_chart(points: Sequence[tuple[datetime | str, int]], *, title: str,
         return value.strftime("%Y-%m-%d %H:%M") if isinstance(value, datetime) else str(value)
 
     coords = " ".join(f"{x(i):.1f},{y(c):.1f}" for i, (_, c) in enumerate(points))
+    bottom_y, middle_y, right_x = top + plot_h, top + plot_h / 2, width - right
     parts = [
         f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" '
         f'aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg">',
         f"<title>{escape(title)}</title>",
-        f'<line class="axis" x1="{left}" y1="{top + plot_h}" x2="{width - right}" y2="{top + plot_h}"/>',
-        f'<line class="axis" x1="{left}" y1="{top}" x2="{left}" y2="{top + plot_h}"/>',
-        f'<line class="grid" x1="{left}" y1="{top + plot_h / 2:.1f}" x2="{width - right}" y2="{top + plot_h / 2:.1f}"/>',
-        f'<text class="tick" x="{left - 6}" y="{top + 4}" text-anchor="end">{top_value}</text>',
-        f'<text class="tick" x="{left - 6}" y="{top + plot_h / 2 + 4:.1f}" text-anchor="end">{top_value / 2:g}</text>',
-        f'<text class="tick" x="{left - 6}" y="{top + plot_h + 4}" text-anchor="end">0</text>',
+        f'<line class="axis" x1="{left}" y1="{bottom_y}" x2="{right_x}" y2="{bottom_y}"/>',
+        f'<line class="axis" x1="{left}" y1="{top}" x2="{left}" y2="{bottom_y}"/>',
+        f'<line class="grid" x1="{left}" y1="{middle_y:.1f}" x2="{right_x}" y2="{middle_y:.1f}"/>',
+        _tick(left - 6, top + 4, str(top_value)),
+        _tick(left - 6, middle_y + 4, f"{top_value / 2:g}"),
+        _tick(left - 6, bottom_y + 4, "0"),
         f'<text class="tick" x="{left}" y="{height - 8}">{escape(when(points[0][0]))}</text>',
     ]
     if len(points) > 1:
-        parts.append(f'<text class="tick" x="{width - right}" y="{height - 8}" text-anchor="end">'
-                     f"{escape(when(points[-1][0]))}</text>")
+        parts.append(
+            f'<text class="tick" x="{width - right}" y="{height - 8}" text-anchor="end">'
+            f"{escape(when(points[-1][0]))}</text>"
+        )
         parts.append(f'<polyline class="line" points="{coords}"/>')
     for i, (moment, count) in enumerate(points):
-        parts.append(f'<circle class="dot" cx="{x(i):.1f}" cy="{y(count):.1f}" r="3">'
-                     f"<title>{escape(when(moment))}: {count}</title></circle>")
+        parts.append(
+            f'<circle class="dot" cx="{x(i):.1f}" cy="{y(count):.1f}" r="3">'
+            f"<title>{escape(when(moment))}: {count}</title></circle>"
+        )
     parts.append("</svg>")
     return Markup("".join(parts))

@@ -5,6 +5,7 @@ The token lives in the session and in a hidden ``csrf_token`` field (or an
 does not match. Tests may turn the check off with ``TESTING`` and
 ``WTF_CSRF_ENABLED=False`` together, never with one of them alone.
 """
+
 from __future__ import annotations
 
 import hmac

@@ -1,4 +1,5 @@
 """A dataset's page: its fields, resources, quality and version history."""
+
 from __future__ import annotations
 
 from flask import Blueprint, abort, render_template
@@ -11,7 +12,8 @@ bp = Blueprint("datasets", __name__)
 VERSIONS_SHOWN = 100
 
 
-@bp.route("/datasets/<path:dataset_id>")
+# Ids may hold a whole URL ("hangzhou:https://…"): keep its double slash intact.
+@bp.route("/datasets/<path:dataset_id>", merge_slashes=False)
 def show(dataset_id: str) -> str:
     """Everything known about one dataset (ids contain ``:`` and sometimes ``/``)."""
     from search.models import Dataset, DatasetVersion
@@ -20,9 +22,17 @@ def show(dataset_id: str) -> str:
         dataset = s.get(Dataset, dataset_id)
         if dataset is None:
             abort(404)
-        versions = s.scalars(select(DatasetVersion).where(DatasetVersion.dataset_id == dataset_id)
-                             .order_by(DatasetVersion.id.desc()).limit(VERSIONS_SHOWN + 1)).all()
+        versions = s.scalars(
+            select(DatasetVersion)
+            .where(DatasetVersion.dataset_id == dataset_id)
+            .order_by(DatasetVersion.id.desc())
+            .limit(VERSIONS_SHOWN + 1)
+        ).all()
     # One extra version is read so the oldest shown still has something to compare to.
     history = version_history(versions)[:VERSIONS_SHOWN]
-    return render_template("dataset.html", dataset=dataset, history=history,
-                           more_versions=len(versions) > VERSIONS_SHOWN)
+    return render_template(
+        "dataset.html",
+        dataset=dataset,
+        history=history,
+        more_versions=len(versions) > VERSIONS_SHOWN,
+    )

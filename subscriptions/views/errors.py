@@ -1,12 +1,12 @@
-"""Error pages in the visitor's language (JSON for API clients), and /healthz."""
+"""Error pages in the visitor's language (JSON for API clients)."""
+
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Flask, current_app, jsonify, render_template, request
+from flask import Flask, current_app, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
-bp = Blueprint("errors", __name__)
 HANDLED = (400, 403, 404, 405, 413, 500)
 
 
@@ -15,7 +15,10 @@ def wants_json() -> bool:
     if request.path.startswith("/api/"):
         return True
     best = request.accept_mimetypes.best_match(["text/html", "application/json"])
-    return best == "application/json" and request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]
+    return (
+        best == "application/json"
+        and request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]
+    )
 
 
 def render_error(error: HTTPException) -> Any:
@@ -23,8 +26,7 @@ def render_error(error: HTTPException) -> Any:
     code = error.code or 500
     reason = "csrf" if code == 400 and error.description == "csrf" else None
     if wants_json():
-        return jsonify({"error": {"code": code, "name": error.name,
-                                  "reason": reason or ""}}), code
+        return jsonify({"error": {"code": code, "name": error.name, "reason": reason or ""}}), code
     try:
         response = render_template("error.html", code=code, reason=reason), code
     except Exception:  # the error page must never be the second error
@@ -33,19 +35,6 @@ def render_error(error: HTTPException) -> Any:
     if code == 405 and getattr(error, "valid_methods", None):
         return response[0], code, {"Allow": ", ".join(error.valid_methods or [])}
     return response
-
-
-@bp.route("/healthz")
-def healthz() -> Any:
-    """Liveness and a cheap sign that the index answers."""
-    from config.extensions import search
-
-    try:
-        count = search.get().count()
-    except Exception as exc:  # report, do not raise: monitors want a body
-        current_app.logger.warning("healthz: search index unavailable: %s", exc)
-        return jsonify({"ok": False, "datasets": None, "error": type(exc).__name__}), 503
-    return jsonify({"ok": True, "datasets": count})
 
 
 def init_errors(app: Flask) -> None:

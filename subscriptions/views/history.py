@@ -4,6 +4,7 @@ The comparison is the scene diff's own (:func:`subscriptions.diff.field_changes`
 the dataset page and the notifications agree on what "changed" means; this module
 only adds, for lists of words, which items came and went.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -22,7 +23,11 @@ def display_changes(old: dict[str, Any], new: dict[str, Any]) -> list[dict[str, 
     shown: list[dict[str, Any]] = []
     for change in field_changes(old, new, CONTENT_FIELDS):
         entry = change.to_dict()
-        if change.field in LIST_FIELDS and isinstance(change.old or [], list) and isinstance(change.new or [], list):
+        if (
+            change.field in LIST_FIELDS
+            and isinstance(change.old or [], list)
+            and isinstance(change.new or [], list)
+        ):
             before, after = list(change.old or []), list(change.new or [])
             entry["added"] = [v for v in after if v not in before]
             entry["removed"] = [v for v in before if v not in after]
@@ -37,7 +42,9 @@ def version_history(versions: Sequence[Any]) -> list[dict[str, Any]]:
     entries = []
     previous = None
     for version in ordered:
-        changes = display_changes(previous.content or {}, version.content or {}) if previous else None
+        changes = (
+            display_changes(previous.content or {}, version.content or {}) if previous else None
+        )
         entries.append({"version": version, "changes": changes})
         previous = version
     return list(reversed(entries))

@@ -5,6 +5,7 @@ Parameters: ``q`` (text), ``f.<field>`` (filter values, repeatable), ``x.<field>
 ``min_completeness`` (0–1). Keeping the query in the URL makes every search a link
 that can be bookmarked, shared, and saved as a scene.
 """
+
 from __future__ import annotations
 
 import re
@@ -42,7 +43,7 @@ def build_query(args: MultiDict[str, str]) -> dict[str, Any]:
             if name.startswith(prefix) and len(name) > len(prefix):
                 kept = [v.strip() for v in args.getlist(name) if v.strip()]
                 if kept:
-                    values[name[len(prefix):]] = list(dict.fromkeys(kept))
+                    values[name.removeprefix(prefix)] = list(dict.fromkeys(kept))
         if values:
             query[key] = values
     ranges: dict[str, dict[str, Any]] = {}
@@ -81,8 +82,11 @@ def query_to_params(query: dict[str, Any]) -> list[tuple[str, str]]:
 
 def query_params(args: MultiDict[str, str]) -> list[tuple[str, str]]:
     """Only the parameters that define the query (no page, sort or language)."""
-    return [(k, v) for k, v in args.items(multi=True)
-            if (k in QUERY_PARAMS or k.startswith((FILTER_PREFIX, EXCLUDE_PREFIX))) and v.strip()]
+    return [
+        (k, v)
+        for k, v in args.items(multi=True)
+        if (k in QUERY_PARAMS or k.startswith((FILTER_PREFIX, EXCLUDE_PREFIX))) and v.strip()
+    ]
 
 
 def with_params(params: Iterable[tuple[str, str]], **changes: str | None) -> str:

@@ -1,4 +1,5 @@
 """One run of a scene: its diff, and the notifications and delivery attempts it caused."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -18,7 +19,7 @@ COUNT_KEYS = ("matched", "added", "removed", "changed", "moved")
 
 def run_counts(run: SceneRun) -> dict[str, int]:
     """The run's counts, preferring the diff document (it is what was sent)."""
-    counts = ((run.diff or {}).get("counts") or {})
+    counts = (run.diff or {}).get("counts") or {}
     return {key: int(counts.get(key, getattr(run, key, 0)) or 0) for key in COUNT_KEYS}
 
 
@@ -40,11 +41,18 @@ def show(scene_id: int, run_id: int) -> str:
         if run is None or run.scene_id != scene.id:
             abort(404)
         notifications = s.scalars(
-            select(Notification).where(Notification.run_id == run.id)
+            select(Notification)
+            .where(Notification.run_id == run.id)
             .options(selectinload(Notification.deliveries), selectinload(Notification.channel))
             .order_by(Notification.id)
         ).all()
         for note in notifications:  # load while the session is open
             _ = note.channel.kind, list(note.deliveries)
-    return render_template("run.html", scene=scene, run=run, counts=run_counts(run),
-                           sections=diff_sections(run.diff), notifications=notifications)
+    return render_template(
+        "run.html",
+        scene=scene,
+        run=run,
+        counts=run_counts(run),
+        sections=diff_sections(run.diff),
+        notifications=notifications,
+    )

@@ -1,10 +1,22 @@
 """My scenes: the list, the "save this search" form, one scene, and its actions."""
+
 from __future__ import annotations
 
 from datetime import datetime, timezone
 from typing import Any
 
-from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
@@ -21,7 +33,10 @@ PRESETS = ("hourly", "daily", "weekly", "monthly", "manual")
 CADENCES = ("immediate", "daily", "weekly")
 RUNS_LISTED = 50
 CHART_RUNS = 100
-SECRET_KEY = "new_webhook_secret"
+SHOW_SECRET = "show_webhook_secret"
+FORM_FIELDS = (
+    "name", "schedule", "timezone", "email", "email_cadence", "webhook", "tracked_fields",
+)
 
 
 def owned_scene(s: Session, scene_id: int) -> Scene:
@@ -38,11 +53,20 @@ def owned_scene(s: Session, scene_id: int) -> Scene:
 def index() -> str:
     """The user's scenes with their latest run."""
     with db.session() as s:
-        scenes = s.scalars(select(Scene).where(Scene.owner_id == g.user.id)
-                           .order_by(Scene.created_at.desc(), Scene.id.desc())).all()
-        latest_ids = select(func.max(SceneRun.id)).where(
-            SceneRun.scene_id.in_([sc.id for sc in scenes])).group_by(SceneRun.scene_id)
-        latest = {run.scene_id: run for run in s.scalars(select(SceneRun).where(SceneRun.id.in_(latest_ids)))}
+        scenes = s.scalars(
+            select(Scene)
+            .where(Scene.owner_id == g.user.id)
+            .order_by(Scene.created_at.desc(), Scene.id.desc())
+        ).all()
+        latest_ids = (
+            select(func.max(SceneRun.id))
+            .where(SceneRun.scene_id.in_([sc.id for sc in scenes]))
+            .group_by(SceneRun.scene_id)
+        )
+        latest = {
+            run.scene_id: run
+            for run in s.scalars(select(SceneRun).where(SceneRun.id.in_(latest_ids)))
+        }
         rows = [{"scene": sc, "run": latest.get(sc.id)} for sc in scenes]
     return render_template("scenes.html", rows=rows)
 
@@ -50,16 +74,26 @@ def index() -> str:
 def _form_defaults(user: User, query: dict[str, Any]) -> dict[str, Any]:
     from subscriptions.scenes import DEFAULT_TRACKED
 
-    return {"name": (query.get("text") or "")[:200], "schedule": "daily", "cron": "",
-            "timezone": user.timezone or "Asia/Shanghai", "email": "", "email_cadence": "immediate",
-            "webhook": "", "tracked_fields": list(DEFAULT_TRACKED), "send_when_empty": False}
+    return {
+        "name": (query.get("text") or "")[:200],
+        "schedule": "daily",
+        "cron": "",
+        "timezone": user.timezone or "Asia/Shanghai",
+        "email": "",
+        "email_cadence": "immediate",
+        "webhook": "",
+        "tracked_fields": list(DEFAULT_TRACKED),
+        "send_when_empty": False,
+    }
 
 
 def _form_values() -> dict[str, Any]:
     form = request.form
     return {
-        "name": (form.get("name") or "").strip(), "schedule": form.get("schedule") or "daily",
-        "cron": (form.get("cron") or "").strip(), "timezone": (form.get("timezone") or "").strip(),
+        "name": (form.get("name") or "").strip(),
+        "schedule": form.get("schedule") or "daily",
+        "cron": (form.get("cron") or "").strip(),
+        "timezone": (form.get("timezone") or "").strip(),
         "email": (form.get("email") or "").strip(),
         "email_cadence": form.get("email_cadence") or "immediate",
         "webhook": (form.get("webhook") or "").strip(),
@@ -79,11 +113,30 @@ def _preview(query: dict[str, Any]) -> tuple[int | None, list[Any]]:
     return search.get().search(parsed, limit=1, offset=0, facets=()).total, []
 
 
+def _send_confirmations(channels: list[tuple[int, str]]) -> None:
+    """Double opt-in: one confirmation mail per new address, after the scene is saved
+    (a mail server that is down must not lose the scene)."""
+    if not channels:
+        return
+    from notifier.confirmation import send_confirmations
+
+    try:
+        send_confirmations(
+            [channel_id for channel_id, _ in channels], current_app.config["SCENEWATCH"]
+        )
+    except Exception as exc:  # shown to the user; the scene itself is saved
+        current_app.logger.warning("confirmation mail failed: %s", exc)
+        flash(translate("scene.confirmation_failed", error=str(exc)), "error")
+        return
+    for _, address in channels:
+        flash(translate("scene.confirmation_sent", address=address), "info")
+
+
 def _problem_slot(field: str) -> str:
+    """Which form input a scene problem is shown next to."""
     if field.startswith("query"):
         return "query"
-    return field if field in ("name", "schedule", "timezone", "email", "email_cadence",
-                              "webhook", "tracked_fields") else "general"
+    return field if field in FORM_FIELDS else "general"
 
 
 @bp.route("/scenes/new", methods=["GET", "POST"])
@@ -105,30 +158,52 @@ def new() -> Any:
             with db.session() as s:
                 owner = s.get(User, g.user.id)
                 made = create_scene(
-                    s, owner, name=values["name"], query=query, schedule=schedule,
-                    timezone_name=values["timezone"] or None, tracked_fields=values["tracked_fields"],
-                    email=values["email"] or None, email_verified=False,
-                    email_cadence=values["email_cadence"], webhook=values["webhook"] or None,
+                    s,
+                    owner,
+                    name=values["name"],
+                    query=query,
+                    schedule=schedule,
+                    timezone_name=values["timezone"] or None,
+                    tracked_fields=values["tracked_fields"],
+                    email=values["email"] or None,
+                    email_verified=False,
+                    email_cadence=values["email_cadence"],
+                    webhook=values["webhook"] or None,
                     send_when_empty=values["send_when_empty"],
                 )
                 scene_id = made.scene.id
-                secrets = [c.secret for c in made.channels if c.kind == "webhook" and c.secret]
+                webhooks = [c.id for c in made.channels if c.kind == "webhook" and c.secret]
+                to_confirm = [
+                    (c.id, c.target) for c in made.channels if c.kind == "email" and not c.verified
+                ]
         except SceneError as exc:
             for problem in exc.problems:
                 errors.setdefault(_problem_slot(problem.field), []).append(
-                    f"{problem.field}: {problem.message}" if _problem_slot(problem.field) in ("query", "general")
-                    else problem.message)
+                    f"{problem.field}: {problem.message}"
+                    if _problem_slot(problem.field) in ("query", "general")
+                    else problem.message
+                )
         else:
-            if secrets:
-                # Shown once on the next page, then dropped from the session.
-                session[SECRET_KEY] = {"scene_id": scene_id, "secret": secrets[0]}
+            if webhooks:
+                # The next page shows the secret once. Only the channel id rides in the
+                # session cookie (readable by its holder), never the secret itself.
+                session[SHOW_SECRET] = {"scene_id": scene_id, "channel_id": webhooks[0]}
             flash(translate("scene.saved"), "ok")
+            _send_confirmations(to_confirm)
             return redirect(url_for("scenes.show", scene_id=scene_id))
     total, query_errors = _preview(query)
     return render_template(
-        "scene_new.html", query=query, params=params, values=values, errors=errors,
-        query_errors=query_errors, total=total, presets=PRESETS, cadences=CADENCES,
-        trackable=TRACKABLE_FIELDS, zones=COMMON_ZONES,
+        "scene_new.html",
+        query=query,
+        params=params,
+        values=values,
+        errors=errors,
+        query_errors=query_errors,
+        total=total,
+        presets=PRESETS,
+        cadences=CADENCES,
+        trackable=TRACKABLE_FIELDS,
+        zones=COMMON_ZONES,
         back_href=url_for("search_page.index") + with_params(params),
     ), (400 if errors or query_errors else 200)
 
@@ -140,22 +215,48 @@ def show(scene_id: int) -> str:
     with db.session() as s:
         scene = owned_scene(s, scene_id)
         channels = list(scene.channels)
-        runs = s.scalars(select(SceneRun).where(SceneRun.scene_id == scene_id)
-                         .order_by(SceneRun.id.desc()).limit(max(RUNS_LISTED, CHART_RUNS))).all()
-        run_count = s.scalar(select(func.count()).select_from(SceneRun).where(SceneRun.scene_id == scene_id))
+        runs = s.scalars(
+            select(SceneRun)
+            .where(SceneRun.scene_id == scene_id)
+            .order_by(SceneRun.id.desc())
+            .limit(max(RUNS_LISTED, CHART_RUNS))
+        ).all()
+        run_count = s.scalar(
+            select(func.count()).select_from(SceneRun).where(SceneRun.scene_id == scene_id)
+        )
     secret = None
-    stash = session.get(SECRET_KEY)
+    stash = session.get(SHOW_SECRET)
     if isinstance(stash, dict) and stash.get("scene_id") == scene_id:
-        secret = session.pop(SECRET_KEY)["secret"]
-    finished = [r for r in reversed(runs[:CHART_RUNS]) if r.state != "working" and r.state != "error"]
-    chart = matched_chart([(r.started_at.astimezone(_zone()), r.matched) for r in finished],
-                          title=translate("scene.chart_title"))
+        session.pop(SHOW_SECRET)
+        secret = next((c.secret for c in channels if c.id == stash.get("channel_id")), None)
+    finished = [
+        r for r in reversed(runs[:CHART_RUNS]) if r.state != "working" and r.state != "error"
+    ]
+    chart = matched_chart(
+        [(r.started_at.astimezone(_zone()), r.matched) for r in finished],
+        title=translate("scene.chart_title"),
+    )
     # The Atom feed belongs to another module; link it only once it is served.
-    feed_href = (f"/feeds/{scene.feed_token}.atom"
-                 if any(rule.rule.startswith("/feeds/") for rule in current_app.url_map.iter_rules()) else None)
+    served = "downloads" in current_app.blueprints
+    feed_href = url_for("downloads.feed", feed_token=scene.feed_token) if served else None
+    exports = (
+        {
+            fmt: url_for("downloads.export_scene", scene_id=scene_id, fmt=fmt)
+            for fmt in ("csv", "xlsx", "json")
+        }
+        if served
+        else {}
+    )
     return render_template(
-        "scene.html", scene=scene, channels=channels, runs=runs[:RUNS_LISTED], run_count=run_count,
-        secret=secret, chart=chart, feed_href=feed_href,
+        "scene.html",
+        scene=scene,
+        channels=channels,
+        runs=runs[:RUNS_LISTED],
+        run_count=run_count,
+        secret=secret,
+        chart=chart,
+        feed_href=feed_href,
+        exports=exports,
         search_href=url_for("search_page.index") + with_params(query_to_params(scene.query or {})),
     )
 
@@ -186,12 +287,32 @@ def run_now(scene_id: int) -> Response:
         # The runner records failures as error runs instead of raising.
         flash(translate("scene.run_failed", error=(diff or {}).get("error") or ""), "error")
     else:
-        flash(translate(f"scene.run_done_{state}" if state in ("baseline", "noop") else "scene.run_done",
-                        **{k: counts.get(k, 0) for k in ("matched", "added", "removed", "changed", "moved")}),
-              "ok")
+        flash(
+            translate(
+                f"scene.run_done_{state}" if state in ("baseline", "noop") else "scene.run_done",
+                **{
+                    k: counts.get(k, 0) for k in ("matched", "added", "removed", "changed", "moved")
+                },
+            ),
+            "ok",
+        )
     run_id = ((diff or {}).get("run") or {}).get("id")
     if isinstance(run_id, int):
         return redirect(url_for("runs.show", scene_id=scene_id, run_id=run_id))
+    return redirect(url_for("scenes.show", scene_id=scene_id))
+
+
+@bp.route("/scenes/<int:scene_id>/channels/<int:channel_id>/confirm", methods=["POST"])
+@login_required
+def resend_confirmation(scene_id: int, channel_id: int) -> Response:
+    """Send the confirmation mail of one of the scene's unverified addresses again."""
+    with db.session() as s:
+        scene = owned_scene(s, scene_id)
+        channel = next((c for c in scene.channels if c.id == channel_id), None)
+        if channel is None or channel.kind != "email":
+            abort(404)
+        pending = [] if channel.verified else [(channel.id, channel.target)]
+    _send_confirmations(pending)
     return redirect(url_for("scenes.show", scene_id=scene_id))
 
 
@@ -207,7 +328,9 @@ def pause(scene_id: int) -> Response:
         scene = owned_scene(s, scene_id)
         scene.paused = not resume
         if resume:
-            scene.next_run_at = next_run_after(scene.schedule, scene.timezone, datetime.now(timezone.utc))
+            scene.next_run_at = next_run_after(
+                scene.schedule, scene.timezone, datetime.now(timezone.utc)
+            )
     flash(translate("scene.resumed" if resume else "scene.paused_msg"), "ok")
     return redirect(url_for("scenes.show", scene_id=scene_id))
 
@@ -234,8 +357,13 @@ def delete(scene_id: int) -> Any:
         s.flush()
         # A channel no other scene uses would only deliver leftovers of a scene the
         # user deleted: drop it (its pending notifications go with it).
-        shared = set(s.scalars(select(scene_channel.c.channel_id)
-                               .where(scene_channel.c.channel_id.in_(channel_ids))))
+        shared = set(
+            s.scalars(
+                select(scene_channel.c.channel_id).where(
+                    scene_channel.c.channel_id.in_(channel_ids)
+                )
+            )
+        )
         for channel_id in set(channel_ids) - shared:
             channel = s.get(Channel, channel_id)
             if channel is not None:

@@ -1,4 +1,5 @@
 """The search page: text, facet filters with counts, ranges, paged results."""
+
 from __future__ import annotations
 
 from math import ceil
@@ -8,7 +9,12 @@ from flask import Blueprint, render_template, request
 
 from config.extensions import search
 from subscriptions.views.query_params import (
-    build_query, highlight, highlight_terms, query_params, toggle_filter, with_params,
+    build_query,
+    highlight,
+    highlight_terms,
+    query_params,
+    toggle_filter,
+    with_params,
 )
 
 bp = Blueprint("search_page", __name__)
@@ -17,7 +23,15 @@ PAGE_SIZE = 20
 MAX_PAGE = 10_000 // PAGE_SIZE
 SORTS = ("relevance", "-modified", "modified", "title")
 # The order facets appear in on the page: where, who, what, how, then where it came from.
-FACET_ORDER = ("region", "publisher", "themes", "formats", "open_type", "update_frequency", "source")
+FACET_ORDER = (
+    "region",
+    "publisher",
+    "themes",
+    "formats",
+    "open_type",
+    "update_frequency",
+    "source",
+)
 FACETS_SHOWN = 8  # more values fold into a <details> list
 
 
@@ -42,8 +56,9 @@ def _page_number(raw: str | None) -> int:
         return 1
 
 
-def facet_groups(query: dict[str, Any], facets: dict[str, list[tuple[str, int]]],
-                 params: list[tuple[str, str]]) -> list[dict[str, Any]]:
+def facet_groups(
+    query: dict[str, Any], facets: dict[str, list[tuple[str, int]]], params: list[tuple[str, str]]
+) -> list[dict[str, Any]]:
     """Facet fields with their values, counts, whether each is selected and the link
     that toggles it. Selected values stay listed even when the backend's top values
     no longer include them, so they can be unticked."""
@@ -56,12 +71,43 @@ def facet_groups(query: dict[str, Any], facets: dict[str, list[tuple[str, int]]]
         items = [(v, c) for v, c in counts] + [(v, None) for v in chosen if v not in known]
         if not items:
             continue
-        groups.append({
-            "field": name,
-            "values": [{"value": v, "count": c, "selected": v in chosen,
-                        "href": toggle_filter(params, name, v)} for v, c in items],
-        })
+        groups.append(
+            {
+                "field": name,
+                "values": [
+                    {
+                        "value": v,
+                        "count": c,
+                        "selected": v in chosen,
+                        "href": toggle_filter(params, name, v),
+                    }
+                    for v, c in items
+                ],
+            }
+        )
     return groups
+
+
+def own_field_facets(
+    query: dict[str, Any], fields: tuple[str, ...]
+) -> dict[str, list[tuple[str, int]]]:
+    """Counts for each filtered field as if that field were not filtered.
+
+    Values of one field are OR-ed, so ticking 杭州市 must leave 桐庐县 on the list with
+    the number it would add; counting over the filtered hits would show only 杭州市.
+    One small extra search per filtered field (no hits, one facet)."""
+    from search.query import parse_query
+
+    counts: dict[str, list[tuple[str, int]]] = {}
+    for name in query.get("filters") or {}:
+        if name not in fields:
+            continue
+        others = {k: v for k, v in query["filters"].items() if k != name}
+        widened = parse_query({**query, "filters": others})
+        counts[name] = (
+            search.get().search(widened, limit=1, offset=0, facets=(name,)).facets.get(name, [])
+        )
+    return counts
 
 
 @bp.route("/")
@@ -83,18 +129,33 @@ def index() -> tuple[str, int]:
         for error in exc.errors:
             errors.setdefault(error_slot(getattr(error, "field", None)), []).append(error)
     else:
-        result = search.get().search(parsed, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE,
-                                     facets=FACET_FIELDS, sort=sort)
+        result = search.get().search(
+            parsed, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE, facets=FACET_FIELDS, sort=sort
+        )
+        result.facets.update(own_field_facets(query, FACET_FIELDS))
     total = result.total if result else 0
     pages = min(max(ceil(total / PAGE_SIZE), 1), MAX_PAGE)
     terms = highlight_terms(query.get("text", ""))
     sort_params = params + ([("sort", sort)] if sort != "relevance" else [])
     return render_template(
         "search.html",
-        form=args, query=query, result=result, errors=errors, page=page, pages=pages,
-        total=total, sort=sort, sorts=SORTS, params=params, sort_params=sort_params,
+        form=args,
+        query=query,
+        result=result,
+        errors=errors,
+        page=page,
+        pages=pages,
+        total=total,
+        sort=sort,
+        sorts=SORTS,
+        params=params,
+        sort_params=sort_params,
         facets=facet_groups(query, result.facets if result else {}, sort_params),
-        facets_shown=FACETS_SHOWN, terms=terms, highlight=highlight, with_params=with_params,
-        toggle_filter=toggle_filter, save_href="/scenes/new" + with_params(params),
+        facets_shown=FACETS_SHOWN,
+        terms=terms,
+        highlight=highlight,
+        with_params=with_params,
+        toggle_filter=toggle_filter,
+        save_href="/scenes/new" + with_params(params),
         page_size=PAGE_SIZE,
     ), (400 if errors else 200)

@@ -59,17 +59,20 @@ def web_app(settings: Settings) -> Flask:
 def add_user(session: Session, email: str = "owner@example.org", locale: str = "zh") -> Any:
     from subscriptions.models import User
 
-    user = User(email=email, password_hash="", locale=locale, timezone="Asia/Shanghai", created_at=NOW)
+    user = User(email=email, password_hash="", locale=locale, timezone="Asia/Shanghai",
+                created_at=NOW)
     session.add(user)
     session.flush()
     return user
 
 
-def add_scene(session: Session, owner: Any, name: str = "北京 企业名单", token: str = "feed-secret-1") -> Any:
+def add_scene(session: Session, owner: Any, name: str = "北京 企业名单",
+              token: str = "feed-secret-1") -> Any:
     from subscriptions.models import Scene
 
-    scene = Scene(owner_id=owner.id, name=name, query={}, schedule="daily", timezone="Asia/Shanghai",
-                  tracked_fields=["title"], paused=False, feed_token=token, created_at=NOW)
+    scene = Scene(owner_id=owner.id, name=name, query={}, schedule="daily",
+                  timezone="Asia/Shanghai", tracked_fields=["title"], paused=False,
+                  feed_token=token, created_at=NOW)
     session.add(scene)
     session.flush()
     return scene
@@ -81,7 +84,8 @@ def add_dataset(session: Session, dataset_id: str, scene: Any | None = None, **f
     from subscriptions.models import SceneMember
 
     values: dict[str, Any] = dict(title=f"数据集 {dataset_id}", publisher="北京市经济和信息化局",
-                                  region="北京市", formats=["csv"], resources=[], modified="2024-04-01",
+                                  region="北京市", formats=["csv"], resources=[],
+                                  modified="2024-04-01",
                                   landing_page=f"https://data.example.gov.cn/{dataset_id}",
                                   quality={"completeness": 0.9})
     values.update(fields)

@@ -6,10 +6,9 @@ process. Set ``SCENEWATCH_TEST_ES_URL`` (same form as ``SCENEWATCH_SEARCH_URL``)
 run the same tests against a real cluster instead: every test then works under its
 own alias ``swtest-<random>`` and deletes its indices afterwards.
 
-Test modules import the fixtures they use from here (pytest registers imported
-fixtures), so that the one server is shared by all of them::
+Test modules load this file as a plugin, so that one server serves them all::
 
-    from tests.search.es_fixtures import es_backend, es_url  # noqa: F401
+    pytest_plugins = ("tests.search.es_fixtures",)
 """
 from __future__ import annotations
 

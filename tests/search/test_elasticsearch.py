@@ -13,7 +13,9 @@ import pytest
 from search import elasticsearch as es_module
 from search.elasticsearch import ElasticsearchBackend
 from search.query import parse_query
-from tests.search.es_fixtures import drop_backend, es_backend, es_url, new_backend  # noqa: F401
+from tests.search.es_fixtures import drop_backend, new_backend
+
+pytest_plugins = ("tests.search.es_fixtures",)  # es_url, es_backend: one server for all
 
 
 def doc(n: int, **fields: Any) -> dict[str, Any]:
@@ -219,4 +221,3 @@ def test_from_settings_uses_the_search_url_and_index(es_url: str, settings) -> N
         assert backend.indices() == ["swtest-settings-v1"]
     finally:
         drop_backend(backend)
-

@@ -9,7 +9,8 @@ from elastic_transport import HttpHeaders
 from search.es_client import (
     ClientConfigError, PlainJsonNode, client_from_settings, make_client, parse_search_url, plain_media_types,
 )
-from tests.search.es_fixtures import es_url  # noqa: F401
+
+pytest_plugins = ("tests.search.es_fixtures",)  # es_url, es_backend: one server for all
 
 
 def test_url_with_credentials_options_and_several_hosts() -> None:

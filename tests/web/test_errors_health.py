@@ -1,4 +1,5 @@
 """Error pages in both languages, JSON errors for API clients, and /healthz."""
+
 from __future__ import annotations
 
 from flask import Flask

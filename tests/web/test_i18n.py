@@ -1,4 +1,5 @@
 """The two message catalogs and the choice of language."""
+
 from __future__ import annotations
 
 import json
@@ -37,7 +38,11 @@ def test_catalogs_have_the_same_keys_and_placeholders() -> None:
 
 
 def test_every_key_used_in_pages_and_views_exists() -> None:
-    files = [*ROOT.glob("templates/*.html"), *ROOT.glob("subscriptions/views/*.py"), ROOT / "notifier/views.py"]
+    files = [
+        *ROOT.glob("templates/*.html"),
+        *ROOT.glob("subscriptions/views/*.py"),
+        ROOT / "notifier/views.py",
+    ]
     used = {key for path in files for key in KEY_CALL.findall(path.read_text(encoding="utf-8"))}
     assert len(used) > 100  # the scan really found the calls
     missing = sorted(used - set(_catalog("en")))
@@ -111,7 +116,9 @@ def test_lang_parameter_is_remembered_in_the_session(client: FlaskClient) -> Non
     assert _lang(client, "/login") == "zh-CN"
 
 
-def test_user_locale_applies_and_explicit_switch_updates_it(app: Flask, client: FlaskClient) -> None:
+def test_user_locale_applies_and_explicit_switch_updates_it(
+    app: Flask, client: FlaskClient
+) -> None:
     register(client, "en-user@example.org", locale="en")
     client.post("/logout")
     fresh = app.test_client()

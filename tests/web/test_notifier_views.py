@@ -1,4 +1,5 @@
 """The outbox pages and unsubscribe links (GET confirms, POST unsubscribes)."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -9,7 +10,6 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from config.extensions import db
-import notifier.channels  # noqa: F401,I001  (see report: mailer ↔ channels import cycle)
 from notifier.mailer import list_outbox, send_message
 from notifier.models import Channel
 from notifier.tokens import make_unsubscribe_token
@@ -21,8 +21,10 @@ def _mail(settings, to: str, subject: str) -> str:
     msg = EmailMessage()
     msg["From"], msg["To"], msg["Subject"] = settings.mail_from, to, subject
     msg.set_content("3 datasets added\nhttps://example.org/x\n")
-    msg.add_alternative("<html><body><h1>3 datasets added</h1><script>alert(1)</script></body></html>",
-                        subtype="html")
+    msg.add_alternative(
+        "<html><body><h1>3 datasets added</h1><script>alert(1)</script></body></html>",
+        subtype="html",
+    )
     return send_message(msg, settings)
 
 
@@ -42,8 +44,9 @@ def test_outbox_lists_and_shows_messages(app: Flask, user_client: FlaskClient, s
     assert csp.startswith("sandbox") and "default-src 'none'" in csp and "script-src" not in csp
 
 
-def test_outbox_needs_login_and_refuses_odd_keys(app: Flask, client: FlaskClient, user_client: FlaskClient,
-                                                 settings) -> None:
+def test_outbox_needs_login_and_refuses_odd_keys(
+    app: Flask, client: FlaskClient, user_client: FlaskClient, settings
+) -> None:
     _mail(settings, "reader@example.org", "hello")
     assert app.test_client().get("/outbox").status_code == 302
     assert user_client.get("/outbox/..%2f..%2fsecret_key").status_code == 404
@@ -51,13 +54,17 @@ def test_outbox_needs_login_and_refuses_odd_keys(app: Flask, client: FlaskClient
     assert user_client.get("/outbox/1234.M5P6Q7.nohost").status_code == 404
 
 
-def test_outbox_is_gone_when_smtp_is_configured(app: Flask, user_client: FlaskClient, settings) -> None:
+def test_outbox_is_gone_when_smtp_is_configured(
+    app: Flask, user_client: FlaskClient, settings
+) -> None:
     app.config["SCENEWATCH"] = dataclasses.replace(settings, smtp_host="smtp.example.org")
     assert user_client.get("/outbox").status_code == 404
     assert 'href="/outbox"' not in user_client.get("/scenes").get_data(as_text=True)
 
 
-def test_production_outbox_shows_only_ones_own_mail(app: Flask, user_client: FlaskClient, settings) -> None:
+def test_production_outbox_shows_only_ones_own_mail(
+    app: Flask, user_client: FlaskClient, settings
+) -> None:
     mine = _mail(settings, "researcher@example.org", "mine")
     theirs = _mail(settings, "other@example.org", "theirs")
     app.config["SCENEWATCH"] = dataclasses.replace(settings, env="production")
@@ -69,12 +76,22 @@ def test_production_outbox_shows_only_ones_own_mail(app: Flask, user_client: Fla
 
 def _email_channel(app: Flask) -> int:
     with db.session() as s:
-        owner = User(email="owner@example.org", password_hash="", created_at=__import__("datetime").datetime.now(
-            __import__("datetime").timezone.utc))
+        owner = User(
+            email="owner@example.org",
+            password_hash="",
+            created_at=__import__("datetime").datetime.now(__import__("datetime").timezone.utc),
+        )
         s.add(owner)
         s.flush()
-        made = create_scene(s, owner, name="杭州交通", query={"text": "交通"}, schedule="manual",
-                            email="owner@example.org", email_verified=True)
+        made = create_scene(
+            s,
+            owner,
+            name="杭州交通",
+            query={"text": "交通"},
+            schedule="manual",
+            email="owner@example.org",
+            email_verified=True,
+        )
         return made.channels[0].id
 
 
@@ -100,7 +117,9 @@ def test_unsubscribe_post_needs_no_login_or_csrf(csrf_app: Flask) -> None:
     token = make_unsubscribe_token(channel_id)
     response = csrf_app.test_client().post(f"/unsubscribe/{token}")
     assert response.status_code == 200
-    assert "已退订" in response.get_data(as_text=True) or "unsubscribed" in response.get_data(as_text=True)
+    assert "已退订" in response.get_data(as_text=True) or "unsubscribed" in response.get_data(
+        as_text=True
+    )
     assert _disabled(channel_id) == "unsubscribed"
     again = csrf_app.test_client().get(f"/unsubscribe/{token}")
     assert 'data-state="done"' in again.get_data(as_text=True)
@@ -110,8 +129,10 @@ def test_rfc8058_one_click_post(csrf_app: Flask) -> None:
     channel_id = _email_channel(csrf_app)
     token = make_unsubscribe_token(channel_id)
     response = csrf_app.test_client().post(
-        f"/unsubscribe/{token}", data="List-Unsubscribe=One-Click",
-        headers={"Content-Type": "application/x-www-form-urlencoded"})
+        f"/unsubscribe/{token}",
+        data="List-Unsubscribe=One-Click",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
     assert response.status_code == 200 and response.mimetype == "text/plain"
     assert _disabled(channel_id) == "unsubscribed"
 
@@ -121,5 +142,8 @@ def test_bad_unsubscribe_tokens(app: Flask, client: FlaskClient) -> None:
     token = make_unsubscribe_token(channel_id)
     assert client.get(f"/unsubscribe/{token[:-3]}").status_code == 404
     assert client.post(f"/unsubscribe/{token[:-3]}").status_code == 404
-    assert client.post("/unsubscribe/garbage", data={"List-Unsubscribe": "One-Click"}).status_code == 404
+    assert (
+        client.post("/unsubscribe/garbage", data={"List-Unsubscribe": "One-Click"}).status_code
+        == 404
+    )
     assert _disabled(channel_id) is None

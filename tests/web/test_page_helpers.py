@@ -1,4 +1,5 @@
 """Pure helpers of the pages: URL ⇄ query, highlighting, the SVG chart."""
+
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
@@ -10,25 +11,51 @@ from werkzeug.datastructures import MultiDict
 from search.query import parse_query
 from subscriptions.views.charts import matched_chart
 from subscriptions.views.query_params import (
-    build_query, highlight, highlight_terms, query_to_params, toggle_filter, with_params,
+    build_query,
+    highlight,
+    highlight_terms,
+    query_to_params,
+    toggle_filter,
+    with_params,
 )
 from subscriptions.views.search_page import error_slot
 
 
 def test_build_query_from_url_parameters() -> None:
-    args = MultiDict([("q", " 交通 -出租 "), ("f.region", "杭州市"), ("f.region", "桐庐县"), ("f.region", "杭州市"),
-                      ("f.formats", ""), ("x.publisher", "往年开放数据"), ("modified_from", "now-90d"),
-                      ("min_completeness", "0.8"), ("page", "3"), ("lang", "en")])
+    args = MultiDict(
+        [
+            ("q", " 交通 -出租 "),
+            ("f.region", "杭州市"),
+            ("f.region", "桐庐县"),
+            ("f.region", "杭州市"),
+            ("f.formats", ""),
+            ("x.publisher", "往年开放数据"),
+            ("modified_from", "now-90d"),
+            ("min_completeness", "0.8"),
+            ("page", "3"),
+            ("lang", "en"),
+        ]
+    )
     query = build_query(args)
-    assert query == {"text": "交通 -出租", "filters": {"region": ["杭州市", "桐庐县"]},
-                     "exclude": {"publisher": ["往年开放数据"]},
-                     "ranges": {"modified": {"gte": "now-90d"}, "quality.completeness": {"gte": 0.8}}}
+    assert query == {
+        "text": "交通 -出租",
+        "filters": {"region": ["杭州市", "桐庐县"]},
+        "exclude": {"publisher": ["往年开放数据"]},
+        "ranges": {"modified": {"gte": "now-90d"}, "quality.completeness": {"gte": 0.8}},
+    }
     parse_query(query)  # the model accepts what the page builds
 
 
 def test_query_round_trips_through_the_url() -> None:
-    query = {"text": "公交", "filters": {"open_type": ["conditional", "unconditional"]}, "exclude": {},
-             "ranges": {"modified": {"gte": "2023-01-01", "lte": "2023-06-30"}, "quality.completeness": {"gte": 1.0}}}
+    query = {
+        "text": "公交",
+        "filters": {"open_type": ["conditional", "unconditional"]},
+        "exclude": {},
+        "ranges": {
+            "modified": {"gte": "2023-01-01", "lte": "2023-06-30"},
+            "quality.completeness": {"gte": 1.0},
+        },
+    }
     rebuilt = build_query(MultiDict(query_to_params(query)))
     assert parse_query(rebuilt) == parse_query(query)
 

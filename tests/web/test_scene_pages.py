@@ -1,30 +1,40 @@
 """Saving a search as a scene, the scene and run pages, and the scene's actions."""
+
 from __future__ import annotations
 
+import json
 import re
 from datetime import datetime, timezone
+from pathlib import Path
 from urllib.parse import quote
 
 from flask import Flask
+from flask.sessions import SecureCookieSessionInterface
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from config.extensions import db, search
+from config.extensions import db
 from notifier.receiver import VerifyingReceiver
-from search.models import Dataset
 from subscriptions.models import Scene
-from tests.web.conftest import later, register, store_documents
+from tests.web.conftest import harvest, later, register, text_of
 
 QUERY = "q=交通&f.region=" + quote("杭州市")
 
 
 def _traffic_in_hangzhou(catalog: list[dict]) -> list[dict]:
-    return [d for d in catalog if "交通" in d["title"] + d["description"] + d["publisher"] and d["region"] == "杭州市"]
+    return [d for d in catalog if "交通" in text_of(d) and d["region"] == "杭州市"]
 
 
 def _save(client: FlaskClient, **fields: str | list[str]) -> str:
-    data = {"q": "交通", "f.region": "杭州市", "name": "杭州交通", "schedule": "daily", "timezone": "Asia/Shanghai",
-            "email_cadence": "immediate", **fields}
+    data = {
+        "q": "交通",
+        "f.region": "杭州市",
+        "name": "杭州交通",
+        "schedule": "daily",
+        "timezone": "Asia/Shanghai",
+        "email_cadence": "immediate",
+        **fields,
+    }
     response = client.post("/scenes/new", data=data)
     assert response.status_code == 302, response.get_data(as_text=True)[:3000]
     return response.headers["Location"]
@@ -40,10 +50,22 @@ def test_form_previews_the_query(user_client: FlaskClient, catalog: list[dict]) 
     assert 'value="Asia/Shanghai"' in html
 
 
-def test_form_problems_are_shown_by_their_fields(user_client: FlaskClient, catalog: list[dict]) -> None:
-    response = user_client.post("/scenes/new?lang=en", data={
-        "q": "交通", "name": "", "schedule": "cron", "cron": "every tuesday", "timezone": "Asia/Shanghai",
-        "email": "not-an-address", "email_cadence": "immediate", "webhook": "ftp://example.org/x"})
+def test_form_problems_are_shown_by_their_fields(
+    user_client: FlaskClient, catalog: list[dict]
+) -> None:
+    response = user_client.post(
+        "/scenes/new?lang=en",
+        data={
+            "q": "交通",
+            "name": "",
+            "schedule": "cron",
+            "cron": "every tuesday",
+            "timezone": "Asia/Shanghai",
+            "email": "not-an-address",
+            "email_cadence": "immediate",
+            "webhook": "ftp://example.org/x",
+        },
+    )
     assert response.status_code == 400
     html = response.get_data(as_text=True)
     for field in ("name", "cron", "email", "webhook"):
@@ -59,13 +81,20 @@ def test_invalid_query_cannot_be_saved(user_client: FlaskClient, catalog: list[d
     assert "ranges.modified.gte" in html
 
 
-def test_save_shows_the_webhook_secret_once(app: Flask, user_client: FlaskClient, catalog: list[dict]) -> None:
+def test_save_shows_the_webhook_secret_once(
+    app: Flask, user_client: FlaskClient, catalog: list[dict], records: list[dict], tmp_path: Path
+) -> None:
     with VerifyingReceiver() as receiver:
         location = _save(user_client, webhook=receiver.url, email="reader@example.org")
+        # The session cookie is readable by whoever holds it: the secret never rides in it.
+        serializer = SecureCookieSessionInterface().get_signing_serializer(app)
+        assert "whsec_" not in json.dumps(serializer.loads(user_client.get_cookie("session").value))
         page = user_client.get(location).get_data(as_text=True)
         secret = re.search(r'<code class="secret">(whsec_[^<]+)</code>', page)
         assert secret, "the secret is shown after saving"
-        assert user_client.get(location).get_data(as_text=True).count("whsec_") == 0  # and only once
+        assert (
+            user_client.get(location).get_data(as_text=True).count("whsec_") == 0
+        )  # and only once
         receiver.secret = secret.group(1)
         assert "reader@example.org" in page and "等待确认" in page  # unverified email channel
 
@@ -78,28 +107,34 @@ def test_save_shows_the_webhook_secret_once(app: Flask, user_client: FlaskClient
         assert re.search(rf'data-count="matched"><b>{matched}</b>', baseline)
         assert receiver.received == {}
 
-        # The catalog changes: one dataset retitled, one deleted from the catalog.
+        # The portal's next export: one dataset retitled, one gone from the catalog.
         changed, gone = _traffic_in_hangzhou(catalog)[:2]
-        store_documents([{**changed, "title": changed["title"] + "（更新）", "modified": "2026-01-06"}],
-                        seen_at=later(1))
-        with db.session() as s:
-            s.get(Dataset, gone["id"]).deleted_at = datetime.now(timezone.utc)
-        search.get().delete([gone["id"]])
+        snapshot = []
+        for record in records:
+            if record["详情页网址"] == gone["landing_page"]:
+                continue
+            if record["详情页网址"] == changed["landing_page"]:
+                record = {**record, "资源名称": record["资源名称"] + "（更新）"}
+            snapshot.append(record)
+        harvest(snapshot, tmp_path, now=later(1))
 
         run = user_client.post(location + "/run", headers={"Accept-Language": "en"})
         html = user_client.get(run.headers["Location"] + "?lang=en").get_data(as_text=True)
     assert 'id="changed"' in html and 'id="removed"' in html
     assert changed["title"] + "（更新）" in html
-    assert re.search(r'<span class="diff-old">' + re.escape(changed["title"]) + r'</span>', html)
+    assert re.search(r'<span class="diff-old">' + re.escape(changed["title"]) + r"</span>", html)
     assert "removed from the catalog" in html and gone["title"] in html
-    assert len(receiver.received) == 1 and receiver.rejected == []  # the secret shown was the real one
+    # The secret shown was the real one: the receiver verified the signature with it.
+    assert len(receiver.received) == 1 and receiver.rejected == []
     # The delivery attempt is listed with its status and latency.
     deliveries = re.search(r'<table class="deliveries">(.*?)</table>', html, re.S)
     assert deliveries and "delivered" in deliveries.group(1) and ">204<" in deliveries.group(1)
     assert re.search(r"\d+ ms", deliveries.group(1))
 
 
-def test_my_scenes_lists_runs_and_the_scene_page_plots_them(user_client: FlaskClient, catalog: list[dict]) -> None:
+def test_my_scenes_lists_runs_and_the_scene_page_plots_them(
+    user_client: FlaskClient, catalog: list[dict]
+) -> None:
     location = _save(user_client, name="每周交通", schedule="weekly")
     scene_id = int(location.rsplit("/", 1)[1])
     listing = user_client.get("/scenes").get_data(as_text=True)
@@ -134,7 +169,9 @@ def test_pause_resume_and_delete(user_client: FlaskClient, catalog: list[dict]) 
     assert user_client.get(location).status_code == 404
 
 
-def test_only_the_owner_sees_a_scene(app: Flask, user_client: FlaskClient, catalog: list[dict]) -> None:
+def test_only_the_owner_sees_a_scene(
+    app: Flask, user_client: FlaskClient, catalog: list[dict]
+) -> None:
     location = _save(user_client)
     run = user_client.post(location + "/run").headers["Location"]
     other = app.test_client()
@@ -145,3 +182,32 @@ def test_only_the_owner_sees_a_scene(app: Flask, user_client: FlaskClient, catal
         assert other.post(path).status_code == 404, path
     assert user_client.get(location).status_code == 200
     assert app.test_client().get(location).status_code == 302  # anonymous: log in first
+
+
+def test_a_new_address_is_confirmed_before_use(
+    user_client: FlaskClient, settings, catalog: list[dict]
+) -> None:
+    from notifier.mailer import list_outbox, read_outbox_message
+    from notifier.models import Channel
+
+    location = _save(user_client, email="reader@example.org")
+    page = user_client.get(location).get_data(as_text=True)
+    assert "已向 reader@example.org 发送确认邮件" in page and "等待确认" in page
+    (entry,) = list_outbox(settings)
+    assert entry.to == "reader@example.org"
+    with db.session() as s:
+        channel_id = s.scalar(select(Channel.id).where(Channel.target == "reader@example.org"))
+    user_client.post(f"{location}/channels/{channel_id}/confirm")
+    assert len(list_outbox(settings)) == 2  # sent again on request
+
+    text = read_outbox_message(settings, entry.key).text
+    link = re.search(r"https?://\S+(/confirm/\S+)", text).group(1)
+    ask = user_client.get(link).get_data(as_text=True)
+    assert 'data-state="ask"' in ask and "reader@example.org" in ask
+    with db.session() as s:
+        assert s.get(Channel, channel_id).verified is False  # a GET confirms nothing
+    done = user_client.post(link).get_data(as_text=True)
+    assert 'data-state="done"' in done
+    with db.session() as s:
+        assert s.get(Channel, channel_id).verified is True
+    assert "等待确认" not in user_client.get(location).get_data(as_text=True)
