@@ -8,6 +8,7 @@ in the URL is the authority.
 
 from __future__ import annotations
 
+from functools import wraps
 from typing import Any
 
 from flask import Blueprint, abort, current_app, g, make_response, render_template, request
@@ -50,6 +51,21 @@ def _user_addresses() -> set[str]:
     return {g.user.email.lower(), *(t.lower() for t in targets)}
 
 
+def outbox_access(view: Any) -> Any:
+    """The outbox of a development instance is its one user's mail catcher, open like
+    the rest of the local install; in production it needs a login (and shows only
+    the user's own mail, see _visible)."""
+    guarded = login_required(view)
+
+    @wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if _settings().production:
+            return guarded(*args, **kwargs)
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
 def _visible(entry: Any) -> bool:
     # On a shared production host people see only their own mail; a development
     # instance is one developer's, who wants every message (demo, CLI scenes).
@@ -60,7 +76,7 @@ def _visible(entry: Any) -> bool:
 
 
 @bp.route("/outbox")
-@login_required
+@outbox_access
 def outbox() -> str:
     """The newest messages the embedded mailer wrote."""
     from notifier.mailer import list_outbox
@@ -84,14 +100,14 @@ def _message(key: str) -> Any:
 
 
 @bp.route("/outbox/<key>")
-@login_required
+@outbox_access
 def outbox_message(key: str) -> str:
     """One message: its headers, text part and html part (framed)."""
     return render_template("outbox_message.html", message=_message(key))
 
 
 @bp.route("/outbox/<key>/html")
-@login_required
+@outbox_access
 def outbox_html(key: str) -> Response:
     """The html part alone, under a sandboxing CSP, for the frame on the message page."""
     message = _message(key)

@@ -32,7 +32,8 @@ from search.backend import FACET_FIELDS, Hit, IndexReport, SearchResult
 from search.es_bulk import Action, BulkOutcome, BulkWriter
 from search.es_client import client_from_settings
 from search.es_query import (
-    compile_facets, compile_query, compile_sort, es_document, is_ranked, read_facets, source_document,
+    compile_facets, compile_query, compile_sort, es_document, is_ranked, read_facets,
+    source_document,
 )
 from search.query import SceneQuery
 
@@ -51,6 +52,11 @@ def live(query: dict[str, Any]) -> dict[str, Any]:
         body["must_not"] = [*body.get("must_not", []), _IS_TOMBSTONE]
         return {"bool": body}
     return {"bool": {"must": [query], "must_not": [_IS_TOMBSTONE]}}
+
+
+def _tombstone(action: Action, target: str) -> Action:
+    """What a deletion leaves in an index being rebuilt (see the module docstring)."""
+    return Action("index", target, action.id, {"id": action.id, "derived": {"tombstone": True}})
 
 
 def load_mapping() -> dict[str, Any]:
@@ -119,7 +125,8 @@ class ElasticsearchBackend:
         return sorted(name for name in found if self._version_re.match(name))
 
     def _next_index_name(self) -> str:
-        numbers = [int(self._version_re.match(name).group(1)) for name in self._versioned_indices()]  # type: ignore[union-attr]
+        numbers = [int(m.group(1)) for name in self._versioned_indices()
+                   if (m := self._version_re.match(name))]
         return f"{self.alias}-v{max(numbers, default=0) + 1}"
 
     def _warn_if_mapping_is_old(self) -> None:
@@ -127,8 +134,8 @@ class ElasticsearchBackend:
         for name, body in self.client.indices.get_mapping(index=self.alias).body.items():
             have = body.get("mappings", {}).get("_meta", {}).get("mapping_version")
             if wanted is not None and have != wanted:
-                log.warning("search index %s has mapping version %s, config has %s: run `scenewatch reindex`",
-                            name, have, wanted)
+                log.warning("search index %s has mapping version %s, config has %s: "
+                            "run `scenewatch reindex`", name, have, wanted)
 
     def refresh(self) -> None:
         """Make every write so far visible to searches."""
@@ -159,8 +166,7 @@ class ElasticsearchBackend:
         """Remove documents by id; unknown ids are ignored."""
         self._ensure_ready()
         actions = [Action("delete", self.alias, doc_id) for doc_id in dict.fromkeys(ids)]
-        tombstone = lambda a, target: Action("index", target, a.id, {"id": a.id, "derived": {"tombstone": True}})  # noqa: E731
-        outcome = self._write(actions, tombstone)
+        outcome = self._write(actions, _tombstone)
         return IndexReport(deleted=outcome.deleted, failed=outcome.failed)
 
     def _write(self, actions: list[Action], mirror: Callable[[Action, str], Action]) -> BulkOutcome:
@@ -172,8 +178,9 @@ class ElasticsearchBackend:
         building = self._building_index()
         if building:
             copied = self.writer.write(mirror(a, building) for a in actions)
-            outcome.failed.extend((doc_id, f"not written to the index being rebuilt ({building}): {reason}")
-                                  for doc_id, reason in copied.failed if "index_not_found" not in reason)
+            outcome.failed.extend(
+                (doc_id, f"not written to the index being rebuilt ({building}): {reason}")
+                for doc_id, reason in copied.failed if "index_not_found" not in reason)
         self.refresh()
         return outcome
 
@@ -192,8 +199,10 @@ class ElasticsearchBackend:
         the alias left as it was, and RuntimeError raised."""
         report = IndexReport()
         name = self._next_index_name()
-        settings = {**self._mapping["settings"], "refresh_interval": "-1"}  # no refreshes while loading
-        self.client.indices.create(index=name, settings=settings, mappings=self._mapping["mappings"],
+        # No refreshes while loading: the index is searched only after the swap.
+        settings = {**self._mapping["settings"], "refresh_interval": "-1"}
+        self.client.indices.create(index=name, settings=settings,
+                                   mappings=self._mapping["mappings"],
                                    aliases={self.building_alias: {}})
         seen = 0
         bar = tqdm(unit="ds", desc=f"reindex {name}", disable=not progress)
@@ -218,13 +227,14 @@ class ElasticsearchBackend:
             raise
         finally:
             bar.close()
+        # A create that found its id already there lost to a newer write: still indexed.
         report.indexed = outcome.indexed + outcome.existing
         report.failed.extend(outcome.failed)
         if seen and not report.indexed:
             self.client.options(ignore_status=404).indices.delete(index=name)
             first = report.failed[0][1] if report.failed else "unknown reason"
-            raise RuntimeError(f"reindex indexed none of {seen} documents (first failure: {first}); "
-                               f"the search index was left as it was")
+            raise RuntimeError(f"reindex indexed none of {seen} documents (first failure: "
+                               f"{first}); the search index was left as it was")
         self.client.indices.put_settings(index=name, settings={"index": {"refresh_interval": None}})
         self._purge_tombstones(name)
         self._swap_alias(name)
@@ -233,7 +243,8 @@ class ElasticsearchBackend:
 
     def _purge_tombstones(self, index: str) -> None:
         self.client.indices.refresh(index=index)
-        self.client.delete_by_query(index=index, query=_IS_TOMBSTONE, refresh=True, conflicts="proceed")
+        self.client.delete_by_query(index=index, query=_IS_TOMBSTONE, refresh=True,
+                                    conflicts="proceed")
 
     def _swap_alias(self, new: str) -> None:
         """Point the alias at ``new`` in one atomic call, then drop the old indices."""
@@ -284,34 +295,47 @@ class ElasticsearchBackend:
         }
         if facets:
             body["aggs"] = compile_facets(facets, facet_size)
-        after = None
-        if offset + limit > self._window:
-            after, offset = self._skip(body, offset)
-        response = self.client.search(index=self.alias, **body, from_=offset if after is None else 0,
-                                      size=limit, search_after=after, track_scores=ranked,
-                                      source_excludes=["derived"]).body
+        common = {"index": self.alias, "track_scores": ranked, "source_excludes": ["derived"]}
+        if offset + limit <= self._window:
+            response = self.client.search(**body, **common, from_=offset, size=limit).body
+            raw_hits = response["hits"]["hits"]
+        else:
+            response, raw_hits = self._deep_page(body, common, offset, limit)
         hits = [
             Hit(id=h["_id"], score=float(h.get("_score") or 0.0) if ranked else 0.0,
                 document=source_document(h.get("_source", {})))
-            for h in response["hits"]["hits"]
+            for h in raw_hits
         ]
         total = int(response["hits"]["total"]["value"])
-        return SearchResult(total=total, hits=hits, facets=read_facets(response.get("aggregations"), facets, facet_size))
+        counts = read_facets(response.get("aggregations"), facets, facet_size)
+        return SearchResult(total=total, hits=hits, facets=counts)
 
-    def _skip(self, body: dict[str, Any], offset: int) -> tuple[list[Any] | None, int]:
-        """Walk past ``offset`` hits with search_after (pages beyond max_result_window)."""
+    def _deep_page(self, body: dict[str, Any], common: dict[str, Any], offset: int,
+                   limit: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """A page past the server's max_result_window (from + size is capped there):
+        walk the sort order with search_after, skipping ``offset`` hits, then collect
+        ``limit`` of them. Returns the first response (total, facets) and the hits."""
+        first = self.client.search(**body, **common, size=0).body
         after: list[Any] | None = None
-        remaining = offset
-        while remaining > 0:
-            step = min(remaining, self._window)
-            response = self.client.search(index=self.alias, query=body["query"], sort=body["sort"],
-                                          size=step, search_after=after, source=False).body
-            hits = response["hits"]["hits"]
-            if not hits:
+        skip = offset
+        while skip > 0:
+            step = self.client.search(index=self.alias, query=body["query"], sort=body["sort"],
+                                      size=min(skip, self._window), search_after=after,
+                                      source=False).body["hits"]["hits"]
+            if not step:
+                return first, []  # fewer hits than the offset
+            after, skip = step[-1]["sort"], skip - len(step)
+        hits: list[dict[str, Any]] = []
+        while len(hits) < limit:
+            step = self.client.search(index=self.alias, query=body["query"], sort=body["sort"],
+                                      size=min(limit - len(hits), self._window), search_after=after,
+                                      track_scores=common["track_scores"],
+                                      source_excludes=["derived"]).body["hits"]["hits"]
+            if not step:
                 break
-            after = hits[-1]["sort"]
-            remaining -= len(hits)
-        return after, 0
+            hits.extend(step)
+            after = step[-1]["sort"]
+        return first, hits
 
     def iter_ids(self, query: SceneQuery, *, now: datetime | None = None) -> Iterator[str]:
         """Every matching id in id order: search_after over a point in time where the
@@ -323,15 +347,14 @@ class ElasticsearchBackend:
         after: list[Any] | None = None
         try:
             while True:
+                page = {"query": compiled, "sort": [{"id": "asc"}], "size": PAGE_SIZE,
+                        "search_after": after, "source": False, "track_total_hits": False}
                 if pit is not None:
-                    response = self.client.search(pit={"id": pit, "keep_alive": PIT_KEEP_ALIVE}, query=compiled,
-                                                  sort=[{"id": "asc"}], size=PAGE_SIZE, search_after=after,
-                                                  source=False, track_total_hits=False).body
+                    pit_ref = {"id": pit, "keep_alive": PIT_KEEP_ALIVE}
+                    response = self.client.search(pit=pit_ref, **page).body
                     pit = response.get("pit_id", pit)
                 else:
-                    response = self.client.search(index=self.alias, query=compiled, sort=[{"id": "asc"}],
-                                                  size=PAGE_SIZE, search_after=after, source=False,
-                                                  track_total_hits=False).body
+                    response = self.client.search(index=self.alias, **page).body
                 hits = response["hits"]["hits"]
                 for hit in hits:
                     yield hit["_id"]

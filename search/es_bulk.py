@@ -39,7 +39,10 @@ class Action:
         return [head] if self.source is None else [head, self.source]
 
     def size(self) -> int:
-        return 64 + len(self.id) + (0 if self.source is None else len(json.dumps(self.source, ensure_ascii=False).encode()))
+        """Roughly the bytes this action adds to a request."""
+        if self.source is None:
+            return 64 + len(self.id)
+        return 64 + len(self.id) + len(json.dumps(self.source, ensure_ascii=False).encode())
 
 
 @dataclass
@@ -97,13 +100,15 @@ class BulkWriter:
     """Sends actions in chunks with retries; ``sleep`` is injectable for tests."""
 
     def __init__(self, client: Elasticsearch, *, max_attempts: int = MAX_ATTEMPTS,
-                 base_delay: float = BASE_DELAY, sleep: Callable[[float], None] = time.sleep) -> None:
+                 base_delay: float = BASE_DELAY,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
         self.client = client
         self.max_attempts = max_attempts
         self.base_delay = base_delay
         self.sleep = sleep
 
-    def write(self, actions: Iterable[Action], on_chunk: Callable[[int], None] | None = None) -> BulkOutcome:
+    def write(self, actions: Iterable[Action],
+              on_chunk: Callable[[int], None] | None = None) -> BulkOutcome:
         """Apply every action; returns the outcome of each (nothing is left out)."""
         outcome = BulkOutcome()
         for batch in chunks(actions):
@@ -118,7 +123,8 @@ class BulkWriter:
         for attempt in range(1, self.max_attempts + 1):
             retry: list[Action] = []
             try:
-                response = self.client.bulk(operations=[line for a in pending for line in a.lines()])
+                lines = [line for action in pending for line in action.lines()]
+                response = self.client.bulk(operations=lines)
             except ApiError as exc:
                 if exc.status_code == 413 and len(pending) > 1:
                     half = len(pending) // 2
@@ -128,10 +134,12 @@ class BulkWriter:
                 if exc.status_code == 429 or exc.status_code >= 500:
                     retry, reason = pending, f"HTTP {exc.status_code}: {exc.message}"
                 else:
-                    outcome.failed.extend((a.id, f"HTTP {exc.status_code}: {exc.message}") for a in pending)
+                    reason = f"HTTP {exc.status_code}: {exc.message}"
+                    outcome.failed.extend((a.id, reason) for a in pending)
                     return outcome
             except TransportError as exc:  # connection refused, timeout after the client's retries
-                retry, reason = pending, f"{type(exc).__name__}: {getattr(exc, 'message', None) or exc}"
+                detail = getattr(exc, "message", None) or exc
+                retry, reason = pending, f"{type(exc).__name__}: {detail}"
             else:
                 reason = ""
                 for action, item in zip(pending, response.get("items", [])):
@@ -151,13 +159,16 @@ class BulkWriter:
                         retry.append(action)
                         reason = describe(error) if error else f"HTTP {status}"
                     else:
-                        outcome.failed.append((action.id, describe(error) if error else f"HTTP {status}"))
+                        why = describe(error) if error else f"HTTP {status}"
+                        outcome.failed.append((action.id, why))
                 missing = pending[len(response.get("items", [])):]
-                outcome.failed.extend((a.id, "no result for this action in the bulk response") for a in missing)
+                outcome.failed.extend((a.id, "no result for this action in the bulk response")
+                                      for a in missing)
             if not retry:
                 return outcome
             if attempt == self.max_attempts:
-                outcome.failed.extend((a.id, f"rejected {attempt} times, last: {reason}") for a in retry)
+                outcome.failed.extend((a.id, f"rejected {attempt} times, last: {reason}")
+                                      for a in retry)
                 return outcome
             pending = retry
             delay = min(MAX_DELAY, self.base_delay * 2 ** (attempt - 1))

@@ -47,7 +47,8 @@ class PlainJsonNode(Urllib3HttpNode):
 
     def perform_request(self, method: str, target: str, body: bytes | None = None,
                         headers: HttpHeaders | None = None, **kwargs: Any) -> Any:
-        return super().perform_request(method, target, body=body, headers=plain_media_types(headers), **kwargs)
+        headers = plain_media_types(headers)
+        return super().perform_request(method, target, body=body, headers=headers, **kwargs)
 
 
 def plain_media_types(headers: HttpHeaders | None) -> HttpHeaders | None:
@@ -95,7 +96,8 @@ def parse_search_url(url: str, **overrides: Any) -> ClientOptions:
             part = "http://" + part
         split = urlsplit(part)
         if split.scheme not in ("http", "https") or not split.hostname:
-            raise ClientConfigError(f"search URL {_redact(part)!r} must look like http(s)://host:9200")
+            raise ClientConfigError(
+                f"search URL {_redact(part)!r} must look like http(s)://host:9200")
         if split.username is not None:
             auth = (unquote(split.username), unquote(split.password or ""))
         for key, values in parse_qs(split.query).items():

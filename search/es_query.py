@@ -58,10 +58,12 @@ def es_document(document: dict[str, Any]) -> dict[str, Any]:
     doc_id = document.get("id")
     if not isinstance(doc_id, str) or not doc_id.strip():
         raise ValueError("document has no id")
+    title = document.get("title")
+    title = title if isinstance(title, str) else ""
     derived: dict[str, Any] = {
         "text": {name: _analysed(name, document.get(name)) for name in TEXT_FIELDS},
         "term": {name: values for name in FILTER_FIELDS if (values := term_values(document, name))},
-        "title_key": (document.get("title") if isinstance(document.get("title"), str) else "").casefold(),
+        "title_key": title.casefold(),
     }
     for name, target in _DATE_FIELDS.items():
         value = normalise_datetime(document.get(name))
@@ -164,9 +166,11 @@ def compile_sort(sort: str, ranked: bool) -> list[dict[str, Any]]:
     if sort == "relevance":
         return [{"_score": {"order": "desc"}}, {"id": {"order": "asc"}}]
     if sort == "modified":
-        return [{"derived.modified": {"order": "asc", "missing": "_last"}}, {"id": {"order": "asc"}}]
+        return [{"derived.modified": {"order": "asc", "missing": "_last"}},
+                {"id": {"order": "asc"}}]
     if sort == "-modified":
-        return [{"derived.modified": {"order": "desc", "missing": "_last"}}, {"id": {"order": "desc"}}]
+        return [{"derived.modified": {"order": "desc", "missing": "_last"}},
+                {"id": {"order": "desc"}}]
     return [{"derived.title_key": {"order": "asc"}}, {"id": {"order": "asc"}}]
 
 

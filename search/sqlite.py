@@ -1,12 +1,17 @@
 """The embedded search backend: SQLite FTS5 tables next to (or inside) the catalog store.
 
 Semantics are those of :mod:`search.query` and :mod:`search.text`; the tables are
-described in :mod:`search.sqlite_schema`, the query compilation in
-:mod:`search.sqlite_query`.
+described in :mod:`search.sqlite_schema`, query compilation in
+:mod:`search.sqlite_query`, facet counting in :mod:`search.sqlite_facets`.
+
+A search reads one snapshot: it finds the hits with their score, sort key and coded
+facet values in one pass, then picks the page and counts the facets in Python, then
+reads the stored documents of the page only. An empty query skips all that: its
+total, first pages (index walks) and facets (cached per index generation) are cheap.
 
 Threads: each thread gets its own connection (Flask serves requests from threads);
 :meth:`SqliteSearchBackend.iter_ids` opens one of its own, since its generator may
-outlive the call. WAL lets searches read while a harvest indexes.
+outlive the call. WAL lets searches read while a harvest indexes. Needs SQLite 3.35+.
 """
 from __future__ import annotations
 
@@ -22,11 +27,12 @@ from typing import Any
 
 from search.backend import FACET_FIELDS, Hit, IndexReport, SearchResult
 from search.query import SceneQuery
-from search.sqlite_facets import FacetCounter, count_columns
+from search.sqlite_facets import FacetCounts, IndexState
 from search.sqlite_query import SORTS, CompiledQuery, compile_query
 from search.sqlite_schema import (
-    DOC_COLUMNS, FIELD_CODES, DocumentRows, create_tables, document_rows, drop_tables, terms_of_row,
+    FIELD_CODES, DocumentRows, create_tables, document_rows, drop_tables, new_epoch,
 )
+from search.sqlite_writes import remove_documents, write_documents
 
 # One transaction per batch: large enough to amortise the commit, small enough that
 # readers never wait long on a harvest.
@@ -40,11 +46,10 @@ _ORDER_SQL = {
     "-modified": "d.modified DESC, d.doc DESC",
     "title": "d.title_key, d.doc",
 }
-_SORT_COLUMN = {"relevance": "0", "modified": "d.modified", "-modified": "d.modified", "title": "d.title_key"}
-_INSERT_DOC = (
-    f"INSERT OR REPLACE INTO search_doc ({', '.join(DOC_COLUMNS)}) "
-    f"VALUES ({', '.join('?' for _ in DOC_COLUMNS)})"
-)
+_SORT_COLUMN = {
+    "relevance": "0", "modified": "coalesce(d.modified, '~')", "-modified": "coalesce(d.modified, '')",
+    "title": "d.title_key",
+}
 
 
 def sqlite_path(url: str) -> str:
@@ -73,7 +78,7 @@ class SqliteSearchBackend:
         self._local = threading.local()
         self._ready = False
         self._ready_lock = threading.Lock()
-        self._facets = FacetCounter()
+        self._state = IndexState()
 
     # -- connections -----------------------------------------------------------------
 
@@ -86,11 +91,10 @@ class SqliteSearchBackend:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA mmap_size=268435456")
-        conn.execute("PRAGMA temp_store=MEMORY")
-        conn.execute("PRAGMA cache_size=-65536")
-        if not self._memory:
             # Checkpoint less often: a harvest rewrites the same index pages batch after batch.
             conn.execute("PRAGMA wal_autocheckpoint=8000")
+        conn.execute("PRAGMA temp_store=MEMORY")
+        conn.execute("PRAGMA cache_size=-65536")
         return conn
 
     def _conn(self) -> sqlite3.Connection:
@@ -117,11 +121,12 @@ class SqliteSearchBackend:
                 return
             conn = getattr(self._local, "conn", None) or self._connect()
             self._local.conn = conn
-            create_tables(conn)
+            with _write_transaction(conn):
+                create_tables(conn)
             self._ready = True
 
     def index(self, documents: Iterable[dict[str, Any]]) -> IndexReport:
-        """Add or replace documents, in batches of one transaction each."""
+        """Add or replace documents (by id), in batches of one transaction each."""
         report = IndexReport()
         batch: dict[str, DocumentRows] = {}
         for document in documents:
@@ -146,12 +151,10 @@ class SqliteSearchBackend:
         pending = list(dict.fromkeys(ids))
         conn = self._conn()
         for start in range(0, len(pending), self.batch_size):
-            chunk = pending[start:start + self.batch_size]
             with _write_transaction(conn):
-                docs = [doc for _, doc in self._existing(conn, chunk)]
-                self._remove(conn, docs)
+                self._state.sync(conn)
+                report.deleted += remove_documents(conn, self._state.values, pending[start:start + self.batch_size])
                 _bump_generation(conn)
-            report.deleted += len(docs)
         return report
 
     def search(
@@ -177,13 +180,13 @@ class SqliteSearchBackend:
         conn = self._conn()
         conn.execute("BEGIN")  # one snapshot for the count, the page and the facets
         try:
-            self._facets.sync(conn)
+            self._state.sync(conn)
             if query.is_match_all():
                 total = conn.execute("SELECT count(*) FROM search_doc").fetchone()[0]
                 page = self._page_all(conn, sort, limit, offset)
-                counts = self._facets.match_all(conn, facets, facet_size)
+                counts = self._state.match_all(conn, facets, facet_size)
             else:
-                compiled = compile_query(query, now, lambda name, values: self._facets.documents_with(conn, name, values))
+                compiled = compile_query(query, self._state.lookups(conn), now)
                 total, page, counts = self._search_hits(conn, compiled, sort, limit, offset, facets, facet_size)
             hits = self._hits(conn, page)
         finally:
@@ -194,10 +197,11 @@ class SqliteSearchBackend:
         """Every matching id, in id order, read from one snapshot."""
         if not self._ready:
             self.ensure_index()
-        sql, params = compile_query(query, now).select_ids()
         conn = self._connect()
         try:
             conn.execute("BEGIN")
+            self._state.sync(conn)
+            sql, params = compile_query(query, self._state.lookups(conn), now).select_ids()
             cursor = conn.execute(sql, params)
             while rows := cursor.fetchmany(1000):
                 for (doc_id,) in rows:
@@ -210,11 +214,12 @@ class SqliteSearchBackend:
         return int(self._conn().execute("SELECT count(*) FROM search_doc").fetchone()[0])
 
     def clear(self) -> None:
-        """Drop every document (tables are recreated empty)."""
+        """Drop every document (the tables are recreated empty, value codes restart)."""
         conn = self._conn()
         with _write_transaction(conn):
             drop_tables(conn, keep_meta=True)
             create_tables(conn)
+            new_epoch(conn)
             _bump_generation(conn)
 
     def optimize(self) -> None:
@@ -228,57 +233,10 @@ class SqliteSearchBackend:
     def _write(self, batch: list[DocumentRows]) -> int:
         conn = self._conn()
         with _write_transaction(conn):
-            existing = dict(self._existing(conn, [rows.id for rows in batch]))
-            self._remove(conn, list(existing.values()), keep_doc_rows=True)
-            next_doc = conn.execute("SELECT coalesce(max(doc), 0) + 1 FROM search_doc").fetchone()[0]
-            docs: list[int] = []
-            for rows in batch:
-                if rows.id in existing:
-                    docs.append(existing[rows.id])
-                else:
-                    docs.append(next_doc)
-                    next_doc += 1
-            pairs = list(zip(docs, batch))
-            conn.executemany(_INSERT_DOC, [(doc, rows.id, *rows.doc_row) for doc, rows in pairs])
-            conn.executemany("INSERT INTO search_body (doc, document) VALUES (?, ?)",
-                             [(doc, rows.body) for doc, rows in pairs])
-            # Sorted like the term table's key, so inserts walk its B-tree in order.
-            terms = sorted((code, value, doc) for doc, rows in pairs for code, value in rows.terms())
-            conn.executemany("INSERT INTO search_term (field, value, doc) VALUES (?, ?, ?)", terms)
-            conn.executemany(
-                "INSERT INTO search_fts (rowid, title, description, publisher, keywords) VALUES (?, ?, ?, ?, ?)",
-                [(doc, *rows.fts_row) for doc, rows in pairs],
-            )
+            self._state.sync(conn)
+            write_documents(conn, self._state.values, batch)
             _bump_generation(conn)
         return len(batch)
-
-    @staticmethod
-    def _existing(conn: sqlite3.Connection, ids: list[str]) -> list[tuple[str, int]]:
-        found: list[tuple[str, int]] = []
-        for start in range(0, len(ids), 500):  # stay far below SQLite's variable limit
-            chunk = ids[start:start + 500]
-            marks = ", ".join("?" for _ in chunk)
-            found.extend(conn.execute(f"SELECT id, doc FROM search_doc WHERE id IN ({marks})", chunk))
-        return found
-
-    @staticmethod
-    def _remove(conn: sqlite3.Connection, docs: list[int], keep_doc_rows: bool = False) -> None:
-        """Delete documents' index entries; their terms are rebuilt from their doc rows."""
-        if not docs:
-            return
-        columns = ", ".join(DOC_COLUMNS[2:])
-        terms = []
-        for start in range(0, len(docs), 500):
-            chunk = docs[start:start + 500]
-            marks = ", ".join("?" for _ in chunk)
-            for row in conn.execute(f"SELECT doc, {columns} FROM search_doc WHERE doc IN ({marks})", chunk):
-                terms.extend((code, value, row[0]) for code, value in terms_of_row(row[1:]))
-        conn.executemany("DELETE FROM search_term WHERE field = ? AND value = ? AND doc = ?", terms)
-        params = [(doc,) for doc in docs]
-        conn.executemany("DELETE FROM search_fts WHERE rowid = ?", params)
-        conn.executemany("DELETE FROM search_body WHERE doc = ?", params)
-        if not keep_doc_rows:
-            conn.executemany("DELETE FROM search_doc WHERE doc = ?", params)
 
     @staticmethod
     def _page_all(conn: sqlite3.Connection, sort: str, limit: int, offset: int) -> list[tuple[int, float]]:
@@ -291,9 +249,8 @@ class SqliteSearchBackend:
     def _search_hits(
         self, conn: sqlite3.Connection, compiled: CompiledQuery, sort: str, limit: int, offset: int,
         facets: list[str], facet_size: int,
-    ) -> tuple[int, list[tuple[int, float]], dict[str, list[tuple[str, int]]]]:
-        """Total, page and facets from one pass over the hits: each hit comes back
-        with its score, sort key and facet values, so nothing is read twice."""
+    ) -> tuple[int, list[tuple[int, float]], FacetCounts]:
+        """Total, page and facets from one pass over the hits."""
         if sort == "relevance" and not compiled.ranked:
             sort = "-modified"
         score = compiled.score_sql() if sort == "relevance" else "0.0"
@@ -302,16 +259,14 @@ class SqliteSearchBackend:
         rows = conn.execute(f"SELECT {', '.join(columns)} FROM {from_where}", params).fetchall()
         wanted = offset + limit
         if sort == "relevance":
-            ordered = heapq.nlargest(wanted, rows, key=lambda r: (r[1], -r[0]))
+            # Equal scores keep the scan's order (ascending doc): nlargest is stable.
+            ordered = heapq.nlargest(wanted, rows, key=lambda r: r[1])
         elif sort == "-modified":
-            ordered = heapq.nlargest(wanted, rows, key=lambda r: (r[2] or "", r[0]))
-        elif sort == "modified":
-            ordered = heapq.nsmallest(wanted, rows, key=lambda r: (r[2] is None, r[2] or "", r[0]))
+            ordered = heapq.nlargest(wanted, rows, key=lambda r: (r[2], r[0]))
         else:
             ordered = heapq.nsmallest(wanted, rows, key=lambda r: (r[2], r[0]))
         page = [(r[0], float(r[1])) for r in ordered[offset:wanted]]
-        counts = count_columns(list(zip(*rows))[3:] if rows else [() for _ in facets], facets, facet_size)
-        return len(rows), page, counts
+        return len(rows), page, self._state.count_hits(conn, rows, 3, facets, facet_size)
 
     @staticmethod
     def _hits(conn: sqlite3.Connection, page: list[tuple[int, float]]) -> list[Hit]:
@@ -344,3 +299,4 @@ class _write_transaction:
 
 def _bump_generation(conn: sqlite3.Connection) -> None:
     conn.execute("UPDATE search_meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'")
+

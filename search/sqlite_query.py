@@ -11,20 +11,26 @@ clauses after NOT. Filters, exclusions and ranges become checks on the
 """
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from search.query import SceneQuery
-from search.sqlite_schema import FIELD_CODES, FTS_WEIGHTS, LIST_FIELDS, RANGE_COLUMNS, SEP
+from search.sqlite_schema import FIELD_CODES, FTS_WEIGHTS, RANGE_COLUMNS
 from search.text import Clause, TextQuery
 
 _OPS = {"gte": ">=", "gt": ">", "lte": "<=", "lt": "<"}
 SORTS = ("relevance", "modified", "-modified", "title")
 
-# How many documents have any of these values of a field (for choosing the driver).
-CountOf = Callable[[str, tuple[Any, ...]], int]
+
+class Lookups(Protocol):
+    """What compiling needs to know about the index's values."""
+
+    def documents_with(self, name: str, values: tuple[Any, ...]) -> int:
+        """About how many documents have any of ``values`` (to pick the driver)."""
+
+    def codes(self, name: str, values: tuple[Any, ...]) -> list[int]:
+        """The ``search_doc`` codes of documents having any of ``values``."""
 
 
 @dataclass
@@ -64,25 +70,25 @@ class CompiledQuery:
         return f"SELECT d.id FROM {from_where} ORDER BY d.id", params
 
 
-def compile_query(query: SceneQuery, now: datetime | None = None, count_of: CountOf | None = None) -> CompiledQuery:
-    """The SQL for ``query``, with relative dates evaluated at ``now``; ``count_of``
-    estimates filter sizes so the most selective one drives a text-less query."""
+def compile_query(query: SceneQuery, lookups: Lookups, now: datetime | None = None) -> CompiledQuery:
+    """The SQL for ``query``, with relative dates evaluated at ``now``."""
     out = CompiledQuery()
     _compile_text(query.text_query(), out)
     driver = None
-    if out.match is None and query.filters and count_of is not None:
-        driver = min(query.filters, key=lambda item: count_of(item[0], item[1]))[0]
+    if out.match is None and query.filters:
+        driver = min(query.filters, key=lambda item: lookups.documents_with(*item))[0]
     for name, values in query.filters:
         if name == driver:
+            # The driving filter reads its inverted lists; its check would be redundant.
             marks = ", ".join("?" for _ in values)
             out.where.insert(0, f"d.doc IN (SELECT doc FROM search_term WHERE field = ? AND value IN ({marks}))")
             out.params[0:0] = [FIELD_CODES[name], *_terms(values)]
             continue
-        sql, params = _condition(name, values)
+        sql, params = _condition(name, values, lookups)
         out.where.append(sql)
         out.params.extend(params)
     for name, values in query.exclude:
-        sql, params = _condition(name, values)
+        sql, params = _condition(name, values, lookups)
         out.where.append(f"NOT {sql}")
         out.params.extend(params)
     for bound in query.resolve_ranges(now):
@@ -96,15 +102,15 @@ def _terms(values: tuple[Any, ...]) -> list[Any]:
     return ["true" if v is True else "false" if v is False else v for v in values]
 
 
-def _condition(name: str, values: tuple[Any, ...]) -> tuple[str, list[Any]]:
-    """True when the row has any of ``values`` (never NULL, so NOT works)."""
-    if name in LIST_FIELDS:
-        checks = " OR ".join(f"instr(d.{name}, ?) > 0" for _ in values)
-        return f"({checks})", [SEP + v + SEP for v in values]
-    marks = ", ".join("?" for _ in values)
+def _condition(name: str, values: tuple[Any, ...], lookups: Lookups) -> tuple[str, list[Any]]:
+    """True when the row has any of ``values``; never NULL, so NOT works."""
     if name == "machine_readable":
+        marks = ", ".join("?" for _ in values)
         return f"(coalesce(d.machine_readable, -1) IN ({marks}))", [1 if v else 0 for v in values]
-    return f"(d.{name} IN ({marks}))", list(values)
+    codes = lookups.codes(name, values)
+    if not codes:
+        return "(0)", []  # no document has any of the values
+    return f"(d.{name} IN ({', '.join('?' for _ in codes)}))", codes
 
 
 def _compile_text(text: TextQuery, out: CompiledQuery) -> None:

@@ -6,15 +6,17 @@ recreated when :data:`SCHEMA_VERSION` changes.
 
 - ``search_doc``: one row per document (``doc`` = integer key) holding every filter,
   range and sort value, so that a candidate is checked, sorted and counted into
-  facets from this one row. List fields are *packed*: ``\\x1fcsv\\x1fjson\\x1f``.
+  facets from this one row. Facet fields are stored as codes (``search_value``).
+- ``search_value``: the code of each facet value, or of each distinct *packed* list
+  (``\\x1fcsv\\x1fjson\\x1f``) of a list field; see :mod:`search.sqlite_values`.
 - ``search_body``: the stored document JSON, read only for the page of hits.
 - ``search_term``: (field code, value, doc) for every filter value: the inverted
   list that drives a filter-only query from its most selective filter, and the
   source of match-all facet counts.
 - ``search_fts``: FTS5 over pre-analysed text (:func:`search.text.index_text`) split
   on spaces, so SQLite's tokenizer adds no analysis of its own.
-- ``search_meta``: schema version and a generation counter bumped by every write,
-  which keys the in-process caches of value counts.
+- ``search_meta``: schema version, the dictionary epoch (new on every clear) and a
+  generation counter bumped by every write, which keys in-process caches.
 """
 from __future__ import annotations
 
@@ -26,13 +28,14 @@ from typing import Any
 from search.query_values import FILTER_FIELDS, normalise_datetime
 from search.text import index_text
 
-SCHEMA_VERSION = "2"
-TABLES = ("search_fts", "search_term", "search_body", "search_doc", "search_meta")
+SCHEMA_VERSION = "3"
+TABLES = ("search_fts", "search_term", "search_body", "search_doc", "search_value", "search_meta")
 
 # Field names are stored as small integers in the term table, its largest table.
 FIELD_CODES: dict[str, int] = {name: i for i, name in enumerate(FILTER_FIELDS)}
 LIST_FIELDS: tuple[str, ...] = ("themes", "tags", "formats")
 TEXT_COLUMNS: tuple[str, ...] = ("source", "publisher", "region", "open_type", "update_frequency", "license")
+CODED_FIELDS: tuple[str, ...] = TEXT_COLUMNS + LIST_FIELDS
 SEP = "\x1f"
 
 # bm25 weights of the FTS columns: title, description, publisher, keywords (tags+themes).
@@ -42,39 +45,43 @@ FTS_WEIGHTS = (5.0, 1.0, 1.5, 2.0)
 VALUE_SEPARATOR = " _ "
 
 DOC_COLUMNS: tuple[str, ...] = (
-    "doc", "id", *TEXT_COLUMNS, "machine_readable", *LIST_FIELDS, "created", "modified",
+    "doc", "id", *CODED_FIELDS, "machine_readable", "created", "modified",
     "record_count", "size", "completeness", "timeliness", "accuracy", "title_key",
 )
+# The FTS5 tokenizer only splits on spaces: the characters search.text keeps inside
+# a token are declared token characters.
+_TOKENIZE = "unicode61 remove_diacritics 0 tokenchars '._,'''"
 
-DDL = """
-CREATE TABLE IF NOT EXISTS search_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS search_doc (
-    doc INTEGER PRIMARY KEY,
-    id TEXT NOT NULL UNIQUE,
-    source TEXT NOT NULL, publisher TEXT NOT NULL, region TEXT NOT NULL,
-    open_type TEXT NOT NULL, update_frequency TEXT NOT NULL, license TEXT NOT NULL,
-    machine_readable INTEGER,
-    themes TEXT NOT NULL, tags TEXT NOT NULL, formats TEXT NOT NULL,
-    created TEXT, modified TEXT,
-    record_count INTEGER, size INTEGER,
-    completeness REAL, timeliness REAL, accuracy REAL,
-    title_key TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS search_doc_modified ON search_doc (modified);
-CREATE INDEX IF NOT EXISTS search_doc_title ON search_doc (title_key);
-CREATE TABLE IF NOT EXISTS search_body (doc INTEGER PRIMARY KEY, document TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS search_term (
-    field INTEGER NOT NULL,
-    value TEXT NOT NULL,
-    doc INTEGER NOT NULL,
-    PRIMARY KEY (field, value, doc)
-) WITHOUT ROWID;
-CREATE VIRTUAL TABLE IF NOT EXISTS search_fts USING fts5(
-    title, description, publisher, keywords,
-    tokenize = "unicode61 remove_diacritics 0 tokenchars '._,'''"
-);
-INSERT OR IGNORE INTO search_meta (key, value) VALUES ('generation', '0');
-"""
+DDL = [
+    "CREATE TABLE IF NOT EXISTS search_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    """CREATE TABLE IF NOT EXISTS search_value (
+        code INTEGER PRIMARY KEY,
+        field INTEGER NOT NULL,
+        value TEXT NOT NULL,
+        UNIQUE (field, value))""",
+    """CREATE TABLE IF NOT EXISTS search_doc (
+        doc INTEGER PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        source INTEGER NOT NULL, publisher INTEGER NOT NULL, region INTEGER NOT NULL,
+        open_type INTEGER NOT NULL, update_frequency INTEGER NOT NULL, license INTEGER NOT NULL,
+        themes INTEGER NOT NULL, tags INTEGER NOT NULL, formats INTEGER NOT NULL,
+        machine_readable INTEGER,
+        created TEXT, modified TEXT,
+        record_count INTEGER, size INTEGER,
+        completeness REAL, timeliness REAL, accuracy REAL,
+        title_key TEXT NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS search_doc_modified ON search_doc (modified)",
+    "CREATE INDEX IF NOT EXISTS search_doc_title ON search_doc (title_key)",
+    "CREATE TABLE IF NOT EXISTS search_body (doc INTEGER PRIMARY KEY, document TEXT NOT NULL)",
+    """CREATE TABLE IF NOT EXISTS search_term (
+        field INTEGER NOT NULL,
+        value TEXT NOT NULL,
+        doc INTEGER NOT NULL,
+        PRIMARY KEY (field, value, doc)) WITHOUT ROWID""",
+    f"""CREATE VIRTUAL TABLE IF NOT EXISTS search_fts USING fts5(
+        title, description, publisher, keywords, tokenize = "{_TOKENIZE}")""",
+    "INSERT OR IGNORE INTO search_meta (key, value) VALUES ('generation', '0')",
+]
 
 # Columns of search_doc that range bounds compare, by query field name.
 RANGE_COLUMNS: dict[str, str] = {
@@ -85,17 +92,25 @@ RANGE_COLUMNS: dict[str, str] = {
 
 
 def create_tables(conn: sqlite3.Connection) -> None:
-    """Create the index tables, replacing them if they were built by another schema."""
+    """Create the index tables, replacing them if they were built by another schema.
+    Runs statement by statement: executescript() would commit the caller's transaction."""
     has_meta = conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'search_meta'").fetchone()
     if has_meta:
         found = conn.execute("SELECT value FROM search_meta WHERE key = 'schema'").fetchone()
         if found is not None and found[0] != SCHEMA_VERSION:
             drop_tables(conn)
-    # Statement by statement: executescript() would commit the caller's transaction.
-    for statement in DDL.split(";\n"):
-        if statement.strip():
-            conn.execute(statement)
+    for statement in DDL:
+        conn.execute(statement)
     conn.execute("INSERT OR REPLACE INTO search_meta (key, value) VALUES ('schema', ?)", (SCHEMA_VERSION,))
+    if not conn.execute("SELECT 1 FROM search_meta WHERE key = 'epoch'").fetchone():
+        new_epoch(conn)
+
+
+def new_epoch(conn: sqlite3.Connection) -> None:
+    """Mark the value codes as renumbered (after the tables were emptied)."""
+    conn.execute(
+        "INSERT OR REPLACE INTO search_meta (key, value) VALUES ('epoch', lower(hex(randomblob(8))))"
+    )
 
 
 def drop_tables(conn: sqlite3.Connection, keep_meta: bool = False) -> None:
@@ -105,7 +120,7 @@ def drop_tables(conn: sqlite3.Connection, keep_meta: bool = False) -> None:
 
 
 def pack(values: list[str]) -> str:
-    """A list field as one column value; '' when empty."""
+    """A list field as one value; '' when empty."""
     return SEP + SEP.join(values) + SEP if values else ""
 
 
@@ -115,15 +130,18 @@ def unpack(packed: str) -> list[str]:
 
 @dataclass
 class DocumentRows:
-    """Everything one document writes into the index (``doc`` assigned at write time)."""
+    """Everything one document writes into the index; ``doc`` and the codes of the
+    coded fields are assigned at write time."""
 
     id: str
-    doc_row: tuple[Any, ...]  # DOC_COLUMNS after doc and id
+    coded: tuple[str, ...]  # CODED_FIELDS values, lists packed
+    machine_readable: int | None
+    rest: tuple[Any, ...]  # DOC_COLUMNS after machine_readable
     fts_row: tuple[str, str, str, str]
     body: str
 
     def terms(self) -> list[tuple[int, str]]:
-        return terms_of_row(self.doc_row)
+        return document_terms(self.coded, self.machine_readable)
 
 
 def document_rows(document: dict[str, Any]) -> DocumentRows:
@@ -141,10 +159,8 @@ def document_rows(document: dict[str, Any]) -> DocumentRows:
     machine = get("machine_readable")
     lists = {name: _values(get(name)) for name in LIST_FIELDS}
     lists["formats"] = list(dict.fromkeys(v.lower() for v in lists["formats"]))
-    doc_row = (
-        *(_value(get(name)) for name in TEXT_COLUMNS),
-        (1 if machine else 0) if isinstance(machine, bool) else None,
-        *(pack(lists[name]) for name in LIST_FIELDS),
+    coded = (*(_value(get(name)) for name in TEXT_COLUMNS), *(pack(lists[name]) for name in LIST_FIELDS))
+    rest = (
         normalise_datetime(get("created")),
         normalise_datetime(get("modified")),
         _int(get("record_count")),
@@ -162,22 +178,22 @@ def document_rows(document: dict[str, Any]) -> DocumentRows:
         VALUE_SEPARATOR.join(k for k in keywords if k),
     )
     body = json.dumps(document, ensure_ascii=False, separators=(",", ":"), default=str)
-    return DocumentRows(doc_id, doc_row, fts_row, body)
+    machine_code = (1 if machine else 0) if isinstance(machine, bool) else None
+    return DocumentRows(doc_id, coded, machine_code, rest, fts_row, body)
 
 
-_TEXT_AT = {name: i for i, name in enumerate(TEXT_COLUMNS)}
-_MACHINE_AT = len(TEXT_COLUMNS)
-_LIST_AT = {name: _MACHINE_AT + 1 + i for i, name in enumerate(LIST_FIELDS)}
-
-
-def terms_of_row(doc_row: tuple[Any, ...]) -> list[tuple[int, str]]:
-    """(field code, value) of every filter value held in a ``search_doc`` row (after
-    doc and id): what the term table holds for that document."""
-    out = [(FIELD_CODES[name], doc_row[i]) for name, i in _TEXT_AT.items() if doc_row[i]]
-    if doc_row[_MACHINE_AT] is not None:
-        out.append((FIELD_CODES["machine_readable"], bool_term(bool(doc_row[_MACHINE_AT]))))
-    for name, i in _LIST_AT.items():
-        out.extend((FIELD_CODES[name], value) for value in unpack(doc_row[i]))
+def document_terms(coded: tuple[str, ...], machine_readable: int | None) -> list[tuple[int, str]]:
+    """(field code, value) of every filter value of a document: its term table rows."""
+    out: list[tuple[int, str]] = []
+    for name, value in zip(CODED_FIELDS, coded):
+        if not value:
+            continue
+        if name in LIST_FIELDS:
+            out.extend((FIELD_CODES[name], v) for v in unpack(value))
+        else:
+            out.append((FIELD_CODES[name], value))
+    if machine_readable is not None:
+        out.append((FIELD_CODES["machine_readable"], bool_term(bool(machine_readable))))
     return out
 
 
@@ -212,6 +228,7 @@ def _float(value: Any) -> float | None:
     if isinstance(value, bool) or value is None:
         return None
     try:
-        return float(value)
+        number = float(value)
     except (TypeError, ValueError):
         return None
+    return number if number == number else None  # NaN compares with nothing

@@ -82,12 +82,11 @@ def build_fixture(data: Path = DATA, seed: int = 20240101) -> int:
             upgrade()
             for source, relative, keep in SOURCES:
                 summary = run_harvest(source, str(data / relative), now=HARVEST_NOW)
+                live = select(Dataset).where(Dataset.source == source, Dataset.deleted_at.is_(None))
                 with db.session() as session:
-                    rows = session.scalars(select(Dataset).where(Dataset.source == source,
-                                                                 Dataset.deleted_at.is_(None)).order_by(Dataset.id)).all()
-                    docs = [row.to_document() for row in rows]
-                picked = sorted(random.Random(f"{seed}:{source}").sample(docs, min(keep, len(docs))),
-                                key=lambda d: d["id"])
+                    docs = [row.to_document() for row in session.scalars(live.order_by(Dataset.id))]
+                sample = random.Random(f"{seed}:{source}").sample(docs, min(keep, len(docs)))
+                picked = sorted(sample, key=lambda d: d["id"])
                 documents.extend(picked)
                 print(f"{source}: harvested {summary.seen}, kept {len(picked)}", file=sys.stderr)
     CATALOG.parent.mkdir(parents=True, exist_ok=True)

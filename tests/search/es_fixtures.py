@@ -16,7 +16,7 @@ import atexit
 import os
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -66,7 +66,23 @@ def es_url() -> str:
 
 @pytest.fixture
 def es_backend(es_url: str) -> Iterator[ElasticsearchBackend]:
+    """A backend on an alias of its own, index created."""
     backend = new_backend(es_url)
     backend.ensure_index()
     yield backend
     drop_backend(backend)
+
+
+@pytest.fixture
+def es_backends(es_url: str) -> Iterator[Callable[..., ElasticsearchBackend]]:
+    """Makes more backends (``es_backends(alias)`` shares an alias, as another worker
+    would); every index of every alias used is deleted afterwards."""
+    made: list[ElasticsearchBackend] = []
+
+    def make(alias: str | None = None) -> ElasticsearchBackend:
+        made.append(new_backend(es_url, alias))
+        return made[-1]
+
+    yield make
+    for backend in made:
+        drop_backend(backend)

@@ -13,7 +13,6 @@ import pytest
 from search import elasticsearch as es_module
 from search.elasticsearch import ElasticsearchBackend
 from search.query import parse_query
-from tests.search.es_fixtures import drop_backend, new_backend
 
 pytest_plugins = ("tests.search.es_fixtures",)  # es_url, es_backend: one server for all
 
@@ -126,10 +125,13 @@ def test_pages_beyond_the_result_window_and_iteration(es_backend: ElasticsearchB
     es_backend._window = 100  # as if the server's max_result_window were 100
     deep = es_backend.search(parse_query({}), sort="title", limit=20, offset=1000)
     assert [h.id for h in deep.hits] == ordered[1000:1020] and deep.total == 1234
+    assert [h.id for h in es_backend.search(parse_query({}), sort="title", limit=250).hits] == ordered[:250]
+    assert es_backend.search(parse_query({}), sort="title", offset=1300).hits == []
+    assert es_backend.search(parse_query({"text": "nothing-like-this"}), offset=500).total == 0
 
 
 def test_reindex_under_search_load_swaps_alias_and_drops_old_index(es_backend: ElasticsearchBackend,
-                                                                   es_url: str) -> None:
+                                                                   es_backends) -> None:
     docs = [doc(n, title=f"公共交通 {n}" if n % 3 == 0 else f"其他 {n}") for n in range(600)]
     es_backend.index(docs)
     old = es_backend.indices()
@@ -138,16 +140,16 @@ def test_reindex_under_search_load_swaps_alias_and_drops_old_index(es_backend: E
     totals: list[int] = []
     stop = threading.Event()
 
-    def searcher() -> None:
-        reader = new_backend(es_url, es_backend.alias)
+    readers = [es_backends(es_backend.alias) for _ in range(4)]
+
+    def searcher(reader: ElasticsearchBackend) -> None:
         while not stop.is_set():
             try:
                 totals.append(reader.search(parse_query({"text": "交通"}), facets=["region"]).total)
             except Exception as exc:  # every failure counts, whatever its kind
                 failures.append(repr(exc))
-        reader.client.close()
 
-    threads = [threading.Thread(target=searcher) for _ in range(4)]
+    threads = [threading.Thread(target=searcher, args=(reader,)) for reader in readers]
     for thread in threads:
         thread.start()
     try:
@@ -167,16 +169,15 @@ def test_reindex_under_search_load_swaps_alias_and_drops_old_index(es_backend: E
     assert es_backend._versioned_indices() == new
 
 
-def test_writes_during_a_rebuild_reach_the_new_index(es_backend: ElasticsearchBackend, es_url: str) -> None:
+def test_writes_during_a_rebuild_reach_the_new_index(es_backend: ElasticsearchBackend, es_backends) -> None:
     es_backend.index([doc(1), doc(2)])
 
     def catalog():
         yield doc(1)
         # A harvest in another worker indexes and deletes while the rebuild reads.
-        other = new_backend(es_url, es_backend.alias)
+        other = es_backends(es_backend.alias)
         other.index([doc(3, title="新数据")])
         other.delete(["t:00001"])
-        other.client.close()
         yield doc(2)
 
     es_backend.rebuild(catalog())
@@ -200,24 +201,19 @@ def test_clear_and_ensure_index_are_idempotent(es_backend: ElasticsearchBackend)
     assert es_backend.count() == 0 and len(es_backend.indices()) == 1
 
 
-def test_a_hand_made_index_under_the_alias_name_is_replaced_by_rebuild(es_url: str) -> None:
-    backend = new_backend(es_url)
-    try:
-        backend.client.indices.create(index=backend.alias)
-        backend.ensure_index()  # leaves it alone
-        backend.rebuild([doc(1)])
-        assert backend.indices() == [f"{backend.alias}-v1"] and backend.count() == 1
-    finally:
-        drop_backend(backend)
+def test_a_hand_made_index_under_the_alias_name_is_replaced_by_rebuild(es_backends) -> None:
+    backend = es_backends()
+    backend.client.indices.create(index=backend.alias)
+    backend.ensure_index()  # leaves it alone
+    backend.rebuild([doc(1)])
+    assert backend.indices() == [f"{backend.alias}-v1"] and backend.count() == 1
 
 
-def test_from_settings_uses_the_search_url_and_index(es_url: str, settings) -> None:
+def test_from_settings_uses_the_search_url_and_index(es_url: str, es_backends, settings) -> None:
     from dataclasses import replace
 
-    configured = replace(settings, search_url=es_url, search_index="swtest-settings")
-    backend = ElasticsearchBackend.from_settings(configured)
-    try:
-        backend.ensure_index()
-        assert backend.indices() == ["swtest-settings-v1"]
-    finally:
-        drop_backend(backend)
+    alias = es_backends().alias  # a fresh name, cleaned up afterwards
+    backend = ElasticsearchBackend.from_settings(replace(settings, search_url=es_url, search_index=alias))
+    backend.ensure_index()
+    assert backend.indices() == [f"{alias}-v1"]
+    backend.close()

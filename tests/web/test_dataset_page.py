@@ -16,7 +16,7 @@ from tests.web.conftest import dataset_path, harvest, later, store_documents
 
 def test_fields_quality_and_first_version(client: FlaskClient, catalog: list[dict]) -> None:
     doc = catalog[0]
-    html = client.get(dataset_path(doc['id']) + f"").get_data(as_text=True)
+    html = client.get(dataset_path(doc['id'])).get_data(as_text=True)
     assert doc["title"] in html and doc["publisher"] in html and doc["region"] in html
     assert "有条件开放" in html or "无条件开放" in html
     assert f"{doc['quality']['completeness'] * 100:.0f}%" in html
@@ -33,7 +33,7 @@ def test_history_shows_what_changed_between_versions(
     third = {**second, "更新周期": "每月"}
     for when, changed in ((later(10), second), (later(20), third)):
         harvest([changed if r is record else r for r in records], tmp_path, now=when)
-    html = client.get(dataset_path(doc['id']) + f"?lang=en").get_data(as_text=True)
+    html = client.get(dataset_path(doc['id']) + "?lang=en").get_data(as_text=True)
     history = re.search(r'<section class="card" id="history">(.*?)</section>', html, re.S).group(1)
     entries = re.findall(
         r'<li class="result">(.*?)</li>\s*(?=<li class="result">|</ol>)', history, re.S
@@ -57,7 +57,7 @@ def test_resources_are_listed_and_their_changes_shown(
     third = {**doc, "resources": [{"name": "全量数据（新）", "format": "csv", "url": url, "size": 4096}]}
     store_documents([second], seen_at=later(10))
     store_documents([third], seen_at=later(20))
-    html = client.get(dataset_path(doc['id']) + f"?lang=en").get_data(as_text=True)
+    html = client.get(dataset_path(doc['id']) + "?lang=en").get_data(as_text=True)
     resources = re.search(r'<table id="resources">(.*?)</table>', html, re.S).group(1)
     assert "全量数据（新）" in resources and "4.0 KiB" in resources and f'href="{url}"' in resources
     history = re.search(r'<section class="card" id="history">(.*?)</section>', html, re.S).group(1)
@@ -69,7 +69,7 @@ def test_deleted_and_unknown_datasets(client: FlaskClient, catalog: list[dict]) 
     doc = catalog[5]
     with db.session() as s:
         s.get(Dataset, doc["id"]).deleted_at = datetime(2026, 2, 1, tzinfo=timezone.utc)
-    assert "已于 2026-02-01" in client.get(dataset_path(doc['id']) + f"").get_data(as_text=True)
+    assert "已于 2026-02-01" in client.get(dataset_path(doc['id'])).get_data(as_text=True)
     assert client.get("/datasets/hangzhou:does-not-exist").status_code == 404
 
 
@@ -82,7 +82,7 @@ def test_unsafe_links_from_the_catalog_are_not_linked(
         "resources": [{"name": "x", "format": "csv", "url": "data:text/html,hi", "size": None}],
     }
     store_documents([doc], seen_at=later(3))
-    html = client.get(dataset_path(doc['id']) + f"").get_data(as_text=True)
+    html = client.get(dataset_path(doc['id'])).get_data(as_text=True)
     assert 'href="javascript:' not in html and 'href="data:' not in html
 
 

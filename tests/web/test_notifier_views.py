@@ -44,11 +44,15 @@ def test_outbox_lists_and_shows_messages(app: Flask, user_client: FlaskClient, s
     assert csp.startswith("sandbox") and "default-src 'none'" in csp and "script-src" not in csp
 
 
-def test_outbox_needs_login_and_refuses_odd_keys(
+def test_outbox_is_open_locally_but_needs_login_in_production(
     app: Flask, client: FlaskClient, user_client: FlaskClient, settings
 ) -> None:
     _mail(settings, "reader@example.org", "hello")
+    # The embedded default is one person's machine: its mail catcher is open like the rest.
+    assert app.test_client().get("/outbox").status_code == 200
+    app.config["SCENEWATCH"] = dataclasses.replace(settings, env="production")
     assert app.test_client().get("/outbox").status_code == 302
+    app.config["SCENEWATCH"] = settings
     assert user_client.get("/outbox/..%2f..%2fsecret_key").status_code == 404
     assert user_client.get("/outbox/.hidden").status_code == 404
     assert user_client.get("/outbox/1234.M5P6Q7.nohost").status_code == 404

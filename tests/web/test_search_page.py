@@ -11,7 +11,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from subscriptions.i18n import label
-from tests.web.conftest import dataset_path, text_of
+from tests.web.conftest import text_of
 
 
 def _page(client: FlaskClient, query: str, status: int = 200) -> str:
@@ -60,7 +60,10 @@ def test_text_search_finds_only_traffic_datasets(client: FlaskClient, catalog: l
         doc = docs[dataset_id]
         assert "交通" in text_of(doc), doc["title"]
     assert "<mark>交通</mark>" in html
-    assert f'href="{dataset_path(ids[0])}"' in html
+    # The title links to the dataset page (ids hold whole URLs, "?" included).
+    link = re.search(r'<h3><a href="(/datasets/[^"]+)">', html).group(1)
+    page = client.get(link.replace("&amp;", "&"))
+    assert page.status_code == 200 and docs[ids[0]]["landing_page"] in page.get_data(as_text=True)
 
 
 def test_facet_counts_match_the_results(client: FlaskClient, catalog: list[dict]) -> None:
