@@ -7,6 +7,7 @@ without the checks, quarantine and history of the real harvester.
 ``python -m bench.cnpds_documents --fixture`` rewrites the small test extract
 ``tests/fixtures/search/cnpds_sample.json`` (Apache-2.0 portals only, not tamakow/).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -19,14 +20,35 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "cnpds-china-portals"
-FIXTURE = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "search" / "cnpds_sample.json"
+FIXTURE = (
+    Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "search" / "cnpds_sample.json"
+)
 
-_OPEN = (("无条件", "unconditional"), ("完全开放", "unconditional"), ("有条件", "conditional"),
-         ("登录", "conditional"), ("申请", "conditional"), ("受限", "restricted"), ("不予", "restricted"))
-_FREQ = (("实时", "realtime"), ("即时", "realtime"), ("分钟", "realtime"), ("小时", "hourly"),
-         ("每日", "daily"), ("每天", "daily"), ("每周", "weekly"), ("半月", "monthly"), ("每月", "monthly"),
-         ("季度", "quarterly"), ("半年", "semiannual"), ("两年", "irregular"), ("年", "yearly"),
-         ("不定", "irregular"))
+_OPEN = (
+    ("无条件", "unconditional"),
+    ("完全开放", "unconditional"),
+    ("有条件", "conditional"),
+    ("登录", "conditional"),
+    ("申请", "conditional"),
+    ("受限", "restricted"),
+    ("不予", "restricted"),
+)
+_FREQ = (
+    ("实时", "realtime"),
+    ("即时", "realtime"),
+    ("分钟", "realtime"),
+    ("小时", "hourly"),
+    ("每日", "daily"),
+    ("每天", "daily"),
+    ("每周", "weekly"),
+    ("半月", "monthly"),
+    ("每月", "monthly"),
+    ("季度", "quarterly"),
+    ("半年", "semiannual"),
+    ("两年", "irregular"),
+    ("年", "yearly"),
+    ("不定", "irregular"),
+)
 _MACHINE = {"csv", "json", "xml", "xls", "xlsx", "rdf", "api", "excel", "geojson", "shp"}
 _DATE = re.compile(r"(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})")
 _SPLIT = re.compile(r"[\s,，、;；|/]+")
@@ -49,11 +71,15 @@ def read_records(path: Path) -> list[dict[str, Any]]:
 
 
 def portal_files(data_dir: Path, include_tamakow: bool = True) -> list[Path]:
-    folders = ["datacrawler", "guangxi_hainan", "sichuan_guizhou"] + (["tamakow"] if include_tamakow else [])
+    folders = ["datacrawler", "guangxi_hainan", "sichuan_guizhou"] + (
+        ["tamakow"] if include_tamakow else []
+    )
     return sorted(p for folder in folders for p in (data_dir / folder).glob("*.json*"))
 
 
-def documents(data_dir: Path = DEFAULT_DATA, include_tamakow: bool = True) -> Iterator[dict[str, Any]]:
+def documents(
+    data_dir: Path = DEFAULT_DATA, include_tamakow: bool = True
+) -> Iterator[dict[str, Any]]:
     """Every portal record as a search document."""
     mapping = json.loads((data_dir / "_mappings" / "field_mapping.json").read_text("utf-8"))
     places = json.loads((data_dir / "_mappings" / "name_mapping.json").read_text("utf-8"))
@@ -66,8 +92,9 @@ def documents(data_dir: Path = DEFAULT_DATA, include_tamakow: bool = True) -> It
             yield to_document(f"cnpds-{portal}", f"{n:05d}", region, record, labels)
 
 
-def to_document(source: str, native: str, region: str, record: dict[str, Any],
-                labels: dict[str, str]) -> dict[str, Any]:
+def to_document(
+    source: str, native: str, region: str, record: dict[str, Any], labels: dict[str, str]
+) -> dict[str, Any]:
     raw: dict[str, Any] = {}
     for label, value in record.items():
         name = labels.get(label)
@@ -95,10 +122,23 @@ def to_document(source: str, native: str, region: str, record: dict[str, Any],
         "landing_page": _str(raw.get("url")),
         "size": None,
     }
-    keys = ("title", "description", "publisher", "themes", "formats", "open_type", "update_frequency",
-            "created", "modified", "record_count")
-    doc["quality"] = {"completeness": round(sum(1 for k in keys if doc[k]) / len(keys), 2),
-                      "timeliness": None, "accuracy": None}
+    keys = (
+        "title",
+        "description",
+        "publisher",
+        "themes",
+        "formats",
+        "open_type",
+        "update_frequency",
+        "created",
+        "modified",
+        "record_count",
+    )
+    doc["quality"] = {
+        "completeness": round(sum(1 for k in keys if doc[k]) / len(keys), 2),
+        "timeliness": None,
+        "accuracy": None,
+    }
     return doc
 
 
@@ -153,14 +193,26 @@ def _count(value: Any) -> int | None:
     return int(digits) if digits.isdigit() else None
 
 
-def write_fixture(data_dir: Path = DEFAULT_DATA, per_portal: int = 25) -> int:
-    """Write the small test extract: the first records of each Apache-2.0 portal."""
-    picked: dict[str, list[dict[str, Any]]] = {}
+# Words whose real titles make good text tests: 交通 next to 外交 (对外交通量 holds both,
+# 涉外交流 only the latter), 公共 next to 交易 (公共资源交易 must not match 公共交通),
+# 公交 and 通知 in one title (交 and 通 apart).
+PROBE_WORDS = ("交通", "外交", "公共交通", "公共资源交易", "公交", "出租", "外事")
+
+
+def write_fixture(data_dir: Path = DEFAULT_DATA, per_portal: int = 2, per_word: int = 1) -> int:
+    """Write the small test extract: the first records of each Apache-2.0 portal plus
+    a few whose titles hold each probe word."""
+    picked: dict[str, dict[str, Any]] = {}
+    seen: dict[tuple[str, str], int] = {}
     for doc in documents(data_dir, include_tamakow=False):
-        bucket = picked.setdefault(doc["source"], [])
-        if len(bucket) < per_portal:
-            bucket.append(doc)
-    docs = [d for bucket in picked.values() for d in bucket]
+        source = doc["source"]
+        keys = [(source, "")] + [(source, w) for w in PROBE_WORDS if w in doc["title"]]
+        for key in keys:
+            limit = per_portal if key[1] == "" else per_word
+            if seen.get(key, 0) < limit:
+                seen[key] = seen.get(key, 0) + 1
+                picked[doc["id"]] = doc
+    docs = list(picked.values())
     FIXTURE.parent.mkdir(parents=True, exist_ok=True)
     FIXTURE.write_text(json.dumps(docs, ensure_ascii=False, indent=0) + "\n", "utf-8")
     return len(docs)

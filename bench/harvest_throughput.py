@@ -33,7 +33,8 @@ NOW = datetime(2023, 7, 1, tzinfo=timezone.utc)  # just after the crawl, so time
 
 
 def portal_files(data_dir: Path) -> list[Path]:
-    return sorted(p for folder in FOLDERS for p in (data_dir / folder).glob("*.json*") if p.is_file())
+    return sorted(p for folder in FOLDERS for p in (data_dir / folder).glob("*.json*")
+                  if p.is_file())
 
 
 def peak_rss_mb() -> float:
@@ -64,15 +65,18 @@ def harvest_all(files: list[Path], now: datetime) -> dict[str, Any]:
         "seconds": round(seconds, 2),
         "cpu_seconds": round(time.process_time() - cpu, 2),
         "records_per_second": round(totals["records"] / seconds),
-        "slowest_files": [{"file": name, "records": seen, "seconds": round(s, 2)} for s, name, seen in slowest[:5]],
+        "slowest_files": [{"file": name, "records": seen, "seconds": round(s, 2)}
+                          for s, name, seen in slowest[:5]],
     }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the cnpds-china-portals folder")
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA,
+                        help="the cnpds-china-portals folder")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
-    parser.add_argument("--no-rerun", dest="rerun", action="store_false", help="skip the unchanged rerun")
+    parser.add_argument("--no-rerun", dest="rerun", action="store_false",
+                        help="skip the unchanged rerun")
     args = parser.parse_args()
     files = portal_files(args.data)
     if not files:
@@ -100,7 +104,8 @@ def main() -> None:
             close()
 
     result = {
-        "benchmark": "harvest all CNPDS portal files into a fresh installation (store + FTS5 index)",
+        "benchmark": "harvest every CNPDS portal file into a fresh installation "
+                     "(store + FTS5 index)",
         "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "files": len(files),
         "first_harvest": first,
@@ -119,7 +124,8 @@ def main() -> None:
           f"({first['quarantined']} quarantined, {first['index_failures']} index failures)")
     if rerun:
         print(f"unchanged rerun: {rerun['records_per_second']} records/s")
-    print(f"peak RSS {result['peak_rss_mb']} MB; {indexed} documents indexed; written to {args.out}")
+    print(f"peak RSS {result['peak_rss_mb']} MB; {indexed} documents indexed; "
+          f"written to {args.out}")
 
 
 if __name__ == "__main__":

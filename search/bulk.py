@@ -98,9 +98,19 @@ class BulkStatement:
         quote = connection.dialect.identifier_preparer.quote
         self.connection = connection
         self.columns = list(columns)
+        self.defaults: dict[str, Any] = {}
         if where is None:
-            self.sql = (f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in self.columns)}) "
-                        f"VALUES ({', '.join('?' for _ in self.columns)})")
+            # Columns the rows leave out get their Python-side default, as the ORM does.
+            for column in table.columns:
+                default = column.default
+                if column.key in self.columns or default is None or column.primary_key:
+                    continue
+                if default.is_scalar or default.is_callable:
+                    self.defaults[column.key] = default
+            self.columns += list(self.defaults)
+            names = ", ".join(quote(c) for c in self.columns)
+            marks = ", ".join("?" for _ in self.columns)
+            self.sql = f"INSERT INTO {quote(table.name)} ({names}) VALUES ({marks})"
             order = self.columns
         else:
             assignments = ", ".join(f"{quote(c)} = ?" for c in self.columns)
@@ -113,6 +123,10 @@ class BulkStatement:
     def execute(self, rows: Sequence[dict[str, Any]]) -> None:
         if not rows:
             return
+        if self.defaults:
+            extra = {name: default.arg if default.is_scalar else default.arg(None)
+                     for name, default in self.defaults.items()}
+            rows = [{**extra, **row} for row in rows]
         get = itemgetter(*self.order)
         processed = [(index, p) for index, p in enumerate(self.processors) if p is not None]
         params = []

@@ -11,9 +11,12 @@ A snapshot is the complete list of a source's datasets at one moment, so:
   (``deleted_at``); a tombstoned one that reappears is restored and counted as new.
 
 Existing state is read in one query; writes are bulk statements in batches, each
-batch its own transaction. Changed documents are then sent to the search backend in
-batches and tombstoned ids deleted from it; a backend failure does not undo the
-store, it is reported (id, reason) so a reindex can repair it.
+batch its own transaction. On SQLite (the embedded default) rows go through
+:mod:`search.bulk` and version ids are chosen under the write lock, so a new dataset
+is one insert; elsewhere SQLAlchemy's bulk statements and RETURNING are used.
+Changed documents are then sent to the search backend in batches and tombstoned ids
+deleted from it; a backend failure does not undo the store, it is reported
+(id, reason) so a reindex can repair it.
 """
 from __future__ import annotations
 
@@ -55,7 +58,8 @@ def content_of(doc: dict[str, Any]) -> dict[str, Any]:
 
 def canonical_json(content: dict[str, Any]) -> str:
     """The content as canonical JSON: sorted keys, no spaces, UTF-8 kept as is."""
-    return json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+    return json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"),
+                      default=str)
 
 
 def content_hash(doc: dict[str, Any]) -> str:
@@ -73,7 +77,8 @@ def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
 def open_harvest(source: str, location: str, fmt: str, started: datetime) -> int:
     """Record a harvest as working; returns its id."""
     with db.session() as session:
-        harvest = Harvest(source=source, location=location, format=fmt, state="working", started_at=started)
+        harvest = Harvest(source=source, location=location, format=fmt, state="working",
+                          started_at=started)
         session.add(harvest)
         session.flush()
         return harvest.id
@@ -82,7 +87,8 @@ def open_harvest(source: str, location: str, fmt: str, started: datetime) -> int
 def close_harvest(harvest_id: int, finished: datetime, *, fmt: str | None = None,
                   error: str | None = None, **counts: int) -> None:
     """Record the outcome of a harvest: its counts, or the error that stopped it."""
-    values: dict[str, Any] = {"finished_at": finished, "state": "error" if error else "done", "error": error}
+    values: dict[str, Any] = {"finished_at": finished, "state": "error" if error else "done",
+                              "error": error}
     if fmt:
         values["format"] = fmt
     values.update(counts)
@@ -93,8 +99,8 @@ def close_harvest(harvest_id: int, finished: datetime, *, fmt: str | None = None
 def store_quarantine(harvest_id: int, source: str, rejects: Sequence[tuple[str, str, str]],
                      now: datetime) -> None:
     """Keep the rejected records: (position, reason, raw text) each."""
-    rows = [{"harvest_id": harvest_id, "source": source, "position": position[:64], "reason": reason,
-             "raw": raw, "created_at": now} for position, reason, raw in rejects]
+    rows = [{"harvest_id": harvest_id, "source": source, "position": position[:64],
+             "reason": reason, "raw": raw, "created_at": now} for position, reason, raw in rejects]
     for chunk in _chunks(rows, WRITE_BATCH):
         with db.session() as session:
             session.execute(insert(QuarantinedRecord), list(chunk))
@@ -112,8 +118,8 @@ class _Known:
 
 def _known(session: Session, source: str) -> dict[str, _Known]:
     rows = session.execute(
-        select(Dataset.id, Dataset.content_hash, Dataset.quality, Dataset.deleted_at, Dataset.current_version_id)
-        .where(Dataset.source == source)
+        select(Dataset.id, Dataset.content_hash, Dataset.quality, Dataset.deleted_at,
+               Dataset.current_version_id).where(Dataset.source == source)
     )
     return {r[0]: _Known(r[1], r[2] or {}, r[3], r[4]) for r in rows}
 
@@ -180,8 +186,10 @@ class _Plan:
 
     new_rows: list[dict[str, Any]] = field(default_factory=list)
     versions: dict[str, dict[str, Any]] = field(default_factory=dict)  # dataset id → version row
-    awaiting: dict[str, dict[str, Any]] = field(default_factory=dict)  # dataset id → row needing its version id
-    texts: dict[str, str] = field(default_factory=dict)  # dataset id → canonical JSON of its content
+    # dataset id → the row that still needs its version id
+    awaiting: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # dataset id → canonical JSON of its content (what its version stores)
+    texts: dict[str, str] = field(default_factory=dict)
     updates: list[dict[str, Any]] = field(default_factory=list)
     documents: list[dict[str, Any]] = field(default_factory=list)
 
@@ -203,9 +211,10 @@ def _plan_batch(source: str, batch: Sequence[Entry], known: dict[str, _Known], h
                    "quality": quality, "seen_at": now, "harvest_id": harvest_id}
         if old is None:
             result.new += 1
-            row = {"id": dataset_id, "source": source, "native_id": native_id, **content, "quality": quality,
-                   "content_hash": digest, "current_version_id": None, "first_seen_at": now,
-                   "last_seen_at": now, "last_changed_at": now, "deleted_at": None}
+            row = {"id": dataset_id, "source": source, "native_id": native_id, **content,
+                   "quality": quality, "content_hash": digest, "current_version_id": None,
+                   "first_seen_at": now, "last_seen_at": now, "last_changed_at": now,
+                   "deleted_at": None}
             plan.new_rows.append(row)
             plan.versions[dataset_id] = version
             plan.awaiting[dataset_id] = row
@@ -215,8 +224,8 @@ def _plan_batch(source: str, batch: Sequence[Entry], known: dict[str, _Known], h
             result.new += restored
             result.changed += not restored
             row = {"id": dataset_id, "native_id": native_id, **content, "quality": quality,
-                   "content_hash": digest, "current_version_id": old.version_id, "last_changed_at": now,
-                   "deleted_at": None}
+                   "content_hash": digest, "current_version_id": old.version_id,
+                   "last_changed_at": now, "deleted_at": None}
             plan.updates.append(row)
             if old.content_hash != digest:
                 plan.versions[dataset_id] = version
@@ -234,7 +243,8 @@ def _plan_batch(source: str, batch: Sequence[Entry], known: dict[str, _Known], h
     return plan
 
 
-def _fresh_versions(session: Session, plan: _Plan, known: dict[str, _Known]) -> list[dict[str, Any]]:
+def _fresh_versions(session: Session, plan: _Plan,
+                    known: dict[str, _Known]) -> list[dict[str, Any]]:
     """Versions to insert; a content seen before points back at its existing version."""
     earlier = {dataset_id: v["content_hash"] for dataset_id, v in plan.versions.items()
                if known[dataset_id].version_id is not None}
@@ -266,7 +276,8 @@ def _write_sqlite(session: Session, plan: _Plan, known: dict[str, _Known], harve
         BulkStatement(connection, DatasetVersion.__table__, list(rows[0]),
                       preserialised=("content",)).execute(rows)
     for shape, rows in _by_shape(plan.updates).items():
-        BulkStatement(connection, Dataset.__table__, [c for c in shape if c != "id"], where="id").execute(rows)
+        columns = [c for c in shape if c != "id"]
+        BulkStatement(connection, Dataset.__table__, columns, where="id").execute(rows)
 
 
 def _write_generic(session: Session, plan: _Plan, known: dict[str, _Known]) -> None:
@@ -280,7 +291,8 @@ def _write_generic(session: Session, plan: _Plan, known: dict[str, _Known]) -> N
         for version_id, dataset_id in returned:
             plan.awaiting[dataset_id]["current_version_id"] = version_id
     new_ids = {row["id"] for row in plan.new_rows}
-    pointers = [{"id": i, "current_version_id": plan.awaiting[i]["current_version_id"]} for i in new_ids]
+    pointers = [{"id": i, "current_version_id": plan.awaiting[i]["current_version_id"]}
+                for i in new_ids]
     for rows in _by_shape(plan.updates + pointers).values():
         session.execute(update(Dataset), rows)
 
@@ -326,13 +338,15 @@ def apply_snapshot(source: str, entries: Sequence[Entry], harvest_id: int, now: 
     if gone and not entries:
         # An export with no usable record is far likelier a broken export than a
         # portal that closed every dataset: keep the catalog rather than empty it.
-        result.warnings.append(f"the snapshot has no usable record; {len(gone)} datasets were kept, not removed")
+        result.warnings.append(
+            f"the snapshot has no usable record; {len(gone)} datasets were kept, not removed")
         gone = []
     with db.session() as session:
         for chunk in _chunks(gone, ID_CHUNK):
             session.execute(update(Dataset).where(Dataset.id.in_(chunk)).values(deleted_at=now)
                             .execution_options(synchronize_session=False))
-        session.execute(update(Dataset).where(Dataset.source == source, Dataset.deleted_at.is_(None))
+        session.execute(update(Dataset)
+                        .where(Dataset.source == source, Dataset.deleted_at.is_(None))
                         .values(last_seen_at=now).execution_options(synchronize_session=False))
     result.removed = len(gone)
     indexer.delete(gone)

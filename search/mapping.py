@@ -2,8 +2,9 @@
 
 A mapping is a FLAT JSON object ``{"source label": "dataset field"}``. The built-in
 default (``default_mapping.json``) covers every label of the CNPDS portal exports,
-Sichuan Aba's English API keys, the HDR UK Gateway CSV columns and the Taiwanese
-city catalogs. ``null`` marks a label deliberately ignored (contacts, counters).
+Sichuan Aba's English API keys, the HDR UK Gateway CSV columns, the Taiwanese city
+catalogs and the main fields of a CKAN package. ``null`` marks a label deliberately
+ignored (contacts, counters).
 
 - Several labels may feed one field. For single-valued fields (title, dates, open
   type …) the first label *in mapping order* whose value normalises to something
@@ -62,14 +63,20 @@ def _dig(obj: Any, path: tuple[str, ...]) -> Any:
     return obj
 
 
+Target = tuple[str, int]  # (field, priority: lower is preferred)
+Nested = list[tuple[tuple[str, ...], str, int]]  # (path inside the value, field, priority)
+Plan = list[tuple[str, list[tuple[str, tuple[str, ...] | None]]]]  # field → (label, path)
+
+
 class FieldMapping:
     """An ordered label → field mapping, applied to raw records."""
 
     def __init__(self, labels: dict[str, str | None]) -> None:
         self.labels = dict(labels)
-        self._direct: dict[str, tuple[str, int]] = {}
-        self._nested: dict[str, list[tuple[tuple[str, ...], str, int]]] = {}
-        self._ignored = {_normal_label(label) for label, field in self.labels.items() if field is None}
+        self._direct: dict[str, Target] = {}
+        self._nested: dict[str, Nested] = {}
+        self._ignored = {_normal_label(label) for label, field in self.labels.items()
+                         if field is None}
         for priority, (label, field) in enumerate(self.labels.items()):
             if field is None:
                 continue
@@ -77,12 +84,14 @@ class FieldMapping:
             self._direct.setdefault(key, (field, priority))
             if "." in label:
                 head, *rest = label.split(".")
-                self._nested.setdefault(_normal_label(head), []).append((tuple(rest), field, priority))
+                nested = self._nested.setdefault(_normal_label(head), [])
+                nested.append((tuple(rest), field, priority))
         # raw label → (direct target or None, nested paths): resolved once per label.
-        self._resolved: dict[str, tuple[tuple[str, int] | None, list[tuple[tuple[str, ...], str, int]]]] = {}
+        self._resolved: dict[str, tuple[Target | None, Nested]] = {}
         self.unmapped: set[str] = set()
+        self._plans: dict[tuple[Any, ...], Plan] = {}
 
-    def _resolve(self, label: str) -> tuple[tuple[str, int] | None, list[tuple[tuple[str, ...], str, int]]]:
+    def _resolve(self, label: str) -> tuple[Target | None, Nested]:
         found = self._resolved.get(label)
         if found is None:
             key = _normal_label(label)
@@ -92,31 +101,42 @@ class FieldMapping:
                 self.unmapped.add(label)
         return found
 
+    def _plan(self, labels: tuple[Any, ...]) -> Plan:
+        """For one layout of record (its labels in order): each field with the labels
+        (and nested paths) that feed it, most preferred first."""
+        entries: dict[str, list[tuple[int, str, tuple[str, ...] | None]]] = {}
+        for label in labels:
+            if not isinstance(label, str):
+                continue
+            target, nested = self._resolve(label)
+            if target is not None:
+                entries.setdefault(target[0], []).append((target[1], label, None))
+            for path, field, priority in nested:
+                entries.setdefault(field, []).append((priority, label, path))
+        return [(field, [(label, path) for _, label, path in sorted(found, key=lambda e: e[0])])
+                for field, found in entries.items()]
+
     def apply(self, raw: dict[str, Any]) -> dict[str, list[Any]]:
         """field → candidate values, in order of preference."""
-        hits: dict[str, list[tuple[int, Any]]] = {}
-        resolved = self._resolved
-        for label, value in raw.items():
-            found = resolved.get(label) if isinstance(label, str) else None
-            if found is None:
-                if not isinstance(label, str):
-                    continue
-                found = self._resolve(label)
-            target, nested = found
-            if target is not None:
-                hits.setdefault(target[0], []).append((target[1], value))
-            if nested:
-                obj = _as_object(value)
-                if obj is not None:
-                    for path, field, priority in nested:
-                        inner = _dig(obj, path)
-                        if inner is not None:
-                            hits.setdefault(field, []).append((priority, inner))
+        layout = tuple(raw)
+        plan = self._plans.get(layout)
+        if plan is None:
+            # The records of one export share their labels: plan once per layout.
+            if len(self._plans) > 1000:
+                self._plans.clear()
+            plan = self._plans[layout] = self._plan(layout)
         mapped: dict[str, list[Any]] = {}
-        for field, found_values in hits.items():
-            if len(found_values) > 1:
-                found_values.sort(key=lambda pair: pair[0])
-            mapped[field] = [value for _, value in found_values]
+        for field, sources in plan:
+            values = []
+            for label, path in sources:
+                if path is None:
+                    values.append(raw[label])
+                else:
+                    inner = _dig(_as_object(raw[label]), path)
+                    if inner is not None:
+                        values.append(inner)
+            if values:
+                mapped[field] = values
         return mapped
 
 
@@ -128,10 +148,12 @@ def default_labels() -> dict[str, str | None]:
 
 def _validate(labels: Any, where: str) -> dict[str, str | None]:
     if not isinstance(labels, dict):
-        raise MappingError(f"{where}: a mapping must be a JSON object {{\"source label\": \"dataset field\"}}")
+        raise MappingError(
+            f'{where}: a mapping must be a JSON object {{"source label": "dataset field"}}')
     for label, field in labels.items():
         if field is not None and not isinstance(field, str):
-            raise MappingError(f"{where}: the field for {label!r} must be a string or null, got {field!r}")
+            raise MappingError(
+                f"{where}: the field for {label!r} must be a string or null, got {field!r}")
         if field is not None and field not in MAPPABLE_FIELDS:
             raise MappingError(
                 f"{where}: {label!r} maps to unknown field {field!r}; "

@@ -13,10 +13,9 @@ import html
 import json
 import math
 import re
-from datetime import date, datetime, timedelta, timezone
 from collections.abc import Callable
+from datetime import date, datetime, timedelta, timezone
 from functools import lru_cache
-from importlib import resources
 from typing import Any
 
 from search import vocabulary
@@ -29,8 +28,11 @@ PLACEHOLDERS = frozenset({
     "", "暂无", "无", "null", "none", "undefined", "nan", "n/a", "na", "-", "--", "—", "/", "未知",
     "in progress", "not specified", "not available", "unknown", "默认主题", "默认行业", "暂无数据",
 })
-LICENSE_PLACEHOLDERS = frozenset({"license not specified", "no se especificó la licencia",
-                                  "please contact the publisher using contact point details provided."})
+_PLACEHOLDER_MAX = max(len(p) for p in PLACEHOLDERS)
+LICENSE_PLACEHOLDERS = frozenset({
+    "license not specified", "no se especificó la licencia",
+    "please contact the publisher using contact point details provided.",
+})
 _WHITESPACE = re.compile(r"\s+")
 _TAG = re.compile(r"<(/?[a-zA-Z][^<>]*|!--.*?--)>", re.S)
 _LIST_SPLIT = re.compile(r"[,，;；|\n\r\t]+")
@@ -41,7 +43,8 @@ _DATE = re.compile(
     r"(?:[\sT]*(\d{1,2})\s*[:时]\s*(\d{1,2})(?:\s*[:分]\s*(\d{1,2})(?:[.,]\d+)?\s*秒?)?)?"
     r"\s*(Z|[+-]\d{2}:?\d{2})?$", re.I)
 _YEAR_MONTH = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*月?$")
-_ROC_DATE = re.compile(r"^(\d{2,3})[/.-](\d{1,2})[/.-](\d{1,2})$")  # Taiwan: 107/05/07 is 2018-05-07
+# Taiwan counts years of the Republic: 107/05/07 is 2018-05-07.
+_ROC_DATE = re.compile(r"^(\d{2,3})[/.-](\d{1,2})[/.-](\d{1,2})$")
 _COUNT = re.compile(r"^(\d+(?:\.\d+)?)([万亿千]?)$")
 _MULTIPLIER = {"": 1, "千": 1_000, "万": 10_000, "亿": 100_000_000}
 
@@ -57,7 +60,7 @@ def clean_text(value: Any) -> str:
     if value is None or isinstance(value, bool):
         return ""
     if isinstance(value, str):
-        text = _WHITESPACE.sub(" ", value).strip()
+        text = " ".join(value.split())  # collapses any run of (Unicode) whitespace
     elif isinstance(value, int):
         text = str(value)
     elif isinstance(value, float):
@@ -73,7 +76,7 @@ def clean_text(value: Any) -> str:
         return "; ".join(t for t in (clean_text(v) for v in value) if t)
     else:
         text = _WHITESPACE.sub(" ", str(value)).strip()
-    return "" if text.lower() in PLACEHOLDERS else text
+    return "" if len(text) <= _PLACEHOLDER_MAX and text.lower() in PLACEHOLDERS else text
 
 
 def strip_html(text: str) -> str:
@@ -125,13 +128,20 @@ def parse_date(value: Any) -> str | None:
     if isinstance(value, datetime):
         if value.tzinfo is not None:
             return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-        return value.strftime("%Y-%m-%dT%H:%M:%S") if value.time() != datetime.min.time() else value.date().isoformat()
+        if value.time() == datetime.min.time():
+            return value.date().isoformat()
+        return value.strftime("%Y-%m-%dT%H:%M:%S")
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, (int, float)):
         return _from_epoch(float(value)) if value > 1e8 else None
     if not isinstance(value, str):
         return None
+    return _parse_date_text(value)
+
+
+@lru_cache(maxsize=65536)  # a portal publishes many datasets on the same day
+def _parse_date_text(value: str) -> str | None:
     text = value.strip()
     if not text:
         return None
@@ -143,7 +153,8 @@ def parse_date(value: Any) -> str | None:
     match = _DATE.match(text)
     if match:
         y, m, d, hh, mm, ss, zone = match.groups()
-        return _iso(int(y), int(m), int(d), int(hh) if hh else None, int(mm or 0), int(ss or 0), zone)
+        hour = int(hh) if hh else None
+        return _iso(int(y), int(m), int(d), hour, int(mm or 0), int(ss or 0), zone)
     if text.isascii() and text.isdigit():
         if len(text) == 8:
             return _iso(int(text[:4]), int(text[4:6]), int(text[6:]))
@@ -309,31 +320,6 @@ def _resources(candidates: list[Any]) -> list[dict[str, Any]]:
     return []
 
 
-# --- regions ---------------------------------------------------------------------
-
-@lru_cache(maxsize=1)
-def _region_names() -> dict[str, dict[str, str]]:
-    text = resources.files("search").joinpath("region_names.json").read_text(encoding="utf-8")
-    return json.loads(text)
-
-
-def region_from_name(name: str) -> str:
-    """The place a CNPDS-style file name stands for: ``zhejiang_hangzhou.json.gz`` → 杭州市.
-
-    The last two ``_``-separated parts are tried first (dated copies such as
-    ``2023-06-13_9290ca7_anhui_suzhou``), then the first two. Unknown names give "".
-    """
-    stem = name.replace("\\", "/").rsplit("/", 1)[-1].lower()
-    stem = re.sub(r"(\.(json|csv|tsv|xlsx|xls|txt|gz|zip))+$", "", stem)
-    parts = [p for p in re.split(r"[_\-]", stem) if p]
-    names = _region_names()
-    for province, place in ((parts[-2:] + [""])[:2], (parts[:2] + [""])[:2]):
-        found = names.get(province, {}).get(place)
-        if found:
-            return found
-    return ""
-
-
 # --- the record --------------------------------------------------------------------
 
 def normalise_record(mapped: dict[str, list[Any]], default_region: str = "") -> dict[str, Any]:
@@ -341,15 +327,16 @@ def normalise_record(mapped: dict[str, list[Any]], default_region: str = "") -> 
     get = mapped.get
     title = strip_html(_first_text(get("title", ())))  # type: ignore[arg-type]
     if not title:
-        present = ", ".join(sorted(k for k, v in mapped.items() if any(clean_text(x) for x in v))) or "none"
+        filled = sorted(k for k, v in mapped.items() if any(clean_text(x) for x in v))
+        present = ", ".join(filled) or "none"
         raise RecordError(f"no title (fields with a value: {present})")
-    resources_ = _resources(get("resources") or [])
+    found_resources = _resources(get("resources") or [])
     formats: list[str] = []
     for candidate in (get("formats") or []):
         for token in vocabulary.format_tokens(candidate):
             if token not in formats:
                 formats.append(token)
-    for resource in resources_:
+    for resource in found_resources:
         if resource["format"] and resource["format"] not in formats:
             formats.append(resource["format"])
     region = ""
@@ -370,12 +357,13 @@ def normalise_record(mapped: dict[str, list[Any]], default_region: str = "") -> 
         "formats": formats,
         "machine_readable": vocabulary.machine_readable(formats),
         "open_type": _first(get("open_type") or [], vocabulary.open_type) or "",
-        "update_frequency": _first(get("update_frequency") or [], vocabulary.update_frequency) or "",
+        "update_frequency": (
+            _first(get("update_frequency") or [], vocabulary.update_frequency) or ""),
         "license": _license(get("license") or []),
         "created": _first(get("created") or [], parse_date),
         "modified": _first(get("modified") or [], parse_date),
         "record_count": _first_count(get("record_count") or []),
-        "resources": resources_,
+        "resources": found_resources,
         "landing_page": _landing_page(get("landing_page") or []),
     }
 

@@ -15,6 +15,7 @@ growing late is not a new version of it.
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from functools import lru_cache
 from typing import Any
 
 from search.vocabulary import FREQUENCY_DAYS
@@ -28,24 +29,24 @@ KEY_FIELDS: tuple[str, ...] = (
 _MINIMUM_PERIOD_DAYS = 1.0
 
 
-def _present(value: Any) -> bool:
-    if value is None:
-        return False
-    if isinstance(value, (str, list, tuple, dict)):
-        return len(value) > 0
-    return True
-
-
 def completeness(doc: dict[str, Any]) -> float:
-    """Share of the key metadata fields that have a value, rounded to 3 places."""
-    present = sum(1 for name in KEY_FIELDS if _present(doc.get(name)))
+    """Share of the key metadata fields that have a value, rounded to 3 places.
+    Empty text and empty lists are absent; a count of 0 is a value."""
+    present = 0
+    for name in KEY_FIELDS:
+        value = doc.get(name)
+        if value or (value == 0 and value is not None and not isinstance(value, (str, list))):
+            present += 1
     return round(present / len(KEY_FIELDS), 3)
 
 
 def parse_moment(value: str | None) -> datetime | None:
     """A UTC datetime from the ISO forms the normaliser writes (date, date-time, YYYY-MM)."""
-    if not value:
-        return None
+    return _parse_moment(value) if value else None
+
+
+@lru_cache(maxsize=65536)  # many datasets share a modification date
+def _parse_moment(value: str) -> datetime | None:
     text = value.strip()
     try:
         if len(text) == 4:
@@ -56,7 +57,9 @@ def parse_moment(value: str | None) -> datetime | None:
             moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         return None
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc)
 
 
 def timeliness(modified: str | None, update_frequency: str, now: datetime) -> float | None:

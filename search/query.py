@@ -21,6 +21,7 @@
 
 ``{}`` is valid and matches every document.
 """
+
 from __future__ import annotations
 
 import json
@@ -29,16 +30,37 @@ from datetime import datetime, timezone
 from typing import Any
 
 from search.query_values import (
-    DATE_RANGE_FIELDS, FILTER_FIELDS, NUMBER_RANGE_FIELDS, OPEN_TYPES, RANGE_FIELDS,
-    RANGE_OPERATORS, UPDATE_FREQUENCIES, FieldError, QueryError, check_date, check_filter_values,
-    check_number, resolve_date, suggest,
+    DATE_RANGE_FIELDS,
+    FILTER_FIELDS,
+    NUMBER_RANGE_FIELDS,
+    OPEN_TYPES,
+    RANGE_FIELDS,
+    RANGE_OPERATORS,
+    UPDATE_FREQUENCIES,
+    FieldError,
+    QueryError,
+    check_date,
+    check_filter_values,
+    check_number,
+    resolve_date,
+    suggest,
 )
 from search.text import TextQuery, TextQueryError, parse_text
 
 __all__ = [
-    "DATE_RANGE_FIELDS", "FILTER_FIELDS", "NUMBER_RANGE_FIELDS", "OPEN_TYPES", "RANGE_FIELDS",
-    "RANGE_OPERATORS", "UPDATE_FREQUENCIES", "FieldError", "QueryError", "RangeBound",
-    "ResolvedBound", "SceneQuery", "parse_query",
+    "DATE_RANGE_FIELDS",
+    "FILTER_FIELDS",
+    "NUMBER_RANGE_FIELDS",
+    "OPEN_TYPES",
+    "RANGE_FIELDS",
+    "RANGE_OPERATORS",
+    "UPDATE_FREQUENCIES",
+    "FieldError",
+    "QueryError",
+    "RangeBound",
+    "ResolvedBound",
+    "SceneQuery",
+    "parse_query",
 ]
 
 TOP_LEVEL_KEYS: tuple[str, ...] = ("text", "filters", "exclude", "ranges")
@@ -129,14 +151,18 @@ def parse_query(data: dict[str, Any] | str | None) -> SceneQuery:
         try:
             data = json.loads(data) if data.strip() else {}
         except json.JSONDecodeError as exc:
-            raise QueryError([FieldError("query", None, f"is not valid JSON ({exc.msg})")]) from None
+            raise QueryError(
+                [FieldError("query", None, f"is not valid JSON ({exc.msg})")]
+            ) from None
     if data is None:
         data = {}
     if not isinstance(data, dict):
         raise QueryError([FieldError("query", data, "must be a JSON object")])
     for key in data:
         if key not in TOP_LEVEL_KEYS:
-            errors.append(FieldError(str(key), None, "is not a query key" + suggest(key, TOP_LEVEL_KEYS)))
+            errors.append(
+                FieldError(str(key), None, "is not a query key" + suggest(key, TOP_LEVEL_KEYS))
+            )
     text = _parse_text(data.get("text"), errors)
     filters = _parse_field_values("filters", data.get("filters"), errors)
     exclude = _parse_field_values("exclude", data.get("exclude"), errors)
@@ -173,7 +199,9 @@ def _parse_field_values(section: str, value: Any, errors: list[FieldError]) -> F
     for name, raw in value.items():
         path = f"{section}.{name}"
         if name not in FILTER_FIELDS:
-            errors.append(FieldError(path, None, "is not a filter field" + suggest(name, FILTER_FIELDS)))
+            errors.append(
+                FieldError(path, None, "is not a filter field" + suggest(name, FILTER_FIELDS))
+            )
             continue
         values = check_filter_values(path, name, raw, errors)
         if values:
@@ -186,16 +214,22 @@ def _parse_ranges(value: Any, errors: list[FieldError]) -> tuple[RangeBound, ...
     if value is None:
         return ()
     if not isinstance(value, dict):
-        errors.append(FieldError("ranges", value, 'must be an object like {"modified": {"gte": "now-90d"}}'))
+        errors.append(
+            FieldError("ranges", value, 'must be an object like {"modified": {"gte": "now-90d"}}')
+        )
         return ()
     parsed: dict[str, dict[str, str | int | float]] = {}
     for name, bounds in value.items():
         path = f"ranges.{name}"
         if name not in RANGE_FIELDS:
-            errors.append(FieldError(path, None, "is not a range field" + suggest(name, RANGE_FIELDS)))
+            errors.append(
+                FieldError(path, None, "is not a range field" + suggest(name, RANGE_FIELDS))
+            )
             continue
         if not isinstance(bounds, dict):
-            errors.append(FieldError(path, bounds, 'must be an object like {"gte": ..., "lt": ...}'))
+            errors.append(
+                FieldError(path, bounds, 'must be an object like {"gte": ..., "lt": ...}')
+            )
             continue
         if not bounds:
             errors.append(FieldError(path, None, "needs at least one of gte, gt, lte, lt"))
@@ -204,10 +238,15 @@ def _parse_ranges(value: Any, errors: list[FieldError]) -> tuple[RangeBound, ...
         for op, raw in bounds.items():
             op_path = f"{path}.{op}"
             if op not in RANGE_OPERATORS:
-                errors.append(FieldError(op_path, None, "is not an operator (use gte, gt, lte or lt)"))
+                errors.append(
+                    FieldError(op_path, None, "is not an operator (use gte, gt, lte or lt)")
+                )
                 continue
-            checked = check_date(op_path, raw, errors) if name in DATE_RANGE_FIELDS \
+            checked = (
+                check_date(op_path, raw, errors)
+                if name in DATE_RANGE_FIELDS
                 else check_number(op_path, name, raw, errors)
+            )
             if checked is not None:
                 field_bounds[op] = checked
         _check_bound_pairs(path, name, field_bounds, errors)
@@ -215,12 +254,16 @@ def _parse_ranges(value: Any, errors: list[FieldError]) -> tuple[RangeBound, ...
             parsed[name] = field_bounds
     return tuple(
         RangeBound(name, op, parsed[name][op])
-        for name in RANGE_FIELDS if name in parsed
-        for op in RANGE_OPERATORS if op in parsed[name]
+        for name in RANGE_FIELDS
+        if name in parsed
+        for op in RANGE_OPERATORS
+        if op in parsed[name]
     )
 
 
-def _check_bound_pairs(path: str, name: str, bounds: dict[str, Any], errors: list[FieldError]) -> None:
+def _check_bound_pairs(
+    path: str, name: str, bounds: dict[str, Any], errors: list[FieldError]
+) -> None:
     if "gte" in bounds and "gt" in bounds:
         errors.append(FieldError(path, None, "has both gte and gt; use one lower bound"))
         return
@@ -240,4 +283,6 @@ def _check_bound_pairs(path: str, name: str, bounds: dict[str, Any], errors: lis
         lower_op, lower = resolve_date(lower_op, str(lower), now)
         upper_op, upper = resolve_date(upper_op, str(upper), now)
     if lower > upper or (lower == upper and (lower_op, upper_op) != ("gte", "lte")):
-        errors.append(FieldError(path, None, "lower bound is above the upper bound; nothing can match"))
+        errors.append(
+            FieldError(path, None, "lower bound is above the upper bound; nothing can match")
+        )

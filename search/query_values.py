@@ -1,4 +1,5 @@
 """Field names, value checks and errors of the scene query (see :mod:`search.query`)."""
+
 from __future__ import annotations
 
 import difflib
@@ -10,25 +11,49 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 FILTER_FIELDS: tuple[str, ...] = (
-    "source", "publisher", "region", "themes", "tags", "formats", "open_type",
-    "update_frequency", "license", "machine_readable",
+    "source",
+    "publisher",
+    "region",
+    "themes",
+    "tags",
+    "formats",
+    "open_type",
+    "update_frequency",
+    "license",
+    "machine_readable",
 )
 DATE_RANGE_FIELDS: tuple[str, ...] = ("created", "modified")
 NUMBER_RANGE_FIELDS: tuple[str, ...] = (
-    "record_count", "size", "quality.completeness", "quality.timeliness", "quality.accuracy",
+    "record_count",
+    "size",
+    "quality.completeness",
+    "quality.timeliness",
+    "quality.accuracy",
 )
 RANGE_FIELDS: tuple[str, ...] = DATE_RANGE_FIELDS + NUMBER_RANGE_FIELDS
 RANGE_OPERATORS: tuple[str, ...] = ("gte", "gt", "lte", "lt")
 OPEN_TYPES: tuple[str, ...] = ("unconditional", "conditional", "restricted")
 UPDATE_FREQUENCIES: tuple[str, ...] = (
-    "realtime", "hourly", "daily", "weekly", "monthly", "quarterly", "semiannual", "yearly",
+    "realtime",
+    "hourly",
+    "daily",
+    "weekly",
+    "monthly",
+    "quarterly",
+    "semiannual",
+    "yearly",
     "irregular",
 )
-ENUMS: dict[str, tuple[str, ...]] = {"open_type": OPEN_TYPES, "update_frequency": UPDATE_FREQUENCIES}
+ENUMS: dict[str, tuple[str, ...]] = {
+    "open_type": OPEN_TYPES,
+    "update_frequency": UPDATE_FREQUENCIES,
+}
 MAX_VALUES = 1000
 
 _RELATIVE = re.compile(r"^now(?:-(\d{1,6})([dh]))?$")
-_ISO = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?(?:Z|[+-]\d{2}:?\d{2})?)?$")
+_ISO = re.compile(
+    r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?(?:Z|[+-]\d{2}:?\d{2})?)?$"
+)
 _PLAIN_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _DATE_HINT = "is not a date (use YYYY-MM-DD or now-Nd)"
 
@@ -51,7 +76,12 @@ class FieldError:
         return f"{self.field}: {shown} {self.reason}"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"field": self.field, "value": self.value, "reason": self.reason, "message": str(self)}
+        return {
+            "field": self.field,
+            "value": self.value,
+            "reason": self.reason,
+            "message": str(self),
+        }
 
 
 class QueryError(ValueError):
@@ -70,7 +100,9 @@ def suggest(name: Any, choices: tuple[str, ...]) -> str:
     return " (known: " + ", ".join(choices) + ")"
 
 
-def check_filter_values(path: str, name: str, raw: Any, errors: list[FieldError]) -> tuple[Any, ...]:
+def check_filter_values(
+    path: str, name: str, raw: Any, errors: list[FieldError]
+) -> tuple[Any, ...]:
     """The values of one filter field, deduplicated and sorted (a canonical form)."""
     items = raw if isinstance(raw, list) else [raw]
     if name == "machine_readable":
@@ -102,7 +134,11 @@ def check_filter_values(path: str, name: str, raw: Any, errors: list[FieldError]
         if name in ENUMS:
             value = value.lower()
             if value not in ENUMS[name]:
-                errors.append(FieldError(item_path, item, f"is not a valid {name}" + suggest(value, ENUMS[name])))
+                errors.append(
+                    FieldError(
+                        item_path, item, f"is not a valid {name}" + suggest(value, ENUMS[name])
+                    )
+                )
                 continue
         values.add(value)
     return tuple(sorted(values))

@@ -13,6 +13,7 @@ Threads: each thread gets its own connection (Flask serves requests from threads
 :meth:`SqliteSearchBackend.iter_ids` opens one of its own, since its generator may
 outlive the call. WAL lets searches read while a harvest indexes. Needs SQLite 3.35+.
 """
+
 from __future__ import annotations
 
 import heapq
@@ -22,33 +23,42 @@ import threading
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
 from search.backend import FACET_FIELDS, Hit, IndexReport, SearchResult
 from search.query import SceneQuery
-from search.sqlite_facets import FacetCounts, IndexState
+from search.sqlite_facets import FacetCounts, IndexState, View
 from search.sqlite_query import SORTS, CompiledQuery, compile_query
 from search.sqlite_schema import (
-    FIELD_CODES, DocumentRows, create_tables, document_rows, drop_tables, new_epoch,
+    FIELD_CODES,
+    DocumentRows,
+    create_tables,
+    document_rows,
+    drop_tables,
+    new_epoch,
 )
 from search.sqlite_writes import remove_documents, write_documents
 
 # One transaction per batch: large enough to amortise the commit, small enough that
-# readers never wait long on a harvest.
-BATCH_SIZE = 2000
+# another writer of the file (the catalog store) waits well under a second. Readers
+# never wait (WAL).
+BATCH_SIZE = 5000
 
-# Sort orders. Missing dates sort last both ways; the doc number breaks ties so
-# paging is stable. The SQL form (match-all) and the Python form (hit rows of
-# doc, score, sort key) give the same order.
+# Sort orders: missing dates last both ways, ties by id (so every backend pages the
+# same way). The SQL form serves match-all from the indexes; the Python form orders
+# hit rows of (doc, score, sort key, id, ...). Relevance ties keep the scan order.
 _ORDER_SQL = {
-    "modified": "d.modified IS NULL, d.modified, d.doc",
-    "-modified": "d.modified DESC, d.doc DESC",
-    "title": "d.title_key, d.doc",
+    "modified": "d.modified, d.id",
+    "-modified": "d.modified DESC, d.id DESC",
+    "title": "d.title_key, d.id",
 }
-_SORT_COLUMN = {
-    "relevance": "0", "modified": "coalesce(d.modified, '~')", "-modified": "coalesce(d.modified, '')",
-    "title": "d.title_key",
+_SORT_COLUMNS = {
+    "relevance": "0, 0",
+    "modified": "coalesce(d.modified, '~'), d.id",
+    "-modified": "coalesce(d.modified, ''), d.id",
+    "title": "d.title_key, d.id",
 }
 
 
@@ -73,7 +83,9 @@ class SqliteSearchBackend:
         self._memory = not path
         # An in-memory index is shared by this backend's connections through a named
         # shared-cache database, kept alive by one anchor connection.
-        self._target = f"file:search-{uuid.uuid4().hex}?mode=memory&cache=shared" if self._memory else path
+        self._target = (
+            f"file:search-{uuid.uuid4().hex}?mode=memory&cache=shared" if self._memory else path
+        )
         self._anchor = self._connect() if self._memory else None
         self._local = threading.local()
         self._ready = False
@@ -128,6 +140,13 @@ class SqliteSearchBackend:
     def index(self, documents: Iterable[dict[str, Any]]) -> IndexReport:
         """Add or replace documents (by id), in batches of one transaction each."""
         report = IndexReport()
+        for batch in self._batches(documents, report):
+            report.indexed += self._write(batch)
+        return report
+
+    def _batches(
+        self, documents: Iterable[dict[str, Any]], report: IndexReport
+    ) -> Iterator[list[DocumentRows]]:
         batch: dict[str, DocumentRows] = {}
         for document in documents:
             try:
@@ -139,11 +158,10 @@ class SqliteSearchBackend:
             batch.pop(rows.id, None)  # the last version of an id in a batch wins
             batch[rows.id] = rows
             if len(batch) >= self.batch_size:
-                report.indexed += self._write(list(batch.values()))
+                yield list(batch.values())
                 batch = {}
         if batch:
-            report.indexed += self._write(list(batch.values()))
-        return report
+            yield list(batch.values())
 
     def delete(self, ids: Iterable[str]) -> IndexReport:
         """Remove documents by id; unknown ids are ignored."""
@@ -152,8 +170,7 @@ class SqliteSearchBackend:
         conn = self._conn()
         for start in range(0, len(pending), self.batch_size):
             with _write_transaction(conn):
-                self._state.sync(conn)
-                report.deleted += remove_documents(conn, self._state.values, pending[start:start + self.batch_size])
+                report.deleted += remove_documents(conn, pending[start:start + self.batch_size])
                 _bump_generation(conn)
         return report
 
@@ -180,14 +197,16 @@ class SqliteSearchBackend:
         conn = self._conn()
         conn.execute("BEGIN")  # one snapshot for the count, the page and the facets
         try:
-            self._state.sync(conn)
+            view = self._state.view(conn)
             if query.is_match_all():
-                total = conn.execute("SELECT count(*) FROM search_doc").fetchone()[0]
+                total = view.total()
                 page = self._page_all(conn, sort, limit, offset)
-                counts = self._state.match_all(conn, facets, facet_size)
+                counts = view.match_all(facets, facet_size)
             else:
-                compiled = compile_query(query, self._state.lookups(conn), now)
-                total, page, counts = self._search_hits(conn, compiled, sort, limit, offset, facets, facet_size)
+                compiled = compile_query(query, view, now)
+                total, page, counts = self._search_hits(
+                    view, compiled, sort, limit, offset, facets, facet_size
+                )
             hits = self._hits(conn, page)
         finally:
             conn.execute("COMMIT")
@@ -200,8 +219,7 @@ class SqliteSearchBackend:
         conn = self._connect()
         try:
             conn.execute("BEGIN")
-            self._state.sync(conn)
-            sql, params = compile_query(query, self._state.lookups(conn), now).select_ids()
+            sql, params = compile_query(query, self._state.view(conn), now).select_ids()
             cursor = conn.execute(sql, params)
             while rows := cursor.fetchmany(1000):
                 for (doc_id,) in rows:
@@ -232,41 +250,73 @@ class SqliteSearchBackend:
 
     def _write(self, batch: list[DocumentRows]) -> int:
         conn = self._conn()
-        with _write_transaction(conn):
-            self._state.sync(conn)
-            write_documents(conn, self._state.values, batch)
-            _bump_generation(conn)
+        try:
+            with _write_transaction(conn):
+                write_documents(conn, self._state.view(conn).values, batch)
+                _bump_generation(conn)
+        except BaseException:
+            self._state.forget_values()  # it may hold codes of the rolled-back batch
+            raise
         return len(batch)
 
     @staticmethod
-    def _page_all(conn: sqlite3.Connection, sort: str, limit: int, offset: int) -> list[tuple[int, float]]:
-        # An index walk for -modified and title: no sort of the whole catalog.
-        order = _ORDER_SQL["-modified" if sort == "relevance" else sort]
-        return conn.execute(
-            f"SELECT d.doc, 0.0 FROM search_doc d ORDER BY {order} LIMIT ? OFFSET ?", (limit, offset)
+    def _page_all(
+        conn: sqlite3.Connection, sort: str, limit: int, offset: int
+    ) -> list[tuple[int, float]]:
+        """A page of every document, walking the modified or title index."""
+        sort = "-modified" if sort == "relevance" else sort
+        if sort != "modified":
+            # NULL is the lowest value: undated documents come last in DESC order.
+            return conn.execute(
+                f"SELECT d.doc, 0.0 FROM search_doc d ORDER BY {_ORDER_SQL[sort]} LIMIT ? OFFSET ?",
+                (limit, offset),
+            ).fetchall()
+        # Ascending, NULLs would come first: the dated part, then the undated one.
+        page = conn.execute(
+            "SELECT d.doc, 0.0 FROM search_doc d WHERE d.modified IS NOT NULL "
+            f"ORDER BY {_ORDER_SQL['modified']} LIMIT ? OFFSET ?",
+            (limit, offset),
         ).fetchall()
+        if len(page) < limit:
+            dated = conn.execute(
+                "SELECT count(*) FROM search_doc WHERE modified IS NOT NULL"
+            ).fetchone()[0]
+            page += conn.execute(
+                "SELECT d.doc, 0.0 FROM search_doc d WHERE d.modified IS NULL "
+                "ORDER BY d.id LIMIT ? OFFSET ?",
+                (limit - len(page), max(0, offset - dated)),
+            ).fetchall()
+        return page
 
+    @staticmethod
     def _search_hits(
-        self, conn: sqlite3.Connection, compiled: CompiledQuery, sort: str, limit: int, offset: int,
-        facets: list[str], facet_size: int,
+        view: View,
+        compiled: CompiledQuery,
+        sort: str,
+        limit: int,
+        offset: int,
+        facets: list[str],
+        facet_size: int,
     ) -> tuple[int, list[tuple[int, float]], FacetCounts]:
         """Total, page and facets from one pass over the hits."""
         if sort == "relevance" and not compiled.ranked:
             sort = "-modified"
         score = compiled.score_sql() if sort == "relevance" else "0.0"
-        columns = ["d.doc", score, _SORT_COLUMN[sort], *(f"d.{name}" for name in facets)]
+        columns = ["d.doc", score, _SORT_COLUMNS[sort], *(f"d.{name}" for name in facets)]
         from_where, params = compiled.from_where()
-        rows = conn.execute(f"SELECT {', '.join(columns)} FROM {from_where}", params).fetchall()
+        rows = view.conn.execute(
+            f"SELECT {', '.join(columns)} FROM {from_where}", params
+        ).fetchall()
         wanted = offset + limit
         if sort == "relevance":
             # Equal scores keep the scan's order (ascending doc): nlargest is stable.
-            ordered = heapq.nlargest(wanted, rows, key=lambda r: r[1])
+            ordered = heapq.nlargest(wanted, rows, key=itemgetter(1))
         elif sort == "-modified":
-            ordered = heapq.nlargest(wanted, rows, key=lambda r: (r[2], r[0]))
+            ordered = heapq.nlargest(wanted, rows, key=itemgetter(2, 3))
         else:
-            ordered = heapq.nsmallest(wanted, rows, key=lambda r: (r[2], r[0]))
+            ordered = heapq.nsmallest(wanted, rows, key=itemgetter(2, 3))
         page = [(r[0], float(r[1])) for r in ordered[offset:wanted]]
-        return len(rows), page, self._state.count_hits(conn, rows, 3, facets, facet_size)
+        return len(rows), page, view.count_hits(rows, 4, facets, facet_size)
 
     @staticmethod
     def _hits(conn: sqlite3.Connection, page: list[tuple[int, float]]) -> list[Hit]:
@@ -276,11 +326,16 @@ class SqliteSearchBackend:
         found = {
             doc: (doc_id, body)
             for doc, doc_id, body in conn.execute(
-                f"SELECT d.doc, d.id, b.document FROM search_doc d JOIN search_body b ON b.doc = d.doc "
-                f"WHERE d.doc IN ({marks})", [doc for doc, _ in page],
+                f"SELECT d.doc, d.id, b.document FROM search_doc d "
+                f"JOIN search_body b ON b.doc = d.doc "
+                f"WHERE d.doc IN ({marks})",
+                [doc for doc, _ in page],
             )
         }
-        return [Hit(id=found[doc][0], score=score, document=json.loads(found[doc][1])) for doc, score in page]
+        return [
+            Hit(id=found[doc][0], score=score, document=json.loads(found[doc][1]))
+            for doc, score in page
+        ]
 
 
 class _write_transaction:
@@ -298,5 +353,6 @@ class _write_transaction:
 
 
 def _bump_generation(conn: sqlite3.Connection) -> None:
-    conn.execute("UPDATE search_meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'")
-
+    conn.execute(
+        "UPDATE search_meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'"
+    )

@@ -1,127 +1,157 @@
 """Facet counts and value lookups for the FTS5 backend.
 
-- Match-all (an empty scene, the search page's landing view): counted from the term
-  table once per index *generation* (bumped by every write) and cached in-process.
-- Any other query: the backend reads the coded facet columns of every hit in the
-  same pass that finds them; they are counted here with C-speed Counters, and a
-  list field is spread over its values once per distinct list, not once per hit.
+- Match-all (an empty scene, the search page's landing view): the total and each
+  field's counts (one walk of its code index) are computed once per index
+  *generation*, bumped by every write, and cached in-process.
+- Any other query: the backend reads the coded values of every hit in the same pass
+  that finds them; they are counted here with C-speed Counters, and a list field is
+  spread over its values once per distinct list, not once per hit.
 
 The per-generation counts also estimate filter sizes, so the most selective filter
-drives a text-less query.
+drives a text-less query. Each search works through a :class:`View` of the caches
+that belong to its own snapshot, so a concurrent write never mixes two states.
 """
+
 from __future__ import annotations
 
 import heapq
 import sqlite3
 import threading
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from operator import itemgetter
 from typing import Any
 
-from search.sqlite_schema import FIELD_CODES, LIST_FIELDS, bool_term, unpack
+from search.sqlite_schema import LIST_FIELDS, bool_term, unpack
 from search.sqlite_values import ValueCodes
 
 FacetCounts = dict[str, list[tuple[str, int]]]
 
 
-def top(counts: dict[str, int], size: int) -> list[tuple[str, int]]:
+def top(counts: Mapping[str, int], size: int) -> list[tuple[str, int]]:
     """The ``size`` values with the highest counts (ties by value)."""
     return heapq.nsmallest(size, counts.items(), key=lambda item: (-item[1], item[0]))
+
+
+class _GenerationCache:
+    """Counts that hold for one generation of the index."""
+
+    def __init__(self, generation: int) -> None:
+        self.generation = generation
+        self.lock = threading.Lock()
+        self.fields: dict[str, dict[Any, int]] = {}
+        self.total: int | None = None
+        self.tops: dict[tuple[str, int], list[tuple[str, int]]] = {}
 
 
 class IndexState:
     """What one process remembers about the index between searches (thread-safe)."""
 
     def __init__(self) -> None:
-        self.values = ValueCodes()
         self._lock = threading.Lock()
-        self._generation: str | None = None
-        self._fields: dict[str, dict[str, int]] = {}
-        self._sizes: dict[tuple[str, Any], int] = {}
+        self._values: ValueCodes | None = None
+        self._cache: _GenerationCache | None = None
 
-    def sync(self, conn: sqlite3.Connection) -> None:
-        """Bring the caches up to the snapshot ``conn`` reads (call inside it)."""
-        meta = dict(conn.execute("SELECT key, value FROM search_meta WHERE key IN ('generation', 'epoch')"))
-        self.values.sync(conn, meta["epoch"])
+    def view(self, conn: sqlite3.Connection) -> "View":
+        """The caches for the snapshot ``conn`` reads (call inside its transaction)."""
+        meta = dict(
+            conn.execute("SELECT key, value FROM search_meta WHERE key IN ('generation', 'epoch')")
+        )
+        generation = int(meta["generation"])
         with self._lock:
-            if meta["generation"] != self._generation:
-                self._generation = meta["generation"]
-                self._fields, self._sizes = {}, {}
+            if self._values is None or self._values.epoch != meta["epoch"]:
+                self._values = ValueCodes(meta["epoch"])
+            values = self._values
+            cache = self._cache
+            if cache is None or cache.generation < generation:
+                cache = self._cache = _GenerationCache(generation)
+            elif cache.generation > generation:
+                cache = _GenerationCache(generation)  # an older snapshot: its own, unshared
+        values.update(conn)
+        return View(conn, values, cache)
 
-    def lookups(self, conn: sqlite3.Connection) -> "BoundLookups":
-        return BoundLookups(self, conn)
-
-    def match_all(self, conn: sqlite3.Connection, facets: Sequence[str], size: int) -> FacetCounts:
-        """Counts over every document."""
-        return {name: top(self.field_counts(conn, name), size) for name in facets}
-
-    def count_hits(self, conn: sqlite3.Connection, rows: Sequence[Sequence[Any]], first: int,
-                   facets: Sequence[str], size: int) -> FacetCounts:
-        """Counts from the hit rows, whose coded facet values start at ``first``."""
-        out: FacetCounts = {}
-        for i, name in enumerate(facets, start=first):
-            raw = Counter(map(itemgetter(i), rows))  # C-level loop over the hits
-            if name == "machine_readable":
-                counts = {bool_term(bool(k)): n for k, n in raw.items() if k is not None}
-                out[name] = top(counts, size)
-                continue
-            raw.pop(0, None)
-            if not self.values.knows(raw):
-                self.values.sync(conn, self.values_epoch(conn))  # written after our last sync
-            decode = self.values.decode
-            if name in LIST_FIELDS:
-                spread: Counter[str] = Counter()
-                for code, n in raw.items():
-                    for value in unpack(decode(code)):
-                        spread[value] += n
-                out[name] = top(spread, size)
-            else:
-                out[name] = top({decode(code): n for code, n in raw.items()}, size)
-        return out
-
-    @staticmethod
-    def values_epoch(conn: sqlite3.Connection) -> str:
-        return conn.execute("SELECT value FROM search_meta WHERE key = 'epoch'").fetchone()[0]
-
-    def field_counts(self, conn: sqlite3.Connection, name: str) -> dict[str, int]:
-        """Documents per value of one field, over the whole index."""
+    def forget_values(self) -> None:
+        """Drop the value codes (after a write that added some was rolled back)."""
         with self._lock:
-            known = self._fields.get(name)
+            self._values = None
+
+
+class View:
+    """One snapshot's counts and codes; also :class:`search.sqlite_query.Lookups`."""
+
+    def __init__(
+        self, conn: sqlite3.Connection, values: ValueCodes, cache: _GenerationCache
+    ) -> None:
+        self.conn, self.values, self.cache = conn, values, cache
+
+    def total(self) -> int:
+        """How many documents the index holds."""
+        with self.cache.lock:
+            known = self.cache.total
         if known is None:
-            known = dict(conn.execute(
-                "SELECT value, count(*) FROM search_term WHERE field = ? GROUP BY value", (FIELD_CODES[name],)
-            ).fetchall())
-            with self._lock:
-                self._fields[name] = known
+            known = self.conn.execute("SELECT count(*) FROM search_doc").fetchone()[0]
+            with self.cache.lock:
+                self.cache.total = known
         return known
 
-    def documents_with(self, conn: sqlite3.Connection, name: str, values: Sequence[Any]) -> int:
-        """How many term rows the values of a filter have (an upper bound on its docs)."""
-        total = 0
-        for value in values:
-            term = bool_term(value) if isinstance(value, bool) else value
-            with self._lock:
-                fields = self._fields.get(name)
-                known = fields.get(term, 0) if fields is not None else self._sizes.get((name, term))
+    def field_counts(self, name: str) -> dict[Any, int]:
+        """Documents per code (per 0/1 for machine_readable) of one field, whole index."""
+        with self.cache.lock:
+            known = self.cache.fields.get(name)
+        if known is None:
+            known = dict(
+                self.conn.execute(
+                    f"SELECT {name}, count(*) FROM search_doc GROUP BY {name}"
+                ).fetchall()
+            )
+            with self.cache.lock:
+                self.cache.fields[name] = known
+        return known
+
+    def match_all(self, facets: Sequence[str], size: int) -> FacetCounts:
+        """Counts over every document (the landing page: cached per generation)."""
+        out: FacetCounts = {}
+        for name in facets:
+            with self.cache.lock:
+                known = self.cache.tops.get((name, size))
             if known is None:
-                known = conn.execute(
-                    "SELECT count(*) FROM search_term WHERE field = ? AND value = ?", (FIELD_CODES[name], term)
-                ).fetchone()[0]
-                with self._lock:
-                    self._sizes[(name, term)] = known
-            total += known
-        return total
+                known = top(self._named(name, self.field_counts(name)), size)
+                with self.cache.lock:
+                    self.cache.tops[(name, size)] = known
+            out[name] = list(known)
+        return out
 
+    def count_hits(
+        self, rows: Sequence[Sequence[Any]], first: int, facets: Sequence[str], size: int
+    ) -> FacetCounts:
+        """Counts from the hit rows, whose coded values start at column ``first``."""
+        return {
+            name: top(self._named(name, Counter(map(itemgetter(i), rows))), size)
+            for i, name in enumerate(facets, start=first)
+        }
 
-class BoundLookups:
-    """:class:`IndexState` answering :class:`search.sqlite_query.Lookups` for one snapshot."""
+    def _named(self, name: str, by_code: Mapping[Any, int]) -> Mapping[str, int]:
+        """Counts by code turned into counts by value (lists spread over their values)."""
+        if name == "machine_readable":
+            return {bool_term(bool(k)): n for k, n in by_code.items() if k is not None}
+        decoded = self.values.decode(self.conn, by_code)
+        if name not in LIST_FIELDS:
+            return {value: by_code[code] for code, value in decoded.items()}
+        spread: Counter[str] = Counter()
+        for code, packed in decoded.items():
+            n = by_code[code]
+            for value in unpack(packed):
+                spread[value] += n
+        return spread
 
-    def __init__(self, state: IndexState, conn: sqlite3.Connection) -> None:
-        self.state, self.conn = state, conn
+    # -- Lookups ---------------------------------------------------------------------
 
     def documents_with(self, name: str, values: tuple[Any, ...]) -> int:
-        return self.state.documents_with(self.conn, name, values)
+        """How many documents have any of ``values`` in field ``name``."""
+        counts = self.field_counts(name)
+        if name == "machine_readable":
+            return sum(counts.get(1 if v else 0, 0) for v in values)
+        return sum(counts.get(code, 0) for code in self.codes(name, values))
 
     def codes(self, name: str, values: tuple[Any, ...]) -> list[int]:
-        return self.state.values.matching(name, [str(v) for v in values])
+        return self.values.matching(name, [str(v) for v in values])

@@ -6,9 +6,11 @@ clauses after NOT. Filters, exclusions and ranges become checks on the
 ``search_doc d`` row. What drives the scan:
 
 1. the MATCH, when the text has a positive clause;
-2. else the filter field with the fewest documents, read from the term table;
-3. else ``search_doc`` itself (ranges only, exclusions only, or nothing).
+2. else the filter on an indexed field that the fewest documents pass, through its
+   code index;
+3. else ``search_doc`` itself, or its ``modified`` index for a range on it.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -16,7 +18,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from search.query import SceneQuery
-from search.sqlite_schema import FIELD_CODES, FTS_WEIGHTS, RANGE_COLUMNS
+from search.sqlite_schema import FTS_WEIGHTS, INDEXED_FIELDS, RANGE_COLUMNS
 from search.text import Clause, TextQuery
 
 _OPS = {"gte": ">=", "gt": ">", "lte": "<=", "lt": "<"}
@@ -70,47 +72,49 @@ class CompiledQuery:
         return f"SELECT d.id FROM {from_where} ORDER BY d.id", params
 
 
-def compile_query(query: SceneQuery, lookups: Lookups, now: datetime | None = None) -> CompiledQuery:
+def compile_query(
+    query: SceneQuery, lookups: Lookups, now: datetime | None = None
+) -> CompiledQuery:
     """The SQL for ``query``, with relative dates evaluated at ``now``."""
     out = CompiledQuery()
     _compile_text(query.text_query(), out)
     driver = None
-    if out.match is None and query.filters:
-        driver = min(query.filters, key=lambda item: lookups.documents_with(*item))[0]
+    if out.match is None:
+        candidates = [item for item in query.filters if item[0] in INDEXED_FIELDS]
+        if candidates:
+            driver = min(candidates, key=lambda item: lookups.documents_with(*item))[0]
+    # Only the driver's column may use its index; a unary + keeps SQLite from
+    # choosing another (it cannot know which filter is the selective one).
     for name, values in query.filters:
-        if name == driver:
-            # The driving filter reads its inverted lists; its check would be redundant.
-            marks = ", ".join("?" for _ in values)
-            out.where.insert(0, f"d.doc IN (SELECT doc FROM search_term WHERE field = ? AND value IN ({marks}))")
-            out.params[0:0] = [FIELD_CODES[name], *_terms(values)]
-            continue
-        sql, params = _condition(name, values, lookups)
+        sql, params = _condition(name, values, lookups, use_index=name == driver)
         out.where.append(sql)
         out.params.extend(params)
     for name, values in query.exclude:
-        sql, params = _condition(name, values, lookups)
+        sql, params = _condition(name, values, lookups, use_index=False)
         out.where.append(f"NOT {sql}")
         out.params.extend(params)
+    plus = "+" if driver or out.match else ""
     for bound in query.resolve_ranges(now):
         # A NULL column never satisfies a comparison: missing values never match.
-        out.where.append(f"d.{RANGE_COLUMNS[bound.field]} {_OPS[bound.op]} ?")
+        out.where.append(f"{plus}d.{RANGE_COLUMNS[bound.field]} {_OPS[bound.op]} ?")
         out.params.append(bound.value)
     return out
 
 
-def _terms(values: tuple[Any, ...]) -> list[Any]:
-    return ["true" if v is True else "false" if v is False else v for v in values]
-
-
-def _condition(name: str, values: tuple[Any, ...], lookups: Lookups) -> tuple[str, list[Any]]:
+def _condition(
+    name: str, values: tuple[Any, ...], lookups: Lookups, use_index: bool
+) -> tuple[str, list[Any]]:
     """True when the row has any of ``values``; never NULL, so NOT works."""
+    column = f"d.{name}" if use_index else f"+d.{name}"
     if name == "machine_readable":
         marks = ", ".join("?" for _ in values)
-        return f"(coalesce(d.machine_readable, -1) IN ({marks}))", [1 if v else 0 for v in values]
+        return f"(coalesce({column}, -1) IN ({marks}))", [1 if v else 0 for v in values]
     codes = lookups.codes(name, values)
     if not codes:
         return "(0)", []  # no document has any of the values
-    return f"(d.{name} IN ({', '.join('?' for _ in codes)}))", codes
+    # Codes are our own integers: written inline, a common tag held by thousands of
+    # distinct tag lists cannot run into SQLite's limit on bound parameters.
+    return f"({column} IN ({', '.join(str(int(code)) for code in codes)}))", []
 
 
 def _compile_text(text: TextQuery, out: CompiledQuery) -> None:

@@ -6,18 +6,19 @@ recreated when :data:`SCHEMA_VERSION` changes.
 
 - ``search_doc``: one row per document (``doc`` = integer key) holding every filter,
   range and sort value, so that a candidate is checked, sorted and counted into
-  facets from this one row. Facet fields are stored as codes (``search_value``).
-- ``search_value``: the code of each facet value, or of each distinct *packed* list
-  (``\\x1fcsv\\x1fjson\\x1f``) of a list field; see :mod:`search.sqlite_values`.
+  facets from this one row. Filter fields are stored as codes (``search_value``):
+  the code of the value, or for a list field the code of the whole *packed* list
+  (``\x1fcsv\x1fjson\x1f``); a filter on ``formats: csv`` becomes ``formats IN
+  (codes of the lists holding csv)``. The code columns of the selective fields are
+  indexed, so the most selective filter can drive a text-less query.
+- ``search_value``: the codes; see :mod:`search.sqlite_values`.
 - ``search_body``: the stored document JSON, read only for the page of hits.
-- ``search_term``: (field code, value, doc) for every filter value: the inverted
-  list that drives a filter-only query from its most selective filter, and the
-  source of match-all facet counts.
 - ``search_fts``: FTS5 over pre-analysed text (:func:`search.text.index_text`) split
   on spaces, so SQLite's tokenizer adds no analysis of its own.
-- ``search_meta``: schema version, the dictionary epoch (new on every clear) and a
+- ``search_meta``: schema version, the code epoch (new on every clear) and a
   generation counter bumped by every write, which keys in-process caches.
 """
+
 from __future__ import annotations
 
 import json
@@ -28,14 +29,25 @@ from typing import Any
 from search.query_values import FILTER_FIELDS, normalise_datetime
 from search.text import index_text
 
-SCHEMA_VERSION = "3"
-TABLES = ("search_fts", "search_term", "search_body", "search_doc", "search_value", "search_meta")
+SCHEMA_VERSION = "4"  # bump on any change to the tables or to search.text analysis
+TABLES = ("search_fts", "search_body", "search_doc", "search_value", "search_meta")
 
-# Field names are stored as small integers in the term table, its largest table.
+# Field numbers in search_value.
 FIELD_CODES: dict[str, int] = {name: i for i, name in enumerate(FILTER_FIELDS)}
 LIST_FIELDS: tuple[str, ...] = ("themes", "tags", "formats")
-TEXT_COLUMNS: tuple[str, ...] = ("source", "publisher", "region", "open_type", "update_frequency", "license")
+TEXT_COLUMNS: tuple[str, ...] = (
+    "source",
+    "publisher",
+    "region",
+    "open_type",
+    "update_frequency",
+    "license",
+)
 CODED_FIELDS: tuple[str, ...] = TEXT_COLUMNS + LIST_FIELDS
+# Fields whose code column is indexed: selective enough to drive a query. The others
+# (open_type, update_frequency, license, machine_readable) have a handful of values,
+# each shared by a large part of the catalog, where a scan is as fast.
+INDEXED_FIELDS: tuple[str, ...] = ("source", "publisher", "region", "themes", "tags", "formats")
 SEP = "\x1f"
 
 # bm25 weights of the FTS columns: title, description, publisher, keywords (tags+themes).
@@ -45,8 +57,18 @@ FTS_WEIGHTS = (5.0, 1.0, 1.5, 2.0)
 VALUE_SEPARATOR = " _ "
 
 DOC_COLUMNS: tuple[str, ...] = (
-    "doc", "id", *CODED_FIELDS, "machine_readable", "created", "modified",
-    "record_count", "size", "completeness", "timeliness", "accuracy", "title_key",
+    "doc",
+    "id",
+    *CODED_FIELDS,
+    "machine_readable",
+    "created",
+    "modified",
+    "record_count",
+    "size",
+    "completeness",
+    "timeliness",
+    "accuracy",
+    "title_key",
 )
 # The FTS5 tokenizer only splits on spaces: the characters search.text keeps inside
 # a token are declared token characters.
@@ -72,12 +94,11 @@ DDL = [
         title_key TEXT NOT NULL)""",
     "CREATE INDEX IF NOT EXISTS search_doc_modified ON search_doc (modified)",
     "CREATE INDEX IF NOT EXISTS search_doc_title ON search_doc (title_key)",
+    *(
+        f"CREATE INDEX IF NOT EXISTS search_doc_{name} ON search_doc ({name})"
+        for name in INDEXED_FIELDS
+    ),
     "CREATE TABLE IF NOT EXISTS search_body (doc INTEGER PRIMARY KEY, document TEXT NOT NULL)",
-    """CREATE TABLE IF NOT EXISTS search_term (
-        field INTEGER NOT NULL,
-        value TEXT NOT NULL,
-        doc INTEGER NOT NULL,
-        PRIMARY KEY (field, value, doc)) WITHOUT ROWID""",
     f"""CREATE VIRTUAL TABLE IF NOT EXISTS search_fts USING fts5(
         title, description, publisher, keywords, tokenize = "{_TOKENIZE}")""",
     "INSERT OR IGNORE INTO search_meta (key, value) VALUES ('generation', '0')",
@@ -85,9 +106,13 @@ DDL = [
 
 # Columns of search_doc that range bounds compare, by query field name.
 RANGE_COLUMNS: dict[str, str] = {
-    "created": "created", "modified": "modified", "record_count": "record_count",
-    "size": "size", "quality.completeness": "completeness",
-    "quality.timeliness": "timeliness", "quality.accuracy": "accuracy",
+    "created": "created",
+    "modified": "modified",
+    "record_count": "record_count",
+    "size": "size",
+    "quality.completeness": "completeness",
+    "quality.timeliness": "timeliness",
+    "quality.accuracy": "accuracy",
 }
 
 
@@ -101,7 +126,9 @@ def create_tables(conn: sqlite3.Connection) -> None:
             drop_tables(conn)
     for statement in DDL:
         conn.execute(statement)
-    conn.execute("INSERT OR REPLACE INTO search_meta (key, value) VALUES ('schema', ?)", (SCHEMA_VERSION,))
+    conn.execute(
+        "INSERT OR REPLACE INTO search_meta (key, value) VALUES ('schema', ?)", (SCHEMA_VERSION,)
+    )
     if not conn.execute("SELECT 1 FROM search_meta WHERE key = 'epoch'").fetchone():
         new_epoch(conn)
 
@@ -109,7 +136,8 @@ def create_tables(conn: sqlite3.Connection) -> None:
 def new_epoch(conn: sqlite3.Connection) -> None:
     """Mark the value codes as renumbered (after the tables were emptied)."""
     conn.execute(
-        "INSERT OR REPLACE INTO search_meta (key, value) VALUES ('epoch', lower(hex(randomblob(8))))"
+        "INSERT OR REPLACE INTO search_meta (key, value) "
+        "VALUES ('epoch', lower(hex(randomblob(8))))"
     )
 
 
@@ -140,9 +168,6 @@ class DocumentRows:
     fts_row: tuple[str, str, str, str]
     body: str
 
-    def terms(self) -> list[tuple[int, str]]:
-        return document_terms(self.coded, self.machine_readable)
-
 
 def document_rows(document: dict[str, Any]) -> DocumentRows:
     """Convert a search document; raises ValueError when it cannot be indexed."""
@@ -159,7 +184,10 @@ def document_rows(document: dict[str, Any]) -> DocumentRows:
     machine = get("machine_readable")
     lists = {name: _values(get(name)) for name in LIST_FIELDS}
     lists["formats"] = list(dict.fromkeys(v.lower() for v in lists["formats"]))
-    coded = (*(_value(get(name)) for name in TEXT_COLUMNS), *(pack(lists[name]) for name in LIST_FIELDS))
+    coded = (
+        *(_value(get(name)) for name in TEXT_COLUMNS),
+        *(pack(lists[name]) for name in LIST_FIELDS),
+    )
     rest = (
         normalise_datetime(get("created")),
         normalise_datetime(get("modified")),
@@ -180,21 +208,6 @@ def document_rows(document: dict[str, Any]) -> DocumentRows:
     body = json.dumps(document, ensure_ascii=False, separators=(",", ":"), default=str)
     machine_code = (1 if machine else 0) if isinstance(machine, bool) else None
     return DocumentRows(doc_id, coded, machine_code, rest, fts_row, body)
-
-
-def document_terms(coded: tuple[str, ...], machine_readable: int | None) -> list[tuple[int, str]]:
-    """(field code, value) of every filter value of a document: its term table rows."""
-    out: list[tuple[int, str]] = []
-    for name, value in zip(CODED_FIELDS, coded):
-        if not value:
-            continue
-        if name in LIST_FIELDS:
-            out.extend((FIELD_CODES[name], v) for v in unpack(value))
-        else:
-            out.append((FIELD_CODES[name], value))
-    if machine_readable is not None:
-        out.append((FIELD_CODES["machine_readable"], bool_term(bool(machine_readable))))
-    return out
 
 
 def bool_term(value: bool) -> str:

@@ -1,14 +1,15 @@
-"""Small integer codes for the facet values of the FTS5 index (``search_value``).
+"""Small integer codes for the filter values of the FTS5 index (``search_value``).
 
-``search_doc`` stores each facet field as a code: the value of a single-valued field
+``search_doc`` stores each coded field as a code: the value of a single-valued field
 (``region``), or the packed list of a list field (``formats``: the code of
 ``\\x1fcsv\\x1fjson\\x1f``). Reading and counting ints for thousands of hits costs a
 fraction of decoding their strings, and lists are counted once per distinct list.
 
 The dictionary is append-only (codes never change meaning) until the index is
-cleared, which starts a new *epoch*; every process keeps a copy and reads only the
-codes added since. Code 0 means "no value".
+cleared, which starts a new *epoch*; each process keeps one :class:`ValueCodes` per
+epoch and reads only the codes added since its last look. Code 0 means "no value".
 """
+
 from __future__ import annotations
 
 import sqlite3
@@ -19,67 +20,65 @@ from search.sqlite_schema import FIELD_CODES, LIST_FIELDS, unpack
 
 
 class ValueCodes:
-    """This process's copy of ``search_value`` (thread-safe)."""
+    """This process's copy of ``search_value`` for one epoch (thread-safe)."""
 
-    def __init__(self) -> None:
+    def __init__(self, epoch: str) -> None:
+        self.epoch = epoch
         self._lock = threading.Lock()
-        self._epoch: str | None = None
         self._codes: dict[tuple[int, str], int] = {}
-        self._values: dict[int, tuple[int, str]] = {}
+        self._values: dict[int, str] = {}
         self._last = 0
         self._containing: dict[int, dict[str, list[int]]] = {}
 
-    def sync(self, conn: sqlite3.Connection, epoch: str) -> None:
-        """Start over if the index was cleared, then read codes added since last time."""
+    def update(self, conn: sqlite3.Connection) -> None:
+        """Read the codes added since the last update (in ``conn``'s snapshot)."""
         with self._lock:
-            if epoch != self._epoch:
-                self._epoch, self._codes, self._values, self._last = epoch, {}, {}, 0
-                self._containing = {}
             rows = conn.execute(
-                "SELECT code, field, value FROM search_value WHERE code > ? ORDER BY code", (self._last,)
+                "SELECT code, field, value FROM search_value WHERE code > ? ORDER BY code",
+                (self._last,),
             ).fetchall()
             for code, field, value in rows:
-                self._codes[(field, value)] = code
-                self._values[code] = (field, value)
-                self._last = code
-            if rows:
-                self._containing = {}
+                self._remember(code, field, value)
+
+    def _remember(self, code: int, field: int, value: str) -> None:
+        self._codes[(field, value)] = code
+        self._values[code] = value
+        self._last = max(self._last, code)
+        self._containing.pop(field, None)
 
     def encode(self, conn: sqlite3.Connection, name: str, value: str) -> int:
-        """The code of ``value`` (a packed list for list fields), added if new. Call
-        inside the write transaction, after :meth:`sync`."""
+        """The code of ``value`` (a packed list for list fields), added if new. Only
+        inside a write transaction; if it rolls back, drop this object."""
         if not value:
             return 0
         field = FIELD_CODES[name]
         with self._lock:
             code = self._codes.get((field, value))
-        if code is None:
-            code = conn.execute(
-                "INSERT INTO search_value (field, value) VALUES (?, ?) RETURNING code", (field, value)
-            ).fetchone()[0]
-            with self._lock:
-                self._codes[(field, value)] = code
-                self._values[code] = (field, value)
-                self._last = max(self._last, code)
-                self._containing.pop(field, None)
+            if code is None:
+                code = conn.execute(
+                    "INSERT INTO search_value (field, value) VALUES (?, ?) RETURNING code",
+                    (field, value),
+                ).fetchone()[0]
+                self._remember(code, field, value)
         return code
 
-    def decode(self, code: int) -> str:
-        """The value (or packed list) of a code; '' for 0."""
-        return self._values[code][1] if code else ""
-
-    def knows(self, codes: Iterable[int]) -> bool:
+    def decode(self, conn: sqlite3.Connection, codes: Iterable[int]) -> dict[int, str]:
+        """The values of ``codes`` (0 excluded), reading any this copy lacks."""
+        wanted = [code for code in codes if code]
         with self._lock:
-            return all(code in self._values for code in codes if code)
+            missing = [code for code in wanted if code not in self._values]
+        if missing:
+            self.update(conn)
+        with self._lock:
+            return {code: self._values[code] for code in wanted}
 
     def matching(self, name: str, values: Iterable[str]) -> list[int]:
-        """Codes whose document has any of ``values`` in field ``name``: the values'
-        own codes, or for a list field the codes of every list containing one."""
+        """Codes whose documents have any of ``values`` in field ``name``: the values'
+        own codes, or for a list field the codes of every list holding one of them."""
         field = FIELD_CODES[name]
-        if name not in LIST_FIELDS:
-            with self._lock:
-                return [code for v in values if (code := self._codes.get((field, v)))]
         with self._lock:
+            if name not in LIST_FIELDS:
+                return sorted({code for v in values if (code := self._codes.get((field, v)))})
             index = self._containing.get(field)
             if index is None:
                 index = {}
@@ -88,4 +87,4 @@ class ValueCodes:
                         for value in unpack(packed):
                             index.setdefault(value, []).append(code)
                 self._containing[field] = index
-        return sorted({code for v in values for code in index.get(v, ())})
+            return sorted({code for v in values for code in index.get(v, ())})

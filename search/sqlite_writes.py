@@ -1,10 +1,11 @@
 """Writing documents into the FTS5 index tables and removing them (inside the
 caller's write transaction)."""
+
 from __future__ import annotations
 
 import sqlite3
 
-from search.sqlite_schema import CODED_FIELDS, DOC_COLUMNS, DocumentRows, document_terms
+from search.sqlite_schema import CODED_FIELDS, DOC_COLUMNS, DocumentRows
 from search.sqlite_values import ValueCodes
 
 _INSERT_DOC = (
@@ -14,11 +15,13 @@ _INSERT_DOC = (
 _CHUNK = 500  # ids per IN (...): far below SQLite's variable limit
 
 
-def write_documents(conn: sqlite3.Connection, values: ValueCodes, batch: list[DocumentRows]) -> None:
+def write_documents(
+    conn: sqlite3.Connection, values: ValueCodes, batch: list[DocumentRows]
+) -> None:
     """Add or replace a batch of documents (distinct ids). A replaced document keeps
-    its doc number; its old entries are removed first."""
+    its doc number; its old text and body are removed first."""
     existing = dict(_docs_of(conn, [rows.id for rows in batch]))
-    remove_docs(conn, values, list(existing.values()), keep_doc_rows=True)
+    remove_docs(conn, list(existing.values()), keep_doc_rows=True)
     next_doc = conn.execute("SELECT coalesce(max(doc), 0) + 1 FROM search_doc").fetchone()[0]
     docs: list[int] = []
     for rows in batch:
@@ -29,44 +32,42 @@ def write_documents(conn: sqlite3.Connection, values: ValueCodes, batch: list[Do
             next_doc += 1
     pairs = list(zip(docs, batch))
     encode = values.encode
-    conn.executemany(_INSERT_DOC, [
-        (doc, rows.id, *(encode(conn, name, value) for name, value in zip(CODED_FIELDS, rows.coded)),
-         rows.machine_readable, *rows.rest)
-        for doc, rows in pairs
-    ])
-    conn.executemany("INSERT INTO search_body (doc, document) VALUES (?, ?)", [(doc, rows.body) for doc, rows in pairs])
-    # Sorted like the term table's key, so the inserts walk its B-tree in order.
-    terms = sorted((field, value, doc) for doc, rows in pairs for field, value in rows.terms())
-    conn.executemany("INSERT INTO search_term (field, value, doc) VALUES (?, ?, ?)", terms)
     conn.executemany(
-        "INSERT INTO search_fts (rowid, title, description, publisher, keywords) VALUES (?, ?, ?, ?, ?)",
+        _INSERT_DOC,
+        [
+            (
+                doc,
+                rows.id,
+                *[encode(conn, name, value) for name, value in zip(CODED_FIELDS, rows.coded)],
+                rows.machine_readable,
+                *rows.rest,
+            )
+            for doc, rows in pairs
+        ],
+    )
+    conn.executemany(
+        "INSERT INTO search_body (doc, document) VALUES (?, ?)",
+        [(doc, rows.body) for doc, rows in pairs],
+    )
+    conn.executemany(
+        "INSERT INTO search_fts (rowid, title, description, publisher, keywords) "
+        "VALUES (?, ?, ?, ?, ?)",
         [(doc, *rows.fts_row) for doc, rows in pairs],
     )
 
 
-def remove_documents(conn: sqlite3.Connection, values: ValueCodes, ids: list[str]) -> int:
+def remove_documents(conn: sqlite3.Connection, ids: list[str]) -> int:
     """Remove documents by id; returns how many existed."""
     docs = [doc for _, doc in _docs_of(conn, ids)]
-    remove_docs(conn, values, docs)
+    remove_docs(conn, docs)
     return len(docs)
 
 
-def remove_docs(conn: sqlite3.Connection, values: ValueCodes, docs: list[int], keep_doc_rows: bool = False) -> None:
-    """Delete documents' entries; their term rows are rebuilt from their doc rows
-    (decoded), so the term table needs no index by doc."""
+def remove_docs(conn: sqlite3.Connection, docs: list[int], keep_doc_rows: bool = False) -> None:
+    """Delete documents' entries (all but their search_doc row with ``keep_doc_rows``,
+    which the caller replaces)."""
     if not docs:
         return
-    columns = ", ".join(CODED_FIELDS)
-    terms = []
-    for start in range(0, len(docs), _CHUNK):
-        chunk = docs[start:start + _CHUNK]
-        marks = ", ".join("?" for _ in chunk)
-        for doc, *codes, machine in conn.execute(
-            f"SELECT doc, {columns}, machine_readable FROM search_doc WHERE doc IN ({marks})", chunk
-        ):
-            coded = tuple(values.decode(code) for code in codes)
-            terms.extend((field, value, doc) for field, value in document_terms(coded, machine))
-    conn.executemany("DELETE FROM search_term WHERE field = ? AND value = ? AND doc = ?", terms)
     params = [(doc,) for doc in docs]
     conn.executemany("DELETE FROM search_fts WHERE rowid = ?", params)
     conn.executemany("DELETE FROM search_body WHERE doc = ?", params)

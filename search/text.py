@@ -4,7 +4,7 @@ Analysis (what a text becomes, for documents and queries alike), modelled on
 Elasticsearch's built-in ``cjk`` analyzer so both backends agree:
 
 1. NFKC normalisation (full-width ``ＡＢＣ１２３`` becomes ``ABC123``, the ideographic
-   space a space); curly quotes are read as ``'``.
+   space a space); curly quotes are read as straight ones.
 2. A *run* of CJK characters (Han, kana, hangul; no space or punctuation between
    them) becomes its overlapping bigrams: ``公共交通`` gives ``公共 共交 交通``. A run of
    one character stays a unigram.
@@ -13,7 +13,8 @@ Elasticsearch's built-in ``cjk`` analyzer so both backends agree:
    (``1,241,609``). Words are lower-cased and accents folded (``Café`` -> ``cafe``).
 4. English stop words (:data:`STOP_WORDS`) are dropped.
 
-Tokens keep their order; consecutive tokens are adjacent positions. ``交通data`` gives
+Tokens keep their order; consecutive tokens are adjacent positions (unlike ``cjk``, a
+dropped stop word leaves no gap, so ``"bus of city"`` is the phrase ``bus city``). ``交通data`` gives
 ``交通 data``. Indexing uses the same analysis (:func:`tokens`, :func:`index_text`).
 
 Query syntax (:func:`parse_text`):
@@ -35,9 +36,13 @@ analysis yields no token (punctuation, a stop word) is dropped from the query. A
 query with no positive clause left (``""``, ``-出租``) matches every document not
 excluded.
 
-Elasticsearch compiles each term as a ``match_phrase`` (analyzer ``cjk`` plus ASCII
-folding) over the text fields; SQLite as an FTS5 phrase of the tokens.
+Both backends index the output of :func:`index_text` (so they share one analysis,
+not two that agree "mostly") and compile each term as a phrase of its tokens:
+Elasticsearch as a ``match_phrase`` on whitespace-tokenised fields, SQLite as an
+FTS5 phrase. :meth:`TextQuery.matches` is the reference evaluation the parity suite
+checks both against.
 """
+
 from __future__ import annotations
 
 import operator
@@ -69,8 +74,9 @@ _TOKEN_RE = re.compile(
     rf"|(?P<word>{_WORD_CHAR}+(?:(?:[.']|(?<=\d),(?=\d)){_WORD_CHAR}+)*)"
 )
 _QUOTE_CHARS = re.compile("[“”「」『』‘’]")
-_QUOTES = str.maketrans({"“": '"', "”": '"', "「": '"', "」": '"', "『": '"', "』": '"',
-                         "‘": "'", "’": "'"})
+_QUOTES = str.maketrans(
+    {"“": '"', "”": '"', "「": '"', "」": '"', "『": '"', "』": '"', "‘": "'", "’": "'"}
+)
 
 
 class TextQueryError(ValueError):

@@ -16,7 +16,8 @@ from typing import Any
 
 OPEN_TYPES: tuple[str, ...] = ("unconditional", "conditional", "restricted")
 FREQUENCIES: tuple[str, ...] = (
-    "realtime", "hourly", "daily", "weekly", "monthly", "quarterly", "semiannual", "yearly", "irregular",
+    "realtime", "hourly", "daily", "weekly", "monthly", "quarterly", "semiannual", "yearly",
+    "irregular",
 )
 # Nominal period of each frequency in days (used for ISO 8601 durations and timeliness).
 FREQUENCY_DAYS: dict[str, float] = {
@@ -90,7 +91,8 @@ def _open_type(value: str) -> str:
 # --- update frequency ----------------------------------------------------------
 
 _ISO_DURATION = re.compile(
-    r"^(?:r\d*/)?p(?:(\d+(?:\.\d+)?)y)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)w)?(?:(\d+(?:\.\d+)?)d)?"
+    r"^(?:r\d*/)?p(?:(\d+(?:\.\d+)?)y)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)w)?"
+    r"(?:(\d+(?:\.\d+)?)d)?"
     r"(?:t(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s)?)?$"
 )
 # Checked in order: the more specific wording first (半年 before 年, 半月 before 月).
@@ -102,12 +104,14 @@ _FREQUENCY_WORDS: tuple[tuple[str, str], ...] = (
     ("半月", "monthly"), ("旬", "weekly"), ("月", "monthly"), ("周", "weekly"), ("日", "daily"),
     ("天", "daily"), ("年", "yearly"),
     ("irregular", "irregular"), ("as required", "irregular"), ("as needed", "irregular"),
-    ("ad hoc", "irregular"), ("adhoc", "irregular"), ("eventual", "irregular"), ("static", "irregular"),
+    ("ad hoc", "irregular"), ("adhoc", "irregular"), ("eventual", "irregular"),
+    ("static", "irregular"),
     ("never", "irregular"), ("one-off", "irregular"), ("one off", "irregular"),
     ("not updated", "irregular"), ("discontinued", "irregular"),
     ("continuous", "realtime"), ("real-time", "realtime"), ("realtime", "realtime"),
     ("real time", "realtime"), ("streaming", "realtime"), ("hour", "hourly"),
-    ("semiweekly", "weekly"), ("semi-weekly", "weekly"), ("biweekly", "weekly"), ("bi-weekly", "weekly"),
+    ("semiweekly", "weekly"), ("semi-weekly", "weekly"), ("biweekly", "weekly"),
+    ("bi-weekly", "weekly"),
     ("fortnight", "weekly"), ("semiannual", "semiannual"), ("semi-annual", "semiannual"),
     ("biannual", "semiannual"), ("bi-annual", "semiannual"), ("half-year", "semiannual"),
     ("half year", "semiannual"), ("twice a year", "semiannual"), ("six month", "semiannual"),

@@ -52,12 +52,14 @@ def _fingerprint(raw: Any) -> str:
 
 def _content_key(doc: dict[str, Any]) -> str:
     content = {name: doc.get(name) for name in CONTENT_FIELDS}
-    text = json.dumps(content, sort_keys=True, ensure_ascii=False, default=str, separators=(",", ":"))
+    text = json.dumps(content, sort_keys=True, ensure_ascii=False, default=str,
+                      separators=(",", ":"))
     return "content-" + _digest(text)
 
 
 def _title_key(doc: dict[str, Any]) -> str:
-    return "key-" + _digest(doc.get("title") or "", doc.get("publisher") or "", doc.get("created") or "")
+    title, publisher = doc.get("title") or "", doc.get("publisher") or ""
+    return "key-" + _digest(title, publisher, doc.get("created") or "")
 
 
 def _bounded(source: str, native: str) -> str:
@@ -66,9 +68,12 @@ def _bounded(source: str, native: str) -> str:
     return "sha-" + _digest(native, length=40)  # ids longer than the column are hashed
 
 
-def assign_ids(source: str, prepared: list[Prepared]) -> tuple[list[Prepared], list[tuple[SourceRecord, str]]]:
+Rejects = list[tuple[SourceRecord, str]]
+
+
+def assign_ids(source: str, prepared: list[Prepared]) -> tuple[list[Prepared], Rejects]:
     """Give each record its id; return the keepers and the (record, reason) rejects."""
-    rejected: list[tuple[SourceRecord, str]] = []
+    rejected: Rejects = []
     originals: dict[str, Prepared] = {}
     unique: list[Prepared] = []
     duplicates: list[tuple[Prepared, Prepared]] = []
@@ -85,7 +90,8 @@ def assign_ids(source: str, prepared: list[Prepared]) -> tuple[list[Prepared], l
     url_counts = Counter(item.doc["landing_page"] for item in unique
                          if not own[id(item)] and item.doc.get("landing_page"))
     title_keys = {id(item): _title_key(item.doc) for item in unique
-                  if not own[id(item)] and url_counts.get(item.doc.get("landing_page") or "", 0) != 1}
+                  if not own[id(item)]
+                  and url_counts.get(item.doc.get("landing_page") or "", 0) != 1}
     title_counts = Counter(title_keys.values())
 
     kept: list[Prepared] = []
@@ -103,8 +109,9 @@ def assign_ids(source: str, prepared: list[Prepared]) -> tuple[list[Prepared], l
         dataset_id = f"{source}:{native}"
         earlier = taken.get(dataset_id)
         if earlier is not None:
-            rejected.append((item.record, f"conflicting record: id {dataset_id} is already used by the "
-                                          f"record at {earlier.record.position}, and the two records differ"))
+            rejected.append((item.record, (
+                f"conflicting record: id {dataset_id} is already used by the record at "
+                f"{earlier.record.position}, and the two records differ")))
             continue
         item.native_id, item.dataset_id = native, dataset_id
         taken[dataset_id] = item
@@ -112,7 +119,8 @@ def assign_ids(source: str, prepared: list[Prepared]) -> tuple[list[Prepared], l
 
     for item, first in duplicates:
         if first.dataset_id:
-            reason = f"duplicate of {first.dataset_id} (identical to the record at {first.record.position})"
+            reason = (f"duplicate of {first.dataset_id} "
+                      f"(identical to the record at {first.record.position})")
         else:
             reason = f"duplicate of the record at {first.record.position}, itself quarantined"
         rejected.append((item.record, reason))

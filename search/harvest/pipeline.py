@@ -22,14 +22,17 @@ from tqdm import tqdm
 from search import catalog, quality
 from search.harvest.dcat_json import dcat_records
 from search.harvest.detect import FORMATS, JSON_FAMILY, UnknownFormat, is_dcat, sniff_format
-from search.harvest.fetch import READ_ERRORS, decode_text, describe_read_error, open_location, read_all
+from search.harvest.fetch import (
+    READ_ERRORS, decode_text, describe_read_error, open_location, read_all,
+)
 from search.harvest.identity import Prepared, assign_ids
 from search.harvest.portal_csv import read_csv
 from search.harvest.portal_json import load_json_values, records_from_values
 from search.harvest.portal_xlsx import read_xlsx
 from search.harvest.records import HarvestError, SourceRecord
 from search.mapping import FieldMapping, MappingError, load_mapping
-from search.normalise import RecordError, normalise_record, region_from_name
+from search.normalise import RecordError, normalise_record
+from search.regions import region_from_name
 
 SOURCE_NAME = re.compile(r"^[^\s:]{1,128}$")
 
@@ -99,12 +102,14 @@ def _prepare(records: list[SourceRecord], mapping: FieldMapping, region: str, no
         mapped = record.mapped
         if mapped is None:
             if not isinstance(record.raw, dict):
-                rejected.append((record, f"record is a JSON {type(record.raw).__name__}, not an object"))
+                kind = type(record.raw).__name__
+                rejected.append((record, f"record is a JSON {kind}, not an object"))
                 continue
             mapped = mapping.apply(record.raw)
             if not mapped:
                 labels = ", ".join(str(k) for k in list(record.raw)[:10]) or "none"
-                rejected.append((record, f"none of the record's labels is in the mapping ({labels})"))
+                reason = f"none of the record's labels is in the mapping ({labels})"
+                rejected.append((record, reason))
                 continue
         try:
             doc = normalise_record(mapped, default_region=region)
@@ -177,8 +182,8 @@ def _run(source: str, location: str, fmt: str, mapping_path: str | None, progres
         kept, duplicates = assign_ids(source, prepared)
         rejected.extend(duplicates)
         del records, prepared  # the raw records are not needed past this point
-        catalog.store_quarantine(harvest_id, source, [(r.position, reason, r.raw_text()) for r, reason in rejected],
-                                 now)
+        quarantine = [(r.position, reason, r.raw_text()) for r, reason in rejected]
+        catalog.store_quarantine(harvest_id, source, quarantine, now)
         bar.set_description(f"{source}: store + index")
         bar.update(len(rejected))
         result = catalog.apply_snapshot(source, [(p.dataset_id, p.native_id, p.doc) for p in kept],
@@ -203,7 +208,8 @@ def _run(source: str, location: str, fmt: str, mapping_path: str | None, progres
     summary.warnings = result.warnings
     summary.unmapped_labels = sorted(mapping.unmapped)
     summary.seconds = round(time.perf_counter() - clock, 3)
-    catalog.close_harvest(harvest_id, datetime.now(timezone.utc), fmt=summary.format, seen=summary.seen,
-                          new=summary.new, changed=summary.changed, unchanged=summary.unchanged,
-                          removed=summary.removed, quarantined=summary.quarantined)
+    catalog.close_harvest(harvest_id, datetime.now(timezone.utc), fmt=summary.format,
+                          seen=summary.seen, new=summary.new, changed=summary.changed,
+                          unchanged=summary.unchanged, removed=summary.removed,
+                          quarantined=summary.quarantined)
     return summary

@@ -55,7 +55,8 @@ def read_csv(snapshot: Snapshot) -> Iterator[SourceRecord]:
         except StopIteration:
             return
         except csv.Error as exc:
-            raise HarvestError(f"{snapshot.location}: CSV error near line {reader.line_num}: {exc}") from None
+            raise HarvestError(
+                f"{snapshot.location}: CSV error near line {reader.line_num}: {exc}") from None
         position = f"line {previous_line + 1}"
         previous_line = reader.line_num
         if not row or (len(row) == 1 and not row[0].strip()):

@@ -59,8 +59,10 @@ def read_xlsx(data: bytes, location: str) -> Iterator[SourceRecord]:
                 if all(v is None or (isinstance(v, str) and not v.strip()) for v in row):
                     continue
                 values = [_cell(v) for v in row]
-                record = {name: values[i] if i < len(values) else "" for i, name in enumerate(header)}
-                yield SourceRecord(position=f"sheet {sheet.title} row {number}", raw=record, kind="xlsx")
+                record = {name: values[i] if i < len(values) else ""
+                          for i, name in enumerate(header)}
+                yield SourceRecord(position=f"sheet {sheet.title} row {number}", raw=record,
+                                   kind="xlsx")
         if first_header is None:
             raise HarvestError(f"{location}: no sheet has a header row")
     finally:

@@ -29,7 +29,8 @@ def snapshot(tmp_path: Path):
     def harvest(records: list[dict[str, Any]], now: datetime) -> Any:
         path.write_text(json.dumps(records, ensure_ascii=False), encoding="utf-8")
         summary = run_harvest("nn", str(path), now=now)
-        assert summary.seen == summary.new + summary.changed + summary.unchanged + summary.quarantined
+        accounted = summary.new + summary.changed + summary.unchanged + summary.quarantined
+        assert summary.seen == accounted
         return summary
 
     return harvest
@@ -42,8 +43,8 @@ def _state(db: Any) -> dict[str, Dataset]:
 
 def _versions(db: Any, dataset_id: str) -> list[DatasetVersion]:
     with db.session() as session:
-        return list(session.scalars(select(DatasetVersion).where(DatasetVersion.dataset_id == dataset_id)
-                                    .order_by(DatasetVersion.id)))
+        query = select(DatasetVersion).where(DatasetVersion.dataset_id == dataset_id)
+        return list(session.scalars(query.order_by(DatasetVersion.id)))
 
 
 def test_first_snapshot_creates_datasets_and_versions(store: Any, snapshot: Any) -> None:
@@ -63,7 +64,8 @@ def test_first_snapshot_creates_datasets_and_versions(store: Any, snapshot: Any)
         assert dataset.native_id and dataset.id == f"nn:{dataset.native_id}"
     with store.session() as session:
         harvest = session.get(Harvest, summary.harvest_id)
-    assert (harvest.state, harvest.format, harvest.seen, harvest.new) == ("done", "portal-json", 6, 6)
+    assert (harvest.state, harvest.format, harvest.seen) == ("done", "portal-json", 6)
+    assert harvest.new == 6
     assert harvest.finished_at is not None and harvest.error is None
 
 
@@ -189,6 +191,40 @@ def test_two_sources_do_not_touch_each_other(store: Any, fixtures_dir: Path, sna
     with store.session() as session:
         aba = session.scalars(select(Dataset).where(Dataset.source == "aba")).all()
     assert len(aba) == 4 and all(d.deleted_at is None for d in aba)
+
+
+def test_changes_reach_the_search_index(indexed_store: Any, snapshot: Any) -> None:
+    from search.query import parse_query
+
+    records = fixture_records("guangxi_nanning.json")
+    summary = snapshot(records, T0)
+    assert summary.index_failures == [] and indexed_store.count() == 6
+    hits = indexed_store.search(parse_query({"text": "交通"}))
+    assert hits.total == 3 and all("交通" in h.document["title"] for h in hits.hits)
+
+    edited = copy.deepcopy(records[1:])
+    edited[0]["标题"] = "交通运输行政许可"
+    summary = snapshot(edited, T0 + DAY)
+    assert (summary.removed, summary.changed, summary.unchanged) == (1, 1, 4)
+    assert indexed_store.count() == 5
+    found = indexed_store.search(parse_query({"text": "交通"}))
+    assert sorted(h.document["title"] for h in found.hits) == ["交通中标公示信息", "交通运输行政许可"]
+
+
+def test_backend_failures_are_reported_not_fatal(store: Any, snapshot: Any, tmp_path: Path) -> None:
+    from config.extensions import search
+    from search.sqlite import SqliteSearchBackend
+
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("a file where the index directory should be")
+    search.backend = SqliteSearchBackend(f"sqlite:///{blocker / 'search.sqlite'}")
+    summary = snapshot(fixture_records("guangxi_nanning.json"), T0)
+    assert summary.new == 6 and len(_state(store)) == 6  # the store is written
+    assert len(summary.index_failures) == 6
+    dataset_id, reason = summary.index_failures[0]
+    assert dataset_id.startswith("nn:") and reason
+    with store.session() as session:
+        assert session.get(Harvest, summary.harvest_id).state == "done"
 
 
 @pytest.mark.postgres

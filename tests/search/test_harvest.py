@@ -19,11 +19,12 @@ import pytest
 from sqlalchemy import func, select
 
 from search.harvest import HarvestError, run_harvest
-from search.models import Dataset, DatasetVersion, Harvest, QuarantinedRecord
-from tests.search.conftest import fixture_records
+from search.models import Dataset, Harvest, QuarantinedRecord
+from tests.search.conftest import HARVEST_FIXTURES as FIX, fixture_records
 
 NOW = datetime(2023, 7, 1, tzinfo=timezone.utc)
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
+NANNING = str(FIX / "guangxi_nanning.json")
 
 
 def _datasets(db: Any, source: str) -> dict[str, Dataset]:
@@ -34,27 +35,26 @@ def _datasets(db: Any, source: str) -> dict[str, Dataset]:
 
 def _quarantine(db: Any, harvest_id: int) -> list[QuarantinedRecord]:
     with db.session() as session:
-        return list(session.scalars(select(QuarantinedRecord).where(QuarantinedRecord.harvest_id == harvest_id)
-                                    .order_by(QuarantinedRecord.id)))
-
-
-def _harvest_row(db: Any, harvest_id: int) -> Harvest:
-    with db.session() as session:
-        row = session.get(Harvest, harvest_id)
-        assert row is not None
-        return row
+        query = select(QuarantinedRecord).where(QuarantinedRecord.harvest_id == harvest_id)
+        return list(session.scalars(query.order_by(QuarantinedRecord.id)))
 
 
 def _balanced(summary: Any) -> bool:
     return summary.seen == summary.new + summary.changed + summary.unchanged + summary.quarantined
 
 
+def _live(db: Any) -> int:
+    with db.session() as session:
+        query = select(func.count()).select_from(Dataset).where(Dataset.deleted_at.is_(None))
+        return session.scalar(query) or 0
+
+
 # --- portal JSON -------------------------------------------------------------------------
 
 
-def test_concatenated_arrays_and_an_exact_duplicate(store: Any, fixtures_dir: Path, tmp_path: Path) -> None:
+def test_concatenated_arrays_and_an_exact_duplicate(store: Any, tmp_path: Path) -> None:
     path = tmp_path / "hainan_hainan.json"  # its real name carries the region
-    shutil.copy(fixtures_dir / "hainan_hainan.json", path)
+    shutil.copy(FIX / "hainan_hainan.json", path)
     summary = run_harvest("hainan", str(path), now=NOW)
     assert summary.format == "portal-json"
     assert (summary.seen, summary.new, summary.quarantined) == (6, 5, 1)
@@ -72,13 +72,13 @@ def test_concatenated_arrays_and_an_exact_duplicate(store: Any, fixtures_dir: Pa
     assert json.loads(duplicate.raw)["目录名称"]
 
 
-def test_one_detail_url_for_every_row_falls_back_to_a_stable_key(store: Any, fixtures_dir: Path) -> None:
+def test_one_detail_url_for_every_row_falls_back_to_a_stable_key(store: Any) -> None:
     # Shanghai's export repeats one URL on every row: it cannot identify a dataset.
-    summary = run_harvest("shanghai", str(fixtures_dir / "shanghai_shanghai.json"), now=NOW)
+    summary = run_harvest("shanghai", str(FIX / "shanghai_shanghai.json"), now=NOW)
     assert (summary.seen, summary.new, summary.quarantined) == (6, 5, 1)
     ids = set(_datasets(store, "shanghai"))
     assert all(i.startswith("shanghai:key-") for i in ids)
-    again = run_harvest("shanghai", str(fixtures_dir / "shanghai_shanghai.json"), now=NOW)
+    again = run_harvest("shanghai", str(FIX / "shanghai_shanghai.json"), now=NOW)
     assert (again.new, again.unchanged, again.removed) == (0, 5, 0)  # the keys are stable
 
 
@@ -87,25 +87,26 @@ def test_wrapped_list_and_malformed_items(store: Any, tmp_path: Path) -> None:
     records.insert(1, "not a record")
     records.append({"标题": "", "描述": "a record without a title", "数据量": "12"})
     path = tmp_path / "export.json"
-    path.write_text(json.dumps({"code": 200, "data": {"total": 5, "rows": records}}, ensure_ascii=False),
-                    encoding="utf-8")
+    export = {"code": 200, "data": {"total": 5, "rows": records}}
+    path.write_text(json.dumps(export, ensure_ascii=False), encoding="utf-8")
     summary = run_harvest("nanning", str(path), now=NOW)
     assert (summary.seen, summary.new, summary.quarantined) == (5, 3, 2)
     reasons = {q.position: q.reason for q in _quarantine(store, summary.harvest_id)}
-    assert reasons == {"data.rows item 2": "record is a JSON str, not an object",
-                       "data.rows item 5": "no title (fields with a value: description, record_count)"}
+    assert reasons == {
+        "data.rows item 2": "record is a JSON str, not an object",
+        "data.rows item 5": "no title (fields with a value: description, record_count)"}
 
 
-def test_gzip_is_recognised_by_its_bytes_not_its_name(store: Any, fixtures_dir: Path, tmp_path: Path) -> None:
+def test_gzip_is_recognised_by_its_bytes_not_its_name(store: Any, tmp_path: Path) -> None:
     path = tmp_path / "sichuan_aba.json"  # gzip content under a plain name
-    path.write_bytes(gzip.compress((fixtures_dir / "sichuan_aba.json").read_bytes()))
+    path.write_bytes(gzip.compress((FIX / "sichuan_aba.json").read_bytes()))
     summary = run_harvest("aba", str(path), now=NOW)
     assert (summary.seen, summary.new) == (4, 4)
     assert {d.region for d in _datasets(store, "aba").values()} == {"阿坝藏族羌族自治州"}
 
 
-def test_epoch_millisecond_dates(store: Any, fixtures_dir: Path) -> None:
-    summary = run_harvest("zhoushan", str(fixtures_dir / "zhejiang_zhoushan.json"), now=NOW)
+def test_epoch_millisecond_dates(store: Any) -> None:
+    summary = run_harvest("zhoushan", str(FIX / "zhejiang_zhoushan.json"), now=NOW)
     raw = fixture_records("zhejiang_zhoushan.json")
     datasets = {d.title: d for d in _datasets(store, "zhoushan").values()}
     first = datasets[raw[0]["资源名称"]]
@@ -122,8 +123,8 @@ def _contents(db: Any, source: str) -> dict[str, dict[str, Any]]:
     return {d.title: d.content() for d in _datasets(db, source).values()}
 
 
-def test_csv_in_gb18030_utf8_and_utf8_bom_read_alike(store: Any, fixtures_dir: Path, tmp_path: Path) -> None:
-    gb = fixtures_dir / "guangxi_nanning_gb18030.csv"
+def test_csv_in_gb18030_utf8_and_utf8_bom_read_alike(store: Any, tmp_path: Path) -> None:
+    gb = FIX / "guangxi_nanning_gb18030.csv"
     text = gb.read_bytes().decode("gb18030")
     (tmp_path / "u8").mkdir()
     (tmp_path / "bom").mkdir()
@@ -143,8 +144,8 @@ def test_csv_in_gb18030_utf8_and_utf8_bom_read_alike(store: Any, fixtures_dir: P
     assert first["formats"] == ["xls", "json", "csv"]
 
 
-def test_csv_row_with_a_wrong_field_count_is_quarantined(store: Any, fixtures_dir: Path, tmp_path: Path) -> None:
-    lines = (fixtures_dir / "guangxi_nanning_gb18030.csv").read_bytes().decode("gb18030").splitlines()
+def test_csv_row_with_a_wrong_field_count_is_quarantined(store: Any, tmp_path: Path) -> None:
+    lines = (FIX / "guangxi_nanning_gb18030.csv").read_text(encoding="gb18030").splitlines()
     lines.insert(2, "broken,line")
     path = tmp_path / "nanning.csv"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -174,14 +175,14 @@ def _write_xlsx(path: Path, records: list[dict[str, Any]]) -> None:
     book.save(path)
 
 
-def test_xlsx_export_reads_like_the_json(store: Any, fixtures_dir: Path, tmp_path: Path) -> None:
+def test_xlsx_export_reads_like_the_json(store: Any, tmp_path: Path) -> None:
     records = fixture_records("guangxi_nanning.json")
     xlsx = tmp_path / "guangxi_nanning.csv"  # really XLSX, as some portals name them
     _write_xlsx(xlsx, records)
     summary = run_harvest("xlsx", str(xlsx), now=NOW)
     assert summary.format == "portal-xlsx"
     assert (summary.seen, summary.new, summary.quarantined) == (6, 6, 0)
-    json_summary = run_harvest("json", str(fixtures_dir / "guangxi_nanning.json"), now=NOW)
+    json_summary = run_harvest("json", NANNING, now=NOW)
     assert json_summary.new == 6
     from_xlsx = _contents(store, "xlsx")
     from_json = _contents(store, "json")
@@ -192,9 +193,9 @@ def test_xlsx_export_reads_like_the_json(store: Any, fixtures_dir: Path, tmp_pat
 # --- HDR UK and DCAT ----------------------------------------------------------------------------
 
 
-def test_hdruk_csv_uses_its_id_column(store: Any, fixtures_dir: Path) -> None:
-    summary = run_harvest("hdruk", str(fixtures_dir / "hdruk_2020-05.csv"), now=NOW)
-    rows = list(csv.DictReader(io.StringIO((fixtures_dir / "hdruk_2020-05.csv").read_text(encoding="utf-8"))))
+def test_hdruk_csv_uses_its_id_column(store: Any) -> None:
+    summary = run_harvest("hdruk", str(FIX / "hdruk_2020-05.csv"), now=NOW)
+    rows = list(csv.DictReader(io.StringIO((FIX / "hdruk_2020-05.csv").read_text("utf-8"))))
     datasets = _datasets(store, "hdruk")
     assert set(datasets) == {f"hdruk:{row['id']}" for row in rows}
     assert summary.unmapped_labels == []
@@ -203,20 +204,22 @@ def test_hdruk_csv_uses_its_id_column(store: Any, fixtures_dir: Path) -> None:
     assert fife.description == "NHS Fife laboratory data. Fife 2009 – 2015."
 
 
-def test_hdruk_2021_layout_with_nested_cells(store: Any, fixtures_dir: Path) -> None:
-    summary = run_harvest("hdruk", str(fixtures_dir / "hdruk_2021-04.csv"), now=NOW)
+def test_hdruk_2021_layout_with_nested_cells(store: Any) -> None:
+    summary = run_harvest("hdruk", str(FIX / "hdruk_2021-04.csv"), now=NOW)
     assert summary.quarantined == 0 and summary.new == 4
     for dataset in _datasets(store, "hdruk").values():
         assert dataset.title and dataset.publisher
         assert dataset.modified and dataset.created
 
 
-def test_dcat_data_json(store: Any, fixtures_dir: Path) -> None:
-    catalog = json.loads((fixtures_dir / "argentina_justicia.json").read_text(encoding="utf-8"))
-    summary = run_harvest("justicia", str(fixtures_dir / "argentina_justicia.json"), now=NOW)
+def test_dcat_data_json(store: Any) -> None:
+    catalog = json.loads((FIX / "argentina_justicia.json").read_text(encoding="utf-8"))
+    summary = run_harvest("justicia", str(FIX / "argentina_justicia.json"), now=NOW)
     assert summary.format == "dcat-json" and summary.new == 3
     datasets = _datasets(store, "justicia")
     labels = {t["id"]: t["label"] for t in catalog["themeTaxonomy"]}
+    frequencies = {"R/P1D": "daily", "R/P1M": "monthly", "R/P3M": "quarterly",
+                   "R/P6M": "semiannual", "R/P1Y": "yearly", "eventual": "irregular"}
     for raw in catalog["dataset"]:
         dataset = datasets[f"justicia:{raw['identifier']}"]
         assert dataset.title == raw["title"]
@@ -225,30 +228,29 @@ def test_dcat_data_json(store: Any, fixtures_dir: Path) -> None:
         assert dataset.themes == [labels.get(t, t) for t in raw["theme"]]
         assert dataset.landing_page == raw["landingPage"]
         assert dataset.license == raw["license"]
-        assert dataset.update_frequency == {"R/P1D": "daily", "R/P1M": "monthly", "R/P3M": "quarterly",
-                                            "R/P6M": "semiannual", "R/P1Y": "yearly",
-                                            "eventual": "irregular"}[raw["accrualPeriodicity"]]
+        assert dataset.update_frequency == frequencies[raw["accrualPeriodicity"]]
         assert [r["url"] for r in dataset.resources] == [d.get("downloadURL") or d["accessURL"]
                                                          for d in raw["distribution"]]
         assert all(r["format"] == "csv" for r in dataset.resources)
         assert dataset.formats == ["csv"] and dataset.machine_readable is True
 
 
-def test_dcat_licence_falls_back_to_the_catalog(store: Any, fixtures_dir: Path, tmp_path: Path) -> None:
-    catalog = json.loads((fixtures_dir / "argentina_justicia.json").read_text(encoding="utf-8"))
+def test_dcat_licence_falls_back_to_the_catalog(store: Any, tmp_path: Path) -> None:
+    catalog = json.loads((FIX / "argentina_justicia.json").read_text(encoding="utf-8"))
     catalog["license"] = "Creative Commons Attribution 4.0"
     for dataset in catalog["dataset"]:
         dataset.pop("license", None)
     path = tmp_path / "data.json"
     path.write_text(json.dumps(catalog, ensure_ascii=False), encoding="utf-8")
     run_harvest("justicia", str(path), now=NOW)
-    assert {d.license for d in _datasets(store, "justicia").values()} == {"Creative Commons Attribution 4.0"}
+    licences = {d.license for d in _datasets(store, "justicia").values()}
+    assert licences == {"Creative Commons Attribution 4.0"}
 
 
-def test_format_can_be_forced(store: Any, fixtures_dir: Path) -> None:
+def test_format_can_be_forced(store: Any) -> None:
     with pytest.raises(HarvestError, match="not a DCAT catalog"):
-        run_harvest("nanning", str(fixtures_dir / "guangxi_nanning.json"), fmt="dcat-json", now=NOW)
-    summary = run_harvest("nanning", str(fixtures_dir / "guangxi_nanning.json"), fmt="portal-json", now=NOW)
+        run_harvest("nanning", NANNING, fmt="dcat-json", now=NOW)
+    summary = run_harvest("nanning", NANNING, fmt="portal-json", now=NOW)
     assert summary.new == 6
 
 
@@ -272,8 +274,8 @@ def test_unreadable_snapshots_raise_and_are_recorded(store: Any, tmp_path: Path,
     assert _datasets(store, "broken") == {}
 
 
-def test_truncated_gzip_of_a_real_file(store: Any, fixtures_dir: Path, tmp_path: Path) -> None:
-    data = gzip.compress((fixtures_dir / "shanghai_shanghai.json").read_bytes())
+def test_truncated_gzip_of_a_real_file(store: Any, tmp_path: Path) -> None:
+    data = gzip.compress((FIX / "shanghai_shanghai.json").read_bytes())
     path = tmp_path / "shanghai.json.gz"
     path.write_bytes(data[: len(data) // 2])
     with pytest.raises(HarvestError, match="truncated or not valid gzip"):
@@ -295,17 +297,17 @@ def test_missing_file_bad_source_and_bad_format(store: Any, tmp_path: Path) -> N
         run_harvest("x", str(blob), now=NOW)
 
 
-def test_a_bad_mapping_file_stops_the_harvest(store: Any, fixtures_dir: Path, tmp_path: Path) -> None:
+def test_a_bad_mapping_file_stops_the_harvest(store: Any, tmp_path: Path) -> None:
     mapping = tmp_path / "mapping.json"
     mapping.write_text('{"标题": "heading"}', encoding="utf-8")
     with pytest.raises(HarvestError, match="unknown field 'heading'"):
-        run_harvest("nanning", str(fixtures_dir / "guangxi_nanning.json"), mapping_path=str(mapping), now=NOW)
+        run_harvest("nanning", NANNING, mapping_path=str(mapping), now=NOW)
 
 
-def test_user_mapping_changes_what_is_read(store: Any, fixtures_dir: Path, tmp_path: Path) -> None:
+def test_user_mapping_changes_what_is_read(store: Any, tmp_path: Path) -> None:
     mapping = tmp_path / "mapping.json"
     mapping.write_text(json.dumps({"所属行业": None, "重点领域": None}), encoding="utf-8")
-    run_harvest("nanning", str(fixtures_dir / "guangxi_nanning.json"), mapping_path=str(mapping), now=NOW)
+    run_harvest("nanning", NANNING, mapping_path=str(mapping), now=NOW)
     assert all(d.themes == [] for d in _datasets(store, "nanning").values())
 
 
@@ -328,9 +330,9 @@ def http_root(tmp_path: Path) -> Iterator[tuple[str, Path]]:
         server.server_close()
 
 
-def test_harvest_over_http(store: Any, fixtures_dir: Path, http_root: tuple[str, Path]) -> None:
+def test_harvest_over_http(store: Any, http_root: tuple[str, Path]) -> None:
     base, root = http_root
-    (root / "guangxi_nanning.json.gz").write_bytes(gzip.compress((fixtures_dir / "guangxi_nanning.json").read_bytes()))
+    (root / "guangxi_nanning.json.gz").write_bytes(gzip.compress(Path(NANNING).read_bytes()))
     summary = run_harvest("nanning", f"{base}/guangxi_nanning.json.gz", now=NOW)
     assert (summary.seen, summary.new) == (6, 6)
     assert {d.region for d in _datasets(store, "nanning").values()} == {"南宁市"}
@@ -338,60 +340,18 @@ def test_harvest_over_http(store: Any, fixtures_dir: Path, http_root: tuple[str,
         run_harvest("nanning", f"{base}/missing.json", now=NOW)
 
 
-def test_progress_bar_goes_to_stderr(store: Any, fixtures_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    run_harvest("nanning", str(fixtures_dir / "guangxi_nanning.json"), progress=True, now=NOW)
+def test_progress_bar_goes_to_stderr(store: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    run_harvest("nanning", NANNING, progress=True, now=NOW)
     captured = capsys.readouterr()
     assert "nanning" in captured.err and captured.out == ""
 
 
-def test_celery_task_runs_the_harvest(store: Any, fixtures_dir: Path) -> None:
+def test_celery_task_runs_the_harvest(store: Any) -> None:
     from search.tasks import harvest_source
 
-    result = harvest_source.apply(args=("nanning", str(fixtures_dir / "guangxi_nanning.json"))).get()
+    result = harvest_source.apply(args=("nanning", NANNING)).get()
     assert result["new"] == 6 and result["source"] == "nanning"
     assert json.loads(json.dumps(result)) == result  # what a broker would carry
-
-
-# --- the search index -----------------------------------------------------------------------
-
-
-def test_harvest_indexes_and_tombstones_in_the_search_backend(indexed_store: Any, fixtures_dir: Path,
-                                                              tmp_path: Path) -> None:
-    from config.extensions import db
-    from search.query import parse_query
-
-    records = fixture_records("guangxi_nanning.json")
-    path = tmp_path / "guangxi_nanning.json"
-    path.write_text(json.dumps(records, ensure_ascii=False), encoding="utf-8")
-    summary = run_harvest("nanning", str(path), now=NOW)
-    assert summary.index_failures == []
-    assert indexed_store.count() == 6
-    hits = indexed_store.search(parse_query({"text": "交通"}))
-    assert hits.total == 3
-    assert all("交通" in h.document["title"] for h in hits.hits)
-
-    path.write_text(json.dumps(records[1:], ensure_ascii=False), encoding="utf-8")
-    summary = run_harvest("nanning", str(path), now=NOW)
-    assert (summary.removed, summary.unchanged) == (1, 5)
-    assert indexed_store.count() == 5
-    assert indexed_store.search(parse_query({"text": "交通"})).total == 2
-    with db.session() as session:
-        assert session.scalar(select(func.count()).select_from(DatasetVersion)) == 6
-
-
-def test_backend_failures_are_reported_not_fatal(store: Any, fixtures_dir: Path, tmp_path: Path) -> None:
-    from config.extensions import search
-    from search.sqlite import SqliteSearchBackend
-
-    blocker = tmp_path / "not-a-directory"
-    blocker.write_text("a file where the index directory should be")
-    search.backend = SqliteSearchBackend(f"sqlite:///{blocker / 'search.sqlite'}")
-    summary = run_harvest("nanning", str(fixtures_dir / "guangxi_nanning.json"), now=NOW)
-    assert summary.new == 6  # the store is written
-    assert len(summary.index_failures) == 6
-    dataset_id, reason = summary.index_failures[0]
-    assert dataset_id.startswith("nanning:") and reason
-    assert _harvest_row(store, summary.harvest_id).state == "done"
 
 
 # --- real data ------------------------------------------------------------------------------
@@ -420,9 +380,7 @@ def test_every_cnpds_portal_and_dcat_us_catalog(indexed_store: Any) -> None:
     assert totals["seen"] > 127_000 + 18_000
     from config.extensions import db
 
-    with db.session() as session:
-        live = session.scalar(select(func.count()).select_from(Dataset).where(Dataset.deleted_at.is_(None)))
-    assert live == totals["new"] == indexed_store.count()
+    assert _live(db) == totals["new"] == indexed_store.count()
 
 
 @pytest.mark.realdata
@@ -436,5 +394,4 @@ def test_hdruk_monthly_snapshots_replay(store: Any) -> None:
         assert _balanced(summary) and summary.quarantined == 0 and summary.unmapped_labels == []
         live = live + summary.new - summary.removed
         assert live == summary.new + summary.changed + summary.unchanged
-    with store.session() as session:
-        assert session.scalar(select(func.count()).select_from(Dataset).where(Dataset.deleted_at.is_(None))) == live
+    assert _live(store) == live

@@ -12,9 +12,10 @@ import pytest
 from search import vocabulary
 from search.mapping import MappingError, load_mapping
 from search.normalise import (
-    RecordError, normalise_record, parse_count, parse_date, parse_list, region_from_name, split_tags,
+    RecordError, normalise_record, parse_count, parse_date, parse_list, split_tags,
 )
 from search.quality import KEY_FIELDS, assess, completeness, timeliness
+from search.regions import region_from_name
 from tests.search.conftest import fixture_records
 
 # --- open type -------------------------------------------------------------------
@@ -54,8 +55,9 @@ def test_open_type_ignores_non_text() -> None:
     ("R/P1M", "monthly"), ("R/P3M", "quarterly"), ("R/P6M", "semiannual"), ("R/P1Y", "yearly"),
     ("R/P1D", "daily"), ("R/PT1H", "hourly"), ("R/PT1S", "realtime"), ("R/P1W", "weekly"),
     ("R/P2Y", "yearly"), ("R/P0.5M", "monthly"), ("R/P4M", "quarterly"), ("eventual", "irregular"),
-    ("Quarterly", "quarterly"), ("1 Month Cycle", "monthly"), ("Provisional data: Monthly", "monthly"),
-    ("Annually", "yearly"), ("BIANNUAL", "semiannual"), ("STATIC", "irregular"), ("CONTINUOUS", "realtime"),
+    ("Quarterly", "quarterly"), ("1 Month Cycle", "monthly"),
+    ("Provisional data: Monthly", "monthly"), ("Annually", "yearly"), ("BIANNUAL", "semiannual"),
+    ("STATIC", "irregular"), ("CONTINUOUS", "realtime"),
     ("其他", ""), ("其它", ""), ("自定义", ""), ("IN PROGRESS", ""), ("OTHER", ""), ("", ""),
 ])
 def test_update_frequency_wordings(wording: str, expected: str) -> None:
@@ -105,8 +107,9 @@ def test_parse_date_keeps_datetime_objects() -> None:
 
 
 @pytest.mark.parametrize("raw, expected", [
-    ("1,241,609", 1241609), ("0", 0), (0, 0), (12681, 12681), ("约1筆", 1), (" 1", 1), ("12.5万", 125000),
-    ("1000条", 1000), (1000.0, 1000), ("暂无", None), ("", None), (None, None), (-5, None), (True, None),
+    ("1,241,609", 1241609), ("0", 0), (0, 0), (12681, 12681), ("约1筆", 1), (" 1", 1),
+    ("12.5万", 125000), ("1000条", 1000), (1000.0, 1000), ("暂无", None), ("", None), (None, None),
+    (-5, None), (True, None),
     ("３", 3),
 ])
 def test_parse_count(raw: object, expected: int | None) -> None:
@@ -227,7 +230,8 @@ def test_html_licence_and_description_become_text() -> None:
 
 def test_user_mapping_overlays_the_default(tmp_path: Path) -> None:
     path = tmp_path / "mapping.json"
-    path.write_text(json.dumps({"名称": "description", "数据集名称": None, "Nombre": "title"}), encoding="utf-8")
+    user = {"名称": "description", "数据集名称": None, "Nombre": "title"}
+    path.write_text(json.dumps(user), encoding="utf-8")
     mapping = load_mapping(path)
     mapped = mapping.apply({"数据集名称": "ignored now", "Nombre": "Título", "名称": "说明"})
     assert mapped == {"title": ["Título"], "description": ["说明"]}
@@ -259,12 +263,30 @@ def test_labels_match_without_trailing_colon() -> None:
 
 def test_dotted_labels_reach_into_nested_cells() -> None:
     # HDR UK's 2021 layout keeps title, publisher and keywords in a dict literal cell.
-    cell = "{'title': 'PTCL Biobank', 'keywords': ['PTCL', 'Biobank'], 'publisher': {'name': 'TISSUE DIRECTORY'}}"
+    cell = ("{'title': 'PTCL Biobank', 'keywords': ['PTCL', 'Biobank'], "
+            "'publisher': {'name': 'TISSUE DIRECTORY'}}")
     mapped = load_mapping().apply({"summary": cell, "id": "0121c132"})
     assert mapped["title"] == ["PTCL Biobank"]
     assert mapped["publisher"] == ["TISSUE DIRECTORY"]
     assert mapped["tags"] == [["PTCL", "Biobank"]]
     assert mapped["native_id"] == ["0121c132"]
+
+
+def test_ckan_package_fields() -> None:
+    # The shape of a CKAN package_show / package_search result.
+    package = {"id": "3b1f", "title": "Bus stops", "notes": "All stops",
+               "organization": {"name": "transit", "title": "Transit Agency"},
+               "tags": [{"name": "transport"}, {"name": "bus"}], "license_title": "CC-BY-4.0",
+               "metadata_created": "2021-03-04T10:00:00.123456",
+               "metadata_modified": "2023-01-02T03:04:05.000001",
+               "resources": [{"format": "CSV", "url": "https://example.org/a.csv"},
+                             {"format": "GeoJSON", "url": "https://example.org/a.geojson"}]}
+    doc = normalise_record(load_mapping().apply(package))
+    assert (doc["native_id"], doc["title"]) == ("3b1f", "Bus stops")
+    assert doc["description"] == "All stops"
+    assert (doc["publisher"], doc["license"]) == ("Transit Agency", "CC-BY-4.0")
+    assert doc["tags"] == ["transport", "bus"] and doc["formats"] == ["csv", "geojson"]
+    assert (doc["created"], doc["modified"]) == ("2021-03-04T10:00:00", "2023-01-02T03:04:05")
 
 
 def test_unmapped_labels_are_reported() -> None:
@@ -281,7 +303,9 @@ def _cnpds_files() -> list[Path]:
 
 
 def _cnpds_records(path: Path) -> list[dict]:
-    text = (gzip.open(path, "rt", encoding="utf-8") if path.suffix == ".gz" else path.open(encoding="utf-8")).read()
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8") as handle:
+        text = handle.read()
     decoder, position, records = json.JSONDecoder(), 0, []
     while position < len(text):
         while position < len(text) and text[position].isspace():
@@ -307,16 +331,19 @@ def test_default_mapping_covers_every_cnpds_label() -> None:
 
 @pytest.mark.realdata
 def test_default_mapping_agrees_with_the_cnpds_reference() -> None:
-    reference = json.loads((CNPDS / "_mappings" / "field_mapping.json").read_text(encoding="utf-8"))["common"]
+    reference_file = CNPDS / "_mappings" / "field_mapping.json"
+    reference = json.loads(reference_file.read_text(encoding="utf-8"))["common"]
     ours = load_mapping().labels
     meaning = {"title": "title", "description": "description", "department": "publisher",
-               "category": "themes", "industry": "themes", "tags": "tags", "data_formats": "formats",
-               "is_open": "open_type", "update_frequency": "update_frequency", "publish_time": "created",
+               "category": "themes", "industry": "themes", "tags": "tags",
+               "data_formats": "formats", "is_open": "open_type",
+               "update_frequency": "update_frequency", "publish_time": "created",
                "update_time": "modified", "data_volume": "record_count", "url": "landing_page",
                "email": None, "telephone": None}
     # "label" is a title in the HDR UK export and only ever 暂无 in Sichuan Aba's.
     exceptions = {"label"}
-    disagreements = {label: (field, ours.get(label, "missing")) for label, field in reference.items()
+    disagreements = {label: (field, ours.get(label, "missing"))
+                     for label, field in reference.items()
                      if label not in exceptions and ours.get(label, "missing") != meaning[field]}
     assert disagreements == {}
 
@@ -352,12 +379,14 @@ def test_a_little_late_is_graded() -> None:
 
 
 def test_timeliness_decreases_with_lateness() -> None:
-    scores = [timeliness(day, "quarterly", NOW) for day in ("2023-04-01", "2023-01-01", "2022-10-01", "2022-01-01")]
+    days = ("2023-04-01", "2023-01-01", "2022-10-01", "2022-01-01")
+    scores = [timeliness(day, "quarterly", NOW) for day in days]
     assert scores[0] == 1.0
     assert scores[0] > scores[1] > scores[2] > scores[3] == 0.0
 
 
 def test_quality_block() -> None:
-    doc = normalise_record({"title": ["公交线路"], "modified": ["2023-06-20"], "update_frequency": ["每月"]})
+    doc = normalise_record({"title": ["公交线路"], "modified": ["2023-06-20"],
+                            "update_frequency": ["每月"]})
     quality = assess(doc, NOW)
     assert quality == {"completeness": completeness(doc), "timeliness": 1.0, "accuracy": None}
