@@ -13,7 +13,7 @@ from search.models import TRACKABLE_FIELDS
 from search.query import QueryError, parse_query
 from subscriptions.accounts import AccountError, normalise_email
 from subscriptions.models import Scene, User
-from subscriptions.schedule import ScheduleError, check_timezone, next_run_after
+from subscriptions.schedule import ScheduleError, check_timezone, next_run_after, normalise_schedule
 
 # By default every dataset field counts as a change, except quality: it moves with the
 # clock (timeliness) and would make every scene "change" daily.
@@ -127,8 +127,7 @@ def create_scene(
     if problems or parsed is None:
         raise SceneError(problems)
     scene = Scene(
-        owner_id=owner.id, name=name.strip(), query=parsed.to_dict(), schedule=schedule.strip().lower()
-        if schedule.strip().lower() in ("hourly", "daily", "weekly", "monthly", "manual") else schedule.strip(),
+        owner_id=owner.id, name=name.strip(), query=parsed.to_dict(), schedule=normalise_schedule(schedule),
         timezone=tz_name, tracked_fields=tracked, paused=False, next_run_at=next_run,
         feed_token=secrets.token_urlsafe(24), created_at=now,
     )

@@ -33,6 +33,12 @@ def check_timezone(name: str) -> ZoneInfo:
         raise ScheduleError("timezone", f"{name!r} is not a known time zone (e.g. Asia/Shanghai, UTC)") from None
 
 
+def normalise_schedule(schedule: str) -> str:
+    """Presets lower-cased, cron expressions with single spaces."""
+    text = " ".join((schedule or "").split())
+    return text.lower() if text.lower() in (*PRESETS, MANUAL) else text
+
+
 def trigger_for(schedule: str, tz_name: str) -> CronTrigger | None:
     """The cron trigger of ``schedule`` (None for manual); raises ScheduleError when invalid."""
     zone = check_timezone(tz_name)
