@@ -52,6 +52,10 @@ class Settings:
     webhook_allow_private: bool = True
     webhook_timeout: int = 15
     webhook_retry_schedule: tuple[int, ...] = DEFAULT_RETRY_SCHEDULE
+    # Seconds a claimed attempt stays invisible to other workers (0: derived from the timeout).
+    delivery_lease: int = 0
+    # Parallel sends in one delivery batch (`deliveries flush`, the delivery tick).
+    delivery_concurrency: int = 16
     download_ttl: int = 7 * 24 * 3600
     scheduler_enabled: bool = True
     default_locale: str = "zh"
@@ -143,6 +147,8 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         webhook_allow_private=_flag(env.get("SCENEWATCH_WEBHOOK_ALLOW_PRIVATE"), mode != "production"),
         webhook_timeout=_int(env, "SCENEWATCH_WEBHOOK_TIMEOUT", 15),
         webhook_retry_schedule=_retry_schedule(env.get("SCENEWATCH_WEBHOOK_RETRY_SCHEDULE", "")),
+        delivery_lease=max(0, _int(env, "SCENEWATCH_DELIVERY_LEASE", 0)),
+        delivery_concurrency=max(1, _int(env, "SCENEWATCH_DELIVERY_CONCURRENCY", 16)),
         download_ttl=_int(env, "SCENEWATCH_DOWNLOAD_TTL", 7 * 24 * 3600),
         scheduler_enabled=_flag(env.get("SCENEWATCH_SCHEDULER"), True),
         default_locale=(env.get("SCENEWATCH_LOCALE", "") or "zh").strip(),

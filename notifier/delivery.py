@@ -65,6 +65,8 @@ def initial_state(channel: Channel) -> str | None:
     if channel.kind == ChannelKind.email.value and (not channel.verified or channel.cadence in DIGEST_CADENCES):
         # Unverified: nothing but the confirmation mail may go there. Digest: wait for it.
         return NotificationState.held.value
+    if channel.paused:  # muted by its owner: released on resume
+        return NotificationState.held.value
     return NotificationState.pending.value
 
 
@@ -133,12 +135,23 @@ def _finish(session: Session, notification_id: int, attempt: int, values: dict[s
     return result.rowcount == 1  # type: ignore[attr-defined]
 
 
-def _not_sendable(notification: Notification, channel: Channel) -> tuple[str, str | None] | None:
-    """(state, log text) when this notification must not be sent now, else None."""
+def _not_sendable(session: Session, notification: Notification, channel: Channel,
+                  now: datetime) -> tuple[str, str | None, datetime | None] | None:
+    """(state, log text, next attempt) when this notification must not be sent now, else None."""
     if channel.disabled_reason:
-        return NotificationState.dead.value, f"not sent: channel disabled ({channel.disabled_reason})"
+        return NotificationState.dead.value, f"not sent: channel disabled ({channel.disabled_reason})", None
     if channel.kind == ChannelKind.email.value and not channel.verified:
-        return NotificationState.held.value, None  # waits for the address to be confirmed
+        return NotificationState.held.value, None, None  # waits for the address to be confirmed
+    if channel.paused:
+        return NotificationState.held.value, None, None  # released when the owner resumes
+    if channel.quiet_start and channel.quiet_end:
+        from notifier.quiet import quiet_until
+        from subscriptions.models import User
+
+        tz_name = session.scalar(select(User.timezone).where(User.id == channel.owner_id))
+        until = quiet_until(channel.quiet_start, channel.quiet_end, tz_name, now)
+        if until is not None:  # keeps its state; due again when the window opens
+            return notification.state, None, until
     return None
 
 
@@ -152,10 +165,10 @@ def _attempt(notification_id: int, now: datetime, settings: Settings) -> tuple[s
         if attempt is None:
             return notification.state, False
         channel = notification.channel
-        blocked = _not_sendable(notification, channel)
+        blocked = _not_sendable(session, notification, channel, now)
         if blocked is not None:
-            state, text = blocked
-            values: dict[str, Any] = {"state": state, "next_attempt_at": None}
+            state, text, next_at = blocked
+            values: dict[str, Any] = {"state": state, "next_attempt_at": next_at}
             if text is None:
                 values["attempts"] = attempt - 1  # a hold is not an attempt
             else:
@@ -290,7 +303,7 @@ def release_held(session: Session, channel_id: int, now: datetime | None = None)
     """After an address is confirmed: its held notifications become due (immediate
     cadence only; digest channels keep them for the digest). Returns how many."""
     channel = session.get(Channel, channel_id)
-    if channel is None or not channel.verified or channel.cadence in DIGEST_CADENCES:
+    if channel is None or not channel.verified or channel.paused or channel.cadence in DIGEST_CADENCES:
         return 0
     result = session.execute(
         update(Notification)

@@ -5,8 +5,10 @@ held notifications with ``id > last_notification_id`` and the cursor moves only 
 the email went out, so a failed or interrupted send is retried with the same content
 and nothing is lost or sent twice.
 
-A daily digest goes out at ``send_hour`` in the owner's time zone, a weekly one on
-Mondays at that hour; notifications created after the latest such slot wait for the next.
+A daily digest goes out at the channel's ``digest_hour`` (default 08:00) in the owner's
+time zone, a weekly one on its ``digest_weekday`` (default Monday) at that hour;
+notifications created after the latest such slot wait for the next. A paused channel
+gets no digest until it is resumed.
 """
 from __future__ import annotations
 
@@ -40,15 +42,17 @@ def _zone(name: str | None) -> ZoneInfo:
         return ZoneInfo("UTC")
 
 
-def latest_slot(cadence: str, tz_name: str | None, now: datetime, send_hour: int = SEND_HOUR) -> datetime:
-    """The most recent digest time at or before ``now`` (UTC) for ``cadence`` in ``tz_name``."""
+def latest_slot(cadence: str, tz_name: str | None, now: datetime, send_hour: int = SEND_HOUR,
+                weekday: int = WEEKLY_DAY) -> datetime:
+    """The most recent digest time at or before ``now`` (UTC) for ``cadence`` in ``tz_name``
+    (``weekday``: 0 = Monday, weekly digests only)."""
     zone = _zone(tz_name)
     local = now.astimezone(zone)
     slot = datetime.combine(local.date(), time(send_hour), tzinfo=zone)
     if slot > local:
         slot -= timedelta(days=1)
     if cadence == "weekly":
-        slot -= timedelta(days=(slot.weekday() - WEEKLY_DAY) % 7)
+        slot -= timedelta(days=(slot.weekday() - weekday) % 7)
     # Re-anchor on the wall clock so a DST change between the two dates keeps the hour.
     slot = datetime.combine(slot.date(), time(send_hour), tzinfo=zone)
     return slot.astimezone(timezone.utc)
@@ -64,25 +68,30 @@ def _cursor(session: Session, channel_id: int) -> DigestCursor:
 
 
 def due_digest_channels(now: datetime | None = None, send_hour: int = SEND_HOUR) -> list[int]:
-    """Digest channels whose oldest unsent notification predates their latest slot."""
+    """Digest channels whose oldest unsent notification predates their latest slot
+    (each channel's own hour and weekday, ``send_hour`` where it has none)."""
     now = now or utcnow()
     due: list[int] = []
     with db.session() as session:
         rows = session.execute(
             select(Channel.id, Channel.cadence, User.timezone,
-                   func.coalesce(DigestCursor.last_notification_id, 0))
+                   func.coalesce(DigestCursor.last_notification_id, 0), Channel.digest_hour,
+                   Channel.digest_weekday)
             .join(User, User.id == Channel.owner_id)
             .outerjoin(DigestCursor, DigestCursor.channel_id == Channel.id)
             .where(Channel.kind == ChannelKind.email.value, Channel.cadence.in_(DIGEST_CADENCES),
-                   Channel.verified.is_(True), Channel.disabled_reason.is_(None))
+                   Channel.verified.is_(True), Channel.disabled_reason.is_(None),
+                   Channel.paused.is_not(True))
         ).all()
-        for channel_id, cadence, tz_name, last_id in rows:
+        for channel_id, cadence, tz_name, last_id, hour, weekday in rows:
             oldest = session.scalar(
                 select(func.min(Notification.created_at))
                 .where(Notification.channel_id == channel_id, Notification.state == HELD,
                        Notification.id > last_id)
             )
-            if oldest is not None and oldest <= latest_slot(cadence, tz_name, now, send_hour):
+            slot = latest_slot(cadence, tz_name, now, send_hour if hour is None else hour,
+                               WEEKLY_DAY if weekday is None else weekday)
+            if oldest is not None and oldest <= slot:
                 due.append(channel_id)
     return due
 
@@ -124,7 +133,7 @@ def send_digest(channel_id: int, now: datetime | None = None, *, settings: Setti
     with db.session() as session:
         channel = session.get(Channel, channel_id)
         if (channel is None or channel.kind != ChannelKind.email.value or not channel.verified
-                or channel.disabled_reason):
+                or channel.disabled_reason or channel.paused):
             return 0
         cursor = _cursor(session, channel_id)
         batch = _claim_batch(session, channel, cursor, now, lease_seconds(settings))

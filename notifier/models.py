@@ -5,7 +5,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, Text
+from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from config.extensions import Base
@@ -42,6 +42,14 @@ class Channel(Base):
     disabled_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     locale: Mapped[str] = mapped_column(String(8), default="zh")
     created_at: Mapped[datetime]
+    # Digest time in the owner's zone (None: the default hour / Monday).
+    digest_hour: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    digest_weekday: Mapped[int | None] = mapped_column(Integer, nullable=True)  # 0 = Monday
+    # Quiet hours, "HH:MM" local time; deliveries due inside the window wait for its end.
+    quiet_start: Mapped[str | None] = mapped_column(String(5), nullable=True)
+    quiet_end: Mapped[str | None] = mapped_column(String(5), nullable=True)
+    # Muted by its owner: notifications are held, and released on resume.
+    paused: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class Notification(Base):

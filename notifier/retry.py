@@ -38,5 +38,8 @@ def lease_seconds(settings: Settings) -> int:
 
     Longer than any send can take (request timeout, SMTP dialogue); if the worker dies
     mid-send, the attempt becomes due again once the lease runs out.
+    ``SCENEWATCH_DELIVERY_LEASE`` sets it explicitly.
     """
+    if settings.delivery_lease > 0:
+        return settings.delivery_lease
     return max(120, 4 * int(settings.webhook_timeout))

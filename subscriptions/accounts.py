@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from subscriptions.errors import FieldProblem
 from subscriptions.models import User
 
 OPERATOR_EMAIL = "operator@localhost"
@@ -15,13 +16,8 @@ EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+$")
 MIN_PASSWORD = 8
 
 
-class AccountError(ValueError):
+class AccountError(FieldProblem):
     """A registration or login problem, with the field it concerns."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
 
 
 def normalise_email(email: str) -> str:

@@ -129,14 +129,16 @@ def _record_error(scene_id: int, scheduled_for: datetime, started: datetime, mes
         return document
 
 
-def run_scene(scene_id: int, scheduled_for: datetime | None = None, *, deliver: bool = True) -> dict[str, Any]:
+def run_scene(scene_id: int, scheduled_for: datetime | None = None, *, deliver: bool = True,
+              now: datetime | None = None) -> dict[str, Any]:
     """Run one scene for ``scheduled_for`` (default: now) and return the diff document.
 
     A second call for the same scheduled time returns the recorded run unchanged.
     With ``deliver``, notifications written by the run are handed to delivery after
     the commit (in-process in the embedded default, as Celery tasks otherwise).
+    ``now`` (default: the clock) stamps the run and its notifications.
     """
-    started = datetime.now(timezone.utc)
+    started = now or datetime.now(timezone.utc)
     scheduled_for = scheduled_for or started
     clock = time.perf_counter()
     with db.session() as session:
@@ -148,7 +150,7 @@ def run_scene(scene_id: int, scheduled_for: datetime | None = None, *, deliver: 
         if existing is not None:
             return dict(existing.diff or {})
     try:
-        document, notification_ids = _run_once(scene_id, scheduled_for, started)
+        document, notification_ids = _run_once(scene_id, scheduled_for, started, now)
     except IntegrityError:
         # Another scheduler or worker recorded this scheduled time first: use theirs.
         with db.session() as session:
@@ -167,7 +169,8 @@ def run_scene(scene_id: int, scheduled_for: datetime | None = None, *, deliver: 
     return document
 
 
-def _run_once(scene_id: int, scheduled_for: datetime, started: datetime) -> tuple[dict[str, Any], list[int]]:
+def _run_once(scene_id: int, scheduled_for: datetime, started: datetime,
+              now: datetime | None = None) -> tuple[dict[str, Any], list[int]]:
     with db.session() as session:
         scene = session.get(Scene, scene_id)
         assert scene is not None
@@ -198,7 +201,7 @@ def _run_once(scene_id: int, scheduled_for: datetime, started: datetime) -> tupl
         if not baseline:
             from notifier.delivery import create_notifications
 
-            notifications = create_notifications(session, scene, run, document)
+            notifications = create_notifications(session, scene, run, document, now=now)
             session.flush()
             notification_ids = [n.id for n in notifications]
         return document, notification_ids

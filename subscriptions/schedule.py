@@ -6,6 +6,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from apscheduler.triggers.cron import CronTrigger
 
+from subscriptions.errors import FieldProblem
+
 # Presets run at 08:00 local time: early enough to read the diff over morning coffee.
 PRESETS: dict[str, str] = {
     "hourly": "0 * * * *",
@@ -16,13 +18,8 @@ PRESETS: dict[str, str] = {
 MANUAL = "manual"  # never runs by itself; `scenes run` or the web button only
 
 
-class ScheduleError(ValueError):
+class ScheduleError(FieldProblem):
     """A schedule or time zone that cannot be used, with the field it concerns."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
 
 
 def check_timezone(name: str) -> ZoneInfo:
