@@ -42,6 +42,7 @@ demo: $(VENV)/.setup
 bench: setup-test
 	$(BIN)/python bench/harvest_throughput.py
 	$(BIN)/python bench/search_latency.py
+	$(BIN)/python bench/search_latency_es.py
 
 clean:
 	rm -rf $(VENV) instance build *.egg-info

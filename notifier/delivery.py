@@ -111,8 +111,10 @@ def _claim(session: Session, notification_id: int, now: datetime, lease: int) ->
 
 
 def _outgoing(session: Session, notification: Notification, channel: Channel, now: datetime) -> Outgoing:
-    copies = session.scalar(select(func.count()).select_from(Delivery).where(
-        Delivery.notification_id == notification.id, Delivery.ok.is_(True))) or 0
+    copies = 0
+    if channel.kind == ChannelKind.email.value:  # only a mail's Message-ID depends on it
+        copies = session.scalar(select(func.count()).select_from(Delivery).where(
+            Delivery.notification_id == notification.id, Delivery.ok.is_(True))) or 0
     return Outgoing(
         notification_id=notification.id, message_id=notification.message_id,
         event_type=notification.event_type, payload=notification.payload,
@@ -155,43 +157,68 @@ def _not_sendable(session: Session, notification: Notification, channel: Channel
     return None
 
 
+def prepare_attempt(session: Session, notification_id: int, now: datetime,
+                    lease: int) -> tuple[int, Outgoing] | tuple[str, bool]:
+    """Claim one notification's due attempt inside ``session``.
+
+    Returns (attempt number, what to send), or (state, whether an attempt was used)
+    when there is nothing to send: not due, taken by another worker, or held/dead
+    because of its channel. Raises LookupError for an unknown id.
+    """
+    attempt = _claim(session, notification_id, now, lease)
+    notification = session.get(Notification, notification_id)
+    if notification is None:
+        raise LookupError(f"no notification with id {notification_id}")
+    if attempt is None:
+        return notification.state, False
+    return prepare_claimed(session, notification, attempt, now)
+
+
+def prepare_claimed(session: Session, notification: Notification, attempt: int,
+                    now: datetime) -> tuple[int, Outgoing] | tuple[str, bool]:
+    """For a notification whose attempt this worker has claimed: what to send, or
+    (state, True) when its channel holds or refuses it (recorded here)."""
+    notification_id = notification.id
+    channel = notification.channel
+    blocked = _not_sendable(session, notification, channel, now)
+    if blocked is not None:
+        state, text, next_at = blocked
+        values: dict[str, Any] = {"state": state, "next_attempt_at": next_at}
+        if text is None:
+            values["attempts"] = attempt - 1  # a hold is not an attempt
+        else:
+            session.add(Delivery(notification_id=notification_id, attempt=attempt, attempted_at=now,
+                                 ok=False, error=text))
+        _finish(session, notification_id, attempt, values)
+        return state, True
+    return attempt, _outgoing(session, notification, channel, now)
+
+
+def send_outgoing(outgoing: Outgoing, settings: Settings) -> tuple[SendResult | None, DeliveryError | None]:
+    """Send once through the channel; a crash becomes a retryable failure, never an exception."""
+    try:
+        return get_channel(outgoing.kind).send(outgoing, settings), None
+    except DeliveryError as exc:
+        return None, exc
+    except Exception as exc:  # noqa: BLE001 - a bug must still leave a visible, retried attempt
+        log.exception("delivery of notification %s crashed", outgoing.notification_id)
+        return None, DeliveryError(f"internal error: {type(exc).__name__}: {exc}", retryable=True)
+
+
 def _attempt(notification_id: int, now: datetime, settings: Settings) -> tuple[str, bool]:
     """One attempt; returns (state afterwards, whether this call made the attempt)."""
     with db.session() as session:
-        attempt = _claim(session, notification_id, now, lease_seconds(settings))
-        notification = session.get(Notification, notification_id)
-        if notification is None:
-            raise LookupError(f"no notification with id {notification_id}")
-        if attempt is None:
-            return notification.state, False
-        channel = notification.channel
-        blocked = _not_sendable(session, notification, channel, now)
-        if blocked is not None:
-            state, text, next_at = blocked
-            values: dict[str, Any] = {"state": state, "next_attempt_at": next_at}
-            if text is None:
-                values["attempts"] = attempt - 1  # a hold is not an attempt
-            else:
-                session.add(Delivery(notification_id=notification_id, attempt=attempt, attempted_at=now,
-                                     ok=False, error=text))
-            _finish(session, notification_id, attempt, values)
-            return state, True
-        outgoing = _outgoing(session, notification, channel, now)
+        prepared = prepare_attempt(session, notification_id, now, lease_seconds(settings))
+    if isinstance(prepared[1], bool):
+        return str(prepared[0]), prepared[1]
+    attempt, outgoing = prepared
     # The network call happens outside any transaction: no lock is held while we wait.
-    result: SendResult | None = None
-    failure: DeliveryError | None = None
-    try:
-        result = get_channel(outgoing.kind).send(outgoing, settings)
-    except DeliveryError as exc:
-        failure = exc
-    except Exception as exc:  # noqa: BLE001 - a bug must still leave a visible, retried attempt
-        log.exception("delivery of notification %s crashed", notification_id)
-        failure = DeliveryError(f"internal error: {type(exc).__name__}: {exc}", retryable=True)
+    result, failure = send_outgoing(outgoing, settings)
     with db.session() as session:
-        return _record(session, notification_id, attempt, now, result, failure, settings), True
+        return record_attempt(session, notification_id, int(attempt), now, result, failure, settings), True
 
 
-def _record(session: Session, notification_id: int, attempt: int, now: datetime,
+def record_attempt(session: Session, notification_id: int, attempt: int, now: datetime,
             result: SendResult | None, failure: DeliveryError | None, settings: Settings) -> str:
     """Write the Delivery row and move the notification to its next state."""
     delivery = Delivery(notification_id=notification_id, attempt=attempt, attempted_at=now)
@@ -257,10 +284,18 @@ def due_notification_ids(now: datetime | None = None, limit: int | None = None) 
 def deliver_due(now: datetime | None = None, limit: int | None = None, *,
                 settings: Settings | None = None) -> dict[str, int]:
     """Attempt every due notification once; returns counts by resulting state
-    (plus ``due`` and ``skipped``: due but taken by another worker)."""
+    (plus ``due`` and ``skipped``: due but taken by another worker).
+
+    With ``delivery_concurrency`` > 1 the batch is claimed, sent in parallel and
+    recorded in chunks (:mod:`notifier.bulk`); the outcome is the same.
+    """
     settings = resolve_settings(settings)
     now = now or utcnow()
     ids = due_notification_ids(now, limit)
+    if settings.delivery_concurrency > 1 and len(ids) > 1:
+        from notifier.bulk import deliver_batch
+
+        return {"due": len(ids), **deliver_batch(ids, now, settings)}
     counts: Counter[str] = Counter()
     for notification_id in ids:
         try:

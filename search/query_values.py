@@ -194,6 +194,12 @@ def parse_datetime(value: str) -> datetime:
     return parsed
 
 
+def _stamp(moment: datetime) -> str:
+    # isoformat zero-pads years before 1000, which strftime("%Y") does not on every libc:
+    # the stored form must sort as a string.
+    return moment.replace(microsecond=0).isoformat(timespec="seconds")
+
+
 def normalise_datetime(value: Any) -> str | None:
     """A document's date as the sortable ``YYYY-MM-DDTHH:MM:SS`` (UTC) or None.
 
@@ -208,7 +214,7 @@ def normalise_datetime(value: Any) -> str | None:
         except ValueError:
             return None
     try:
-        return parse_datetime(value).strftime("%Y-%m-%dT%H:%M:%S")
+        return _stamp(parse_datetime(value))
     except ValueError:
         return None
 
@@ -224,11 +230,11 @@ def resolve_date(op: str, value: str, now: datetime) -> tuple[str, str]:
     if relative:
         amount, unit = relative.groups()
         delta = timedelta(days=int(amount)) if unit == "d" else timedelta(hours=int(amount or 0))
-        return op, (now - delta).strftime("%Y-%m-%dT%H:%M:%S")
+        return op, _stamp(now - delta)
     moment = parse_datetime(value)
     if len(value.strip()) == 10:  # date only
         if op == "lte":
             op, moment = "lt", moment + timedelta(days=1)
         elif op == "gt":
             op, moment = "gte", moment + timedelta(days=1)
-    return op, moment.strftime("%Y-%m-%dT%H:%M:%S")
+    return op, _stamp(moment)

@@ -6,6 +6,7 @@ or stored, and the connection refuses private peers unless configured otherwise.
 from __future__ import annotations
 
 import json
+import threading
 import time
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
@@ -24,6 +25,30 @@ from notifier.ssrf import WebhookTargetError, check_webhook_url, guarded_session
 MAX_RETRY_AFTER = 24 * 3600
 # 408 is the receiver's own timeout: as retryable as ours.
 RETRYABLE_4XX = frozenset({408, 429})
+# A reply body up to this size is read and thrown away so the connection can be
+# reused; a larger one closes the connection. It is never stored or logged.
+DRAIN_LIMIT = 64 * 1024
+
+_local = threading.local()
+
+
+def http_session(allow_private: bool) -> requests.Session:
+    """This thread's guarded session (kept so connections to a receiver are reused;
+    the peer check runs on every new connection)."""
+    sessions: dict[bool, requests.Session] = _local.__dict__.setdefault("sessions", {})
+    if allow_private not in sessions:
+        sessions[allow_private] = guarded_session(allow_private)
+    return sessions[allow_private]
+
+
+def _drain(response: requests.Response) -> None:
+    """Discard a small reply body so its connection goes back to the pool."""
+    length = response.headers.get("content-length", "")
+    if length.isdigit() and int(length) <= DRAIN_LIMIT:
+        try:
+            response.raw.read(int(length), decode_content=False)
+        except Exception:  # noqa: BLE001 - the attempt's outcome is already known
+            pass
 
 
 @lru_cache(maxsize=1)
@@ -135,25 +160,25 @@ class WebhookChannel(BaseChannel):
         def elapsed() -> int:
             return int((time.perf_counter() - started) * 1000)
 
-        with guarded_session(settings.webhook_allow_private) as session:
-            try:
-                # stream=True: the status line and headers are all we read.
-                response = session.post(outgoing.target, data=body, headers=headers, timeout=timeout,
-                                        allow_redirects=False, stream=True)
-            except WebhookTargetError as exc:
-                raise DeliveryError(str(exc), retryable=exc.retryable, latency_ms=elapsed()) from exc
-            except requests.Timeout as exc:
-                raise DeliveryError(f"no answer from {host} within {timeout} s", retryable=True,
-                                    latency_ms=elapsed()) from exc
-            except requests.ConnectionError as exc:
-                raise DeliveryError(f"could not connect to {host}: {_short(exc)}", retryable=True,
-                                    latency_ms=elapsed()) from exc
-            except requests.RequestException as exc:
-                raise DeliveryError(f"request to {host} failed: {_short(exc)}", retryable=False,
-                                    latency_ms=elapsed()) from exc
-            try:
-                return classify_response(response.status_code, response.headers.get("retry-after"),
-                                         elapsed())
-            finally:
-                response.close()
+        session = http_session(settings.webhook_allow_private)
+        try:
+            # stream=True: the status line and headers are all we look at.
+            response = session.post(outgoing.target, data=body, headers=headers, timeout=timeout,
+                                    allow_redirects=False, stream=True)
+        except WebhookTargetError as exc:
+            raise DeliveryError(str(exc), retryable=exc.retryable, latency_ms=elapsed()) from exc
+        except requests.Timeout as exc:
+            raise DeliveryError(f"no answer from {host} within {timeout} s", retryable=True,
+                                latency_ms=elapsed()) from exc
+        except requests.ConnectionError as exc:
+            raise DeliveryError(f"could not connect to {host}: {_short(exc)}", retryable=True,
+                                latency_ms=elapsed()) from exc
+        except requests.RequestException as exc:
+            raise DeliveryError(f"request to {host} failed: {_short(exc)}", retryable=False,
+                                latency_ms=elapsed()) from exc
+        try:
+            return classify_response(response.status_code, response.headers.get("retry-after"), elapsed())
+        finally:
+            _drain(response)
+            response.close()
 
