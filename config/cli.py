@@ -68,11 +68,13 @@ def cli() -> None:
 
 def _register() -> None:
     from config.commands import register as register_config
+    from notifier.channel_cli import register as register_channels
     from notifier.cli import register as register_notifier
     from search.cli import register as register_search
     from subscriptions.cli import register as register_subscriptions
 
-    for register in (register_config, register_search, register_subscriptions, register_notifier):
+    for register in (register_config, register_search, register_subscriptions, register_notifier,
+                     register_channels):
         register(cli)
 
 
