@@ -20,7 +20,7 @@ from sqlalchemy.orm import joinedload
 from config.extensions import db
 from config.settings import Settings
 from notifier.channels import Outgoing
-from notifier.delivery import ACTIVE, prepare_claimed, record_attempt, send_outgoing
+from notifier.delivery import ACTIVE, prepare_claimed, record_outcomes, send_outgoing
 from notifier.models import Notification
 from notifier.retry import lease_seconds
 
@@ -73,7 +73,8 @@ def deliver_batch(ids: Sequence[int], now: datetime, settings: Settings,
             # The network calls happen outside any transaction: no lock is held meanwhile.
             outcomes = list(pool.map(lambda item: send_outgoing(item[2], settings), to_send))
             with db.session() as session:
-                for (notification_id, attempt, _), (result, failure) in zip(to_send, outcomes):
-                    counts[record_attempt(session, notification_id, attempt, now, result, failure,
-                                          settings)] += 1
+                counts.update(record_outcomes(
+                    session, [(notification_id, attempt, result, failure)
+                              for (notification_id, attempt, _), (result, failure) in zip(to_send, outcomes)],
+                    now, settings))
     return dict(counts)

@@ -14,11 +14,11 @@ from __future__ import annotations
 import logging
 import uuid
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import case, func, insert, literal, or_, select, update
 from sqlalchemy.orm import Session
 
 from config.extensions import db
@@ -218,29 +218,38 @@ def _attempt(notification_id: int, now: datetime, settings: Settings) -> tuple[s
         return record_attempt(session, notification_id, int(attempt), now, result, failure, settings), True
 
 
+def _outcome(notification_id: int, attempt: int, now: datetime, result: SendResult | None,
+             failure: DeliveryError | None, settings: Settings) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(Delivery row values, notification values) for one attempt's outcome."""
+    row: dict[str, Any] = {"notification_id": notification_id, "attempt": attempt, "attempted_at": now,
+                           "ok": False, "status_code": None, "latency_ms": None, "error": None,
+                           "next_attempt_at": None}
+    if failure is None:
+        assert result is not None
+        row.update(ok=True, status_code=result.status_code, latency_ms=result.latency_ms)
+        return row, {"state": NotificationState.sent.value, "next_attempt_at": None, "sent_at": now}
+    row.update(status_code=failure.status_code, latency_ms=failure.latency_ms, error=failure.message)
+    delay = next_delay(attempt, settings.webhook_retry_schedule, failure.retry_after) \
+        if failure.retryable else None
+    if delay is None:
+        if failure.retryable:
+            row["error"] = f"{failure.message}; out of retries after {attempt} attempts"
+        return row, {"state": NotificationState.dead.value, "next_attempt_at": None}
+    row["next_attempt_at"] = now + timedelta(seconds=delay)
+    return row, {"state": NotificationState.retrying.value, "next_attempt_at": row["next_attempt_at"]}
+
+
+def _gone_reason(now: datetime) -> str:
+    return f"endpoint answered 410 Gone on {now:%Y-%m-%d %H:%M} UTC"
+
+
 def record_attempt(session: Session, notification_id: int, attempt: int, now: datetime,
             result: SendResult | None, failure: DeliveryError | None, settings: Settings) -> str:
     """Write the Delivery row and move the notification to its next state."""
-    delivery = Delivery(notification_id=notification_id, attempt=attempt, attempted_at=now)
-    if failure is None:
-        assert result is not None
-        delivery.ok, delivery.status_code, delivery.latency_ms = True, result.status_code, result.latency_ms
-        values: dict[str, Any] = {"state": NotificationState.sent.value, "next_attempt_at": None, "sent_at": now}
-    else:
-        delivery.ok, delivery.status_code = False, failure.status_code
-        delivery.latency_ms, delivery.error = failure.latency_ms, failure.message
-        delay = next_delay(attempt, settings.webhook_retry_schedule, failure.retry_after) \
-            if failure.retryable else None
-        if delay is None:
-            values = {"state": NotificationState.dead.value, "next_attempt_at": None}
-            if failure.retryable:
-                delivery.error = f"{failure.message}; out of retries after {attempt} attempts"
-        else:
-            delivery.next_attempt_at = now + timedelta(seconds=delay)
-            values = {"state": NotificationState.retrying.value, "next_attempt_at": delivery.next_attempt_at}
-        if isinstance(failure, EndpointGone):
-            _disable_channel(session, notification_id, f"endpoint answered 410 Gone on {now:%Y-%m-%d %H:%M} UTC")
-    session.add(delivery)
+    row, values = _outcome(notification_id, attempt, now, result, failure, settings)
+    if isinstance(failure, EndpointGone):
+        _disable_channel(session, notification_id, _gone_reason(now))
+    session.add(Delivery(**row))
     if not _finish(session, notification_id, attempt, values):
         # Our lease ran out and another worker took over: log the attempt, keep its state.
         log.warning("notification %s attempt %s finished after its lease; state left alone",
@@ -248,8 +257,65 @@ def record_attempt(session: Session, notification_id: int, attempt: int, now: da
         state = session.scalar(select(Notification.state).where(Notification.id == notification_id))
         return str(state)
     log.info("notification %s attempt %s: %s", notification_id, attempt, values["state"],
-             extra={"sw_notification": notification_id, "sw_status": delivery.status_code})
+             extra={"sw_notification": notification_id, "sw_status": row["status_code"]})
     return str(values["state"])
+
+
+def record_outcomes(session: Session, outcomes: Sequence[tuple[int, int, SendResult | None, DeliveryError | None]],
+                    now: datetime, settings: Settings) -> list[str]:
+    """:func:`record_attempt` for many attempts at once: one multi-row INSERT of the
+    Delivery rows and one conditional UPDATE per (resulting state, attempt number).
+    Returns the state of each notification afterwards, in order."""
+    if not outcomes:
+        return []
+    rows: list[dict[str, Any]] = []
+    groups: dict[tuple[str, int], dict[int, dict[str, Any]]] = {}
+    gone: list[int] = []
+    for notification_id, attempt, result, failure in outcomes:
+        row, values = _outcome(notification_id, attempt, now, result, failure, settings)
+        rows.append(row)
+        groups.setdefault((values["state"], attempt), {})[notification_id] = values
+        if isinstance(failure, EndpointGone):
+            gone.append(notification_id)
+    if gone:
+        channel_ids = select(Notification.channel_id).where(Notification.id.in_(gone)).scalar_subquery()
+        session.execute(update(Channel).where(Channel.id.in_(channel_ids))
+                        .values(disabled_reason=_gone_reason(now))
+                        .execution_options(synchronize_session=False))
+    session.execute(insert(Delivery), rows)
+    finished: dict[int, str] = {}
+    for (state, attempt), members in groups.items():
+        values: dict[str, Any] = {"state": state}
+        if state == NotificationState.sent.value:
+            values.update(next_attempt_at=None, sent_at=now)
+        elif state == NotificationState.retrying.value:  # each has its own jittered time
+            values["next_attempt_at"] = case(
+                {nid: literal(v["next_attempt_at"], Notification.next_attempt_at.type)
+                 for nid, v in members.items()}, value=Notification.id)
+        else:
+            values["next_attempt_at"] = None
+        won = session.execute(
+            update(Notification)
+            .where(Notification.id.in_(list(members)), Notification.attempts == attempt,
+                   Notification.state.in_(ACTIVE))
+            .values(**values)
+            .returning(Notification.id)
+            .execution_options(synchronize_session=False)
+        ).scalars().all()
+        finished.update((nid, state) for nid in won)
+    states: list[str] = []
+    for (notification_id, attempt, _, _), row in zip(outcomes, rows):
+        state = finished.get(notification_id)
+        if state is None:
+            # Our lease ran out and another worker took over: log the attempt, keep its state.
+            log.warning("notification %s attempt %s finished after its lease; state left alone",
+                        notification_id, attempt)
+            state = str(session.scalar(select(Notification.state).where(Notification.id == notification_id)))
+        elif log.isEnabledFor(logging.INFO):
+            log.info("notification %s attempt %s: %s", notification_id, attempt, state,
+                     extra={"sw_notification": notification_id, "sw_status": row["status_code"]})
+        states.append(state)
+    return states
 
 
 def _disable_channel(session: Session, notification_id: int, reason: str) -> None:

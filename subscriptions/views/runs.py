@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, render_template
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from werkzeug.wrappers import Response
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from config.extensions import db
 from subscriptions.models import SceneRun
+from subscriptions.i18n import translate
 from subscriptions.views.auth import login_required
 from subscriptions.views.scenes import owned_scene
 
@@ -56,3 +58,28 @@ def show(scene_id: int, run_id: int) -> str:
         sections=diff_sections(run.diff),
         notifications=notifications,
     )
+
+
+REDELIVERABLE = ("dead", "sent")
+
+
+@bp.post("/scenes/<int:scene_id>/runs/<int:run_id>/notifications/<int:notification_id>/redeliver")
+@login_required
+def redeliver(scene_id: int, run_id: int, notification_id: int) -> Response:
+    """Send a dead (or already sent) notification again, with the same webhook-id."""
+    from notifier.delivery import deliver_notification
+    from notifier.delivery import redeliver as queue_again
+    from notifier.models import Notification
+
+    with db.session() as s:
+        owned_scene(s, scene_id)
+        note = s.get(Notification, notification_id)
+        if note is None or note.run_id != run_id or note.scene_id != scene_id:
+            abort(404)
+        if note.state not in REDELIVERABLE:
+            abort(409)
+    queue_again(notification_id)
+    state = deliver_notification(notification_id)
+    flash(translate("run.redelivered", state=translate(f"notification_state.{state}")),
+          "ok" if state == "sent" else "info")
+    return redirect(url_for("runs.show", scene_id=scene_id, run_id=run_id) + "#notifications")

@@ -211,3 +211,33 @@ def test_a_new_address_is_confirmed_before_use(
     with db.session() as s:
         assert s.get(Channel, channel_id).verified is True
     assert "等待确认" not in user_client.get(location).get_data(as_text=True)
+
+
+def test_a_delivered_notification_can_be_redelivered_from_the_run_page(
+    user_client: FlaskClient, catalog: list[dict], records: list[dict], tmp_path: Path
+) -> None:
+    from notifier.models import Delivery, Notification
+
+    with VerifyingReceiver() as receiver:
+        location = _save(user_client, webhook=receiver.url)
+        page = user_client.get(location).get_data(as_text=True)
+        receiver.secret = re.search(r'<code class="secret">(whsec_[^<]+)</code>', page).group(1)
+        user_client.post(location + "/run")
+        gone = _traffic_in_hangzhou(catalog)[0]
+        harvest([r for r in records if r["详情页网址"] != gone["landing_page"]], tmp_path, now=later(1))
+        run_page = user_client.post(location + "/run").headers["Location"]
+        html = user_client.get(run_page).get_data(as_text=True)
+        action = re.search(r'action="([^"]+/redeliver)"', html)
+        assert action, "a sent notification offers redelivery"
+        again = user_client.post(action.group(1))
+        assert again.status_code == 302
+    with db.session() as s:
+        (note,) = s.scalars(select(Notification)).all()
+        attempts = s.scalars(select(Delivery).where(Delivery.notification_id == note.id)).all()
+    assert note.state == "sent" and [a.ok for a in attempts] == [True, True]
+    # Both deliveries carried the same webhook-id, and both verified.
+    assert list(receiver.received) == [note.message_id] and receiver.rejected == []
+    # Only dead or sent notifications can be sent again; others are refused.
+    with db.session() as s:
+        s.get(Notification, note.id).state = "pending"
+    assert user_client.post(action.group(1)).status_code == 409
