@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from config.cli import emit, get_app, json_option, with_app
+from config.cli_support import emit, get_app, json_option, with_app
 
 
 @click.command("init")

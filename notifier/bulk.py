@@ -11,20 +11,22 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select, update
-from sqlalchemy.orm import joinedload
 
 from config.extensions import db
 from config.settings import Settings
-from notifier.channels import Outgoing
+from notifier.channels import DeliveryError, Outgoing, SendResult
 from notifier.delivery import ACTIVE, prepare_claimed, record_outcomes, send_outgoing
-from notifier.models import Notification
+from notifier.models import Channel, Notification
 from notifier.retry import lease_seconds
+from notifier.ssrf import ResolutionCache, use_resolver
 
 CHUNK = 200
+
+Sent = tuple[SendResult | None, DeliveryError | None]
 
 
 def _chunks(ids: Sequence[int], size: int) -> Iterator[Sequence[int]]:
@@ -35,29 +37,37 @@ def _chunks(ids: Sequence[int], size: int) -> Iterator[Sequence[int]]:
 def _claim_chunk(ids: Sequence[int], now: datetime, lease: int,
                  counts: Counter[str]) -> list[tuple[int, int, Outgoing]]:
     """Claim what is still due among ``ids`` with one UPDATE … RETURNING (so exactly the
-    rows this worker won come back); (id, attempt, outgoing) for each to send."""
+    rows this worker won come back, with what sending them needs); (id, attempt,
+    outgoing) for each to send."""
     to_send: list[tuple[int, int, Outgoing]] = []
     with db.session() as session:
-        claimed: dict[int, int] = dict(session.execute(
+        claimed = session.execute(
             update(Notification)
             .where(Notification.id.in_(ids), Notification.state.in_(ACTIVE),
                    or_(Notification.next_attempt_at.is_(None), Notification.next_attempt_at <= now))
             .values(next_attempt_at=now + timedelta(seconds=lease), attempts=Notification.attempts + 1)
-            .returning(Notification.id, Notification.attempts)
+            .returning(Notification.id, Notification.attempts, Notification.channel_id, Notification.state,
+                       Notification.message_id, Notification.event_type, Notification.payload,
+                       Notification.created_at)
             .execution_options(synchronize_session=False)
-        ).tuples().all())
+        ).all()
         counts["skipped"] += len(ids) - len(claimed)  # not due any more, or another worker's
         if not claimed:
             return to_send
-        rows = session.scalars(select(Notification).where(Notification.id.in_(list(claimed)))
-                               .options(joinedload(Notification.channel)).order_by(Notification.id))
-        for notification in rows:
-            first, second = prepare_claimed(session, notification, claimed[notification.id], now)
+        channels = {channel.id: channel for channel in session.scalars(
+            select(Channel).where(Channel.id.in_({row.channel_id for row in claimed})))}
+        for row in sorted(claimed, key=lambda r: r.id):
+            first, second = prepare_claimed(session, row, row.attempts, now, channels[row.channel_id])
             if isinstance(second, bool):
                 counts[str(first)] += 1
             else:
-                to_send.append((notification.id, int(first), second))
+                to_send.append((row.id, int(first), second))
     return to_send
+
+
+def _send(outgoing: Outgoing, settings: Settings, resolver: ResolutionCache) -> Sent:
+    with use_resolver(resolver):
+        return send_outgoing(outgoing, settings)
 
 
 def deliver_batch(ids: Sequence[int], now: datetime, settings: Settings,
@@ -66,15 +76,34 @@ def deliver_batch(ids: Sequence[int], now: datetime, settings: Settings,
     plus ``skipped`` for those another worker had or that are gone."""
     counts: Counter[str] = Counter()
     lease = lease_seconds(settings)
+    # Send-time SSRF checks resolve each host once per batch (the peer check stays per connection).
+    resolver = ResolutionCache()
     with ThreadPoolExecutor(max_workers=settings.delivery_concurrency,
                             thread_name_prefix="scenewatch-send") as pool:
-        for chunk in _chunks(ids, chunk_size):
-            to_send = _claim_chunk(chunk, now, lease, counts)
+
+        def send(to_send: list[tuple[int, int, Outgoing]]) -> list[Future[Sent]]:
             # The network calls happen outside any transaction: no lock is held meanwhile.
-            outcomes = list(pool.map(lambda item: send_outgoing(item[2], settings), to_send))
+            return [pool.submit(_send, outgoing, settings, resolver) for _, _, outgoing in to_send]
+
+        # Pipelined: the next chunk is claimed, and the previous one recorded, while
+        # this one is on the wire. Each chunk is still claimed before it is sent and
+        # recorded after its sends have finished.
+        def record(to_send: list[tuple[int, int, Outgoing]], outcomes: list[Sent]) -> None:
             with db.session() as session:
                 counts.update(record_outcomes(
                     session, [(notification_id, attempt, result, failure)
                               for (notification_id, attempt, _), (result, failure) in zip(to_send, outcomes)],
                     now, settings))
+
+        in_flight: tuple[list[tuple[int, int, Outgoing]], list[Future[Sent]]] | None = None
+        for chunk in _chunks(ids, chunk_size):
+            claimed = _claim_chunk(chunk, now, lease, counts)
+            done = None
+            if in_flight is not None:
+                done = (in_flight[0], [future.result() for future in in_flight[1]])
+            in_flight = (claimed, send(claimed))
+            if done is not None:
+                record(*done)
+        if in_flight is not None:
+            record(in_flight[0], [future.result() for future in in_flight[1]])
     return dict(counts)

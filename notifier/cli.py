@@ -6,7 +6,7 @@ from typing import Any
 import click
 from sqlalchemy import select
 
-from config.cli import emit, fail, json_option, with_app
+from config.cli_support import emit, fail, json_option, with_app
 
 STATES = ("pending", "retrying", "sent", "dead", "held")
 

@@ -174,12 +174,15 @@ def prepare_attempt(session: Session, notification_id: int, now: datetime,
     return prepare_claimed(session, notification, attempt, now)
 
 
-def prepare_claimed(session: Session, notification: Notification, attempt: int,
-                    now: datetime) -> tuple[int, Outgoing] | tuple[str, bool]:
+def prepare_claimed(session: Session, notification: Notification, attempt: int, now: datetime,
+                    channel: Channel | None = None) -> tuple[int, Outgoing] | tuple[str, bool]:
     """For a notification whose attempt this worker has claimed: what to send, or
-    (state, True) when its channel holds or refuses it (recorded here)."""
+    (state, True) when its channel holds or refuses it (recorded here).
+
+    ``notification`` may be any row with the notification's columns when its
+    ``channel`` is given."""
     notification_id = notification.id
-    channel = notification.channel
+    channel = channel if channel is not None else notification.channel
     blocked = _not_sendable(session, notification, channel, now)
     if blocked is not None:
         state, text, next_at = blocked
@@ -282,7 +285,7 @@ def record_outcomes(session: Session, outcomes: Sequence[tuple[int, int, SendRes
         session.execute(update(Channel).where(Channel.id.in_(channel_ids))
                         .values(disabled_reason=_gone_reason(now))
                         .execution_options(synchronize_session=False))
-    session.execute(insert(Delivery), rows)
+    session.execute(insert(Delivery.__table__), rows)  # one executemany, no ORM bookkeeping
     finished: dict[int, str] = {}
     for (state, attempt), members in groups.items():
         values: dict[str, Any] = {"state": state}

@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from config.cli import emit, fail, json_option, with_app
+from config.cli_support import emit, fail, json_option, with_app
 
 FORMATS = ("auto", "portal-json", "portal-csv", "portal-xlsx", "dcat-json")
 

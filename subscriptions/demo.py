@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from config.cli import fail, json_option, with_app
+from config.cli_support import fail, json_option, with_app
 
 DEMO_DIR = Path(__file__).resolve().parents[1] / "data" / "demo" / "hdruk"
 DEMO_SOURCE = "hdruk-demo"

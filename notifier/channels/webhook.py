@@ -5,21 +5,23 @@ or stored, and the connection refuses private peers unless configured otherwise.
 """
 from __future__ import annotations
 
+import http.client
 import json
+import select
+import socket
 import threading
 import time
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from functools import lru_cache
 from importlib import metadata
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
-import requests
 
 from config.settings import Settings
 from notifier.channels.base import BaseChannel, DeliveryError, EndpointGone, Outgoing, SendResult
 from notifier.signing import SignatureError, signature_header
-from notifier.ssrf import WebhookTargetError, check_webhook_url, guarded_session
+from notifier.ssrf import WebhookTargetError, batch_resolver, check_webhook_url, guarded_connection
 
 # A receiver asking us to wait longer than a day is treated as asking for a day.
 MAX_RETRY_AFTER = 24 * 3600
@@ -32,23 +34,54 @@ DRAIN_LIMIT = 64 * 1024
 _local = threading.local()
 
 
-def http_session(allow_private: bool) -> requests.Session:
-    """This thread's guarded session (kept so connections to a receiver are reused;
-    the peer check runs on every new connection)."""
-    sessions: dict[bool, requests.Session] = _local.__dict__.setdefault("sessions", {})
-    if allow_private not in sessions:
-        sessions[allow_private] = guarded_session(allow_private)
-    return sessions[allow_private]
+def _connection(parts: SplitResult, allow_private: bool, timeout: float) -> http.client.HTTPConnection:
+    """This thread's kept-alive connection to the target's host (the peer check runs
+    on every new connection; one that the receiver has dropped is reopened)."""
+    conns: dict[tuple[str, str, int | None, bool], http.client.HTTPConnection] = \
+        _local.__dict__.setdefault("connections", {})
+    key = (parts.scheme, parts.hostname or "", parts.port, allow_private)
+    conn = conns.get(key)
+    if conn is not None and (conn.sock is None or conn.timeout != timeout or _dropped(conn.sock)):
+        conn.close()
+        conn = None
+    if conn is None:
+        conn = guarded_connection(parts.scheme, parts.hostname or "", parts.port, allow_private, timeout)
+        conns[key] = conn
+    return conn
 
 
-def _drain(response: requests.Response) -> None:
-    """Discard a small reply body so its connection goes back to the pool."""
-    length = response.headers.get("content-length", "")
-    if length.isdigit() and int(length) <= DRAIN_LIMIT:
-        try:
-            response.raw.read(int(length), decode_content=False)
-        except Exception:  # noqa: BLE001 - the attempt's outcome is already known
-            pass
+def _dropped(sock: socket.socket) -> bool:
+    """True when an idle kept-alive socket has been closed by the peer (or has stray bytes)."""
+    try:
+        readable, _, _ = select.select([sock], [], [], 0)
+    except (OSError, ValueError):
+        return True
+    return bool(readable)
+
+
+def _release(conn: http.client.HTTPConnection, response: http.client.HTTPResponse) -> None:
+    """Discard a small reply body so the connection can be reused; close it otherwise.
+    The body is never kept."""
+    length = response.length
+    try:
+        if response.will_close or length is None or length > DRAIN_LIMIT:
+            conn.close()
+            return
+        response.read(length)
+        if not response.isclosed():
+            conn.close()
+    except Exception:  # noqa: BLE001 - the attempt's outcome is already known
+        conn.close()
+
+
+@lru_cache(maxsize=1024)
+def _split(target: str) -> SplitResult:
+    return urlsplit(target)
+
+
+def _request_path(parts: SplitResult) -> str:
+    path = parts.path or "/"
+    return f"{path}?{parts.query}" if parts.query else path
 
 
 @lru_cache(maxsize=1)
@@ -148,37 +181,53 @@ class WebhookChannel(BaseChannel):
     def send(self, outgoing: Outgoing, settings: Settings) -> SendResult:
         # Checked again at send time: the name may resolve elsewhere than at creation.
         try:
-            check_webhook_url(outgoing.target, allow_private=settings.webhook_allow_private)
+            check_webhook_url(outgoing.target, allow_private=settings.webhook_allow_private,
+                              resolve=batch_resolver())
         except WebhookTargetError as exc:
             raise DeliveryError(str(exc), retryable=exc.retryable) from exc
         body = build_body(outgoing)
         headers = build_headers(outgoing, body, int(time.time()))
-        host = urlsplit(outgoing.target).hostname or outgoing.target
+        host = _split(outgoing.target).hostname or outgoing.target
         timeout = settings.webhook_timeout
         started = time.perf_counter()
 
         def elapsed() -> int:
             return int((time.perf_counter() - started) * 1000)
 
-        session = http_session(settings.webhook_allow_private)
+        parts = _split(outgoing.target)
         try:
-            # stream=True: the status line and headers are all we look at.
-            response = session.post(outgoing.target, data=body, headers=headers, timeout=timeout,
-                                    allow_redirects=False, stream=True)
+            conn = _connection(parts, settings.webhook_allow_private, timeout)
+            # Redirects are never followed: http.client hands back the 3xx as it is.
+            conn.request("POST", _request_path(parts), body=body, headers=headers)
+            response = conn.getresponse()
         except WebhookTargetError as exc:
+            _close_quietly(outgoing.target, settings.webhook_allow_private)
             raise DeliveryError(str(exc), retryable=exc.retryable, latency_ms=elapsed()) from exc
-        except requests.Timeout as exc:
+        except TimeoutError as exc:
+            _close_quietly(outgoing.target, settings.webhook_allow_private)
             raise DeliveryError(f"no answer from {host} within {timeout} s", retryable=True,
                                 latency_ms=elapsed()) from exc
-        except requests.ConnectionError as exc:
+        except (OSError, http.client.HTTPException) as exc:
+            _close_quietly(outgoing.target, settings.webhook_allow_private)
             raise DeliveryError(f"could not connect to {host}: {_short(exc)}", retryable=True,
                                 latency_ms=elapsed()) from exc
-        except requests.RequestException as exc:
+        except ValueError as exc:
+            _close_quietly(outgoing.target, settings.webhook_allow_private)
             raise DeliveryError(f"request to {host} failed: {_short(exc)}", retryable=False,
                                 latency_ms=elapsed()) from exc
         try:
-            return classify_response(response.status_code, response.headers.get("retry-after"), elapsed())
+            return classify_response(response.status, response.getheader("retry-after"), elapsed())
         finally:
-            _drain(response)
-            response.close()
+            _release(conn, response)
 
+
+def _close_quietly(target: str, allow_private: bool) -> None:
+    """Drop this thread's connection to ``target`` after a failed request."""
+    parts = _split(target)
+    conns = _local.__dict__.get("connections", {})
+    conn = conns.pop((parts.scheme, parts.hostname or "", parts.port, allow_private), None)
+    if conn is not None:
+        try:
+            conn.close()
+        except Exception:  # noqa: BLE001
+            pass

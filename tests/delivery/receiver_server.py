@@ -31,6 +31,7 @@ class RecordingReceiver(ThreadingHTTPServer):
     def __init__(self, secrets: Sequence[str] = (), script: Sequence[int] = (), delay: float = 0.0,
                  log_path: Path | None = None, port: int = 0) -> None:
         self.secrets = list(secrets)
+        self._verifiers: dict[str, Webhook] = {}
         self.script = list(script)  # status codes answered in order, then 200
         self.delay = delay
         self.requests: list[dict[str, Any]] = []
@@ -46,8 +47,11 @@ class RecordingReceiver(ThreadingHTTPServer):
     def verify(self, body: bytes, headers: dict[str, str]) -> bool:
         """True when any configured secret verifies the request."""
         for secret in self.secrets:
+            verifier = self._verifiers.get(secret)
+            if verifier is None:  # built once per secret: verification stays per request
+                verifier = self._verifiers[secret] = Webhook(secret)
             try:
-                Webhook(secret).verify(body, headers)
+                verifier.verify(body, headers)
                 return True
             except Exception:  # noqa: BLE001 - the library raises several error types
                 continue

@@ -11,7 +11,8 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from notifier.channel_cli import register
+import config.cli  # noqa: F401 - first: it registers notifier.channel_cli, which imports it back
+from notifier.channel_cli import register  # noqa: E402
 from tests.delivery.conftest import base_env
 from tests.delivery.receiver_server import RecordingReceiver
 

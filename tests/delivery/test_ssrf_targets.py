@@ -94,3 +94,31 @@ def test_refused_again_at_send_time(make_app, changed_scene) -> None:
                 last = session.get(Notification, nid).deliveries[-1]
                 assert words in (last.error or ""), (url, last.error)
     assert receiver.requests == []
+
+
+def test_send_path_refuses_a_private_peer_after_a_passing_check(monkeypatch) -> None:
+    """DNS rebinding: the name checked out as public, the socket lands on loopback.
+    The webhook channel's own connection refuses it before a byte is sent, for
+    plain HTTP and (before the TLS handshake) for HTTPS."""
+    from datetime import datetime, timezone
+
+    from config.settings import load_settings
+    from notifier.channels import DeliveryError, Outgoing
+    from notifier.channels import webhook
+    from notifier.signing import generate_secret
+    from notifier.ssrf import WebhookTargetError, guarded_connection
+
+    settings = load_settings({"SCENEWATCH_WEBHOOK_ALLOW_PRIVATE": "0", "SCENEWATCH_WEBHOOK_TIMEOUT": "3"})
+    monkeypatch.setattr(webhook, "check_webhook_url", lambda *a, **k: [])  # "resolved to a public address"
+    with RecordingReceiver() as receiver:
+        outgoing = Outgoing(notification_id=1, message_id="msg_rebind", event_type="scene.changed",
+                            payload={"counts": {}}, created_at=datetime.now(timezone.utc), channel_id=1,
+                            kind="webhook", target=receiver.url, secrets=(generate_secret(),))
+        with pytest.raises(DeliveryError, match="connected to 127.0.0.1"):
+            webhook.WebhookChannel().send(outgoing, settings)
+        port = receiver.server_address[1]
+        conn = guarded_connection("https", "127.0.0.1", port, allow_private=False, timeout=3)
+        with pytest.raises(WebhookTargetError, match="127.0.0.1"):
+            conn.connect()
+        assert conn.sock is None
+    assert receiver.requests == []
