@@ -1,7 +1,6 @@
 """Catalog commands: harvest, search, reindex."""
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import click

@@ -3,12 +3,15 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Boolean, Column, ForeignKey, Integer, String, Table, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from config.extensions import Base
+
+if TYPE_CHECKING:
+    from notifier.models import Channel
 
 
 class RunState(str, enum.Enum):
@@ -58,7 +61,7 @@ class Scene(Base):
     created_at: Mapped[datetime]
 
     owner: Mapped[User] = relationship(back_populates="scenes")
-    channels: Mapped[list["Channel"]] = relationship(secondary=scene_channel)  # noqa: F821
+    channels: Mapped[list["Channel"]] = relationship(secondary=scene_channel)
     runs: Mapped[list["SceneRun"]] = relationship(
         back_populates="scene", order_by="SceneRun.id.desc()", cascade="all, delete-orphan"
     )

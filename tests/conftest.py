@@ -57,3 +57,19 @@ def app(settings: Settings) -> Iterator[Flask]:
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
+
+
+@pytest.fixture
+def postgres_url() -> str:
+    """The PostgreSQL test database, emptied (a clean public schema) for this test."""
+    from sqlalchemy import create_engine, text
+
+    url = os.environ.get("SCENEWATCH_TEST_POSTGRES_URL")
+    if not url:
+        pytest.fail("SCENEWATCH_TEST_POSTGRES_URL is not set (.ci/run sets it)")
+    engine = create_engine(url)
+    with engine.begin() as conn:  # this database is for tests only
+        conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+    return url

@@ -1,11 +1,9 @@
 """The same store on PostgreSQL: migrations, harvest, scene runs, diffs."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from config.settings import load_settings
 from tests.helpers import sample_records, write_snapshot
@@ -15,15 +13,8 @@ pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture
-def pg_app(tmp_path: Path):
-    url = os.environ.get("SCENEWATCH_TEST_POSTGRES_URL")
-    if not url:
-        pytest.fail("SCENEWATCH_TEST_POSTGRES_URL is not set (.ci/run sets it)")
-    engine = create_engine(url)
-    with engine.begin() as conn:  # a clean schema: this database is for tests only
-        conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
+def pg_app(tmp_path: Path, postgres_url: str):
+    url = postgres_url
     env = {"SCENEWATCH_DATA_DIR": str(tmp_path / "instance"), "SCENEWATCH_DATABASE_URL": url,
            "SCENEWATCH_WEBHOOK_ALLOW_PRIVATE": "1"}
     from config.app import create_app

@@ -4,11 +4,10 @@ notification in the state its answer calls for, a lost lease logged but not appl
 and a 410 disabling the channel."""
 from __future__ import annotations
 
-import os
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import select
 
 from tests.delivery.receiver_server import RecordingReceiver
 
@@ -33,15 +32,8 @@ def test_batch_records_every_outcome_like_single_delivery(make_app, changed_scen
 
 
 @pytest.mark.postgres
-def test_batch_records_every_outcome_on_postgres(make_app, changed_scene) -> None:
-    url = os.environ.get("SCENEWATCH_TEST_POSTGRES_URL")
-    if not url:
-        pytest.fail("SCENEWATCH_TEST_POSTGRES_URL is not set (.ci/run sets it)")
-    engine = create_engine(url)
-    with engine.begin() as conn:  # a clean schema: this database is for tests only
-        conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
+def test_batch_records_every_outcome_on_postgres(make_app, changed_scene, postgres_url: str) -> None:
+    url = postgres_url
     _mixed_outcomes(make_app, changed_scene, SCENEWATCH_DATABASE_URL=url)
 
 

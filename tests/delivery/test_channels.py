@@ -11,8 +11,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
-import config.cli  # noqa: F401 - first: it registers notifier.channel_cli, which imports it back
-from notifier.channel_cli import register  # noqa: E402
+from notifier.channel_cli import register  # imported before config.cli on purpose: no cycle
 from tests.delivery.conftest import base_env
 from tests.delivery.receiver_server import RecordingReceiver
 

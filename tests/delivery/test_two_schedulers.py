@@ -2,7 +2,6 @@
 and on PostgreSQL (threads racing through the real claim and run path)."""
 from __future__ import annotations
 
-import os
 import threading
 from collections import Counter
 from collections.abc import Callable
@@ -12,7 +11,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import func, select
 
 from tests.helpers import sample_records, write_snapshot
 
@@ -126,14 +125,7 @@ def test_two_schedulers_on_sqlite(make_app, tmp_path: Path) -> None:
 
 
 @pytest.mark.postgres
-def test_two_schedulers_on_postgres(make_app, tmp_path: Path) -> None:
-    url = os.environ.get("SCENEWATCH_TEST_POSTGRES_URL")
-    if not url:
-        pytest.fail("SCENEWATCH_TEST_POSTGRES_URL is not set (.ci/run sets it)")
-    engine = create_engine(url)
-    with engine.begin() as conn:  # a clean schema: this database is for tests only
-        conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
+def test_two_schedulers_on_postgres(make_app, tmp_path: Path, postgres_url: str) -> None:
+    url = postgres_url
     app = make_app(SCENEWATCH_DATABASE_URL=url)
     _two_schedulers(app, tmp_path)

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import select
 
 from search.catalog import content_hash
 from search.harvest import run_harvest
@@ -228,19 +227,12 @@ def test_backend_failures_are_reported_not_fatal(store: Any, snapshot: Any, tmp_
 
 
 @pytest.mark.postgres
-def test_snapshots_on_postgresql(tmp_path: Path, fixtures_dir: Path) -> None:
+def test_snapshots_on_postgresql(tmp_path: Path, fixtures_dir: Path, postgres_url: str) -> None:
     """The generic write path (RETURNING for version ids) on PostgreSQL."""
-    url = os.environ.get("SCENEWATCH_TEST_POSTGRES_URL")
-    if not url:
-        pytest.fail("SCENEWATCH_TEST_POSTGRES_URL is not set (.ci/run sets it)")
     import search.models  # noqa: F401
     from config.extensions import Base, db, search
 
-    engine = create_engine(url)
-    with engine.begin() as conn:  # a clean schema: this database is for tests only
-        conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
+    url = postgres_url
     previous = search.backend
     search.backend = None
     db.init(url)

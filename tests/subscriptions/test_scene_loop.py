@@ -39,7 +39,6 @@ def test_loop_baseline_change_noop(app, settings, tmp_path: Path, records: list[
     summary = run_harvest("hz", first, fmt="portal-json")
     assert summary.new + summary.quarantined == 50 and summary.changed == 0
 
-    received: list[tuple[dict, dict]] = []
     with VerifyingReceiver() as receiver:
         with db.session() as session:
             created = create_scene(session, operator_user(session), name="杭州 all", query={},

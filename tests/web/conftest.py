@@ -4,7 +4,6 @@ app with CSRF checks on."""
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import json
 from collections.abc import Iterator
@@ -20,10 +19,7 @@ from sqlalchemy import select
 
 from config.extensions import db, search
 from config.settings import Settings
-from tests.conftest import SHARED_DATA
 
-SAMPLE_DIR = Path(__file__).resolve().parents[2] / "data" / "sample"
-HANGZHOU = SHARED_DATA / "cnpds-china-portals" / "datacrawler" / "zhejiang_hangzhou.json.gz"
 SOURCE = "hangzhou"
 PASSWORD = "correct horse battery"
 T0 = datetime(2026, 1, 5, 2, 0, tzinfo=timezone.utc)
@@ -31,13 +27,10 @@ TITLE, REGION, FORMAT, FREQUENCY = "资源名称", "所属区县", "数据格式
 
 
 def _export() -> list[dict[str, Any]]:
-    """The Hangzhou portal export: the repo's sample, else the shared copy."""
-    for path in sorted(SAMPLE_DIR.glob("zhejiang_hangzhou.json*")) + [HANGZHOU]:
-        if path.exists():
-            opener = gzip.open if path.suffix == ".gz" else open
-            with opener(path, "rt", encoding="utf-8") as handle:  # type: ignore[operator]
-                return json.load(handle)
-    pytest.skip(f"needs data/sample/zhejiang_hangzhou.json or {HANGZHOU}")
+    """The Hangzhou portal export bundled as the sample catalog."""
+    from tests.helpers import sample_records
+
+    return sample_records()
 
 
 def slice_records() -> list[dict[str, Any]]:
