@@ -19,7 +19,6 @@ import argparse
 import json
 import os
 import platform
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -67,7 +66,8 @@ def percentile(values: list[float], share: float) -> float:
 def fanout(count: int, channel_id: int, log: Path) -> dict[str, Any]:
     """Send ``count`` due notifications in one batch; deliveries per second."""
     from config.extensions import db
-    from notifier.delivery import deliver_due, new_message_id
+    from notifier.delivery import deliver_due
+    from notifier.notifications import new_message_id
     from notifier.models import Notification
 
     before = len(read_log(log))

@@ -56,7 +56,8 @@ def list_command(state: str | None, limit: int, as_json: bool) -> None:
 @with_app
 def redeliver_command(notification_id: int, as_json: bool) -> None:
     """Send a notification again (same webhook-id), e.g. after it went dead."""
-    from notifier.delivery import deliver_notification, redeliver
+    from notifier.delivery import deliver_notification
+    from notifier.notifications import redeliver
 
     try:
         redeliver(notification_id)

@@ -52,7 +52,7 @@ def confirm_channel(token: str) -> Channel:
 
     Raises InvalidToken (or ExpiredToken) for a bad link or one for an old address.
     """
-    from notifier.delivery import release_held
+    from notifier.notifications import release_held
 
     channel_id, address = read_confirm_token(token)
     with db.session() as session:

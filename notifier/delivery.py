@@ -1,8 +1,8 @@
 """Delivery: notifications written with a run, attempts made, every attempt logged.
 
 Life of a notification: ``pending`` → (attempt) → ``sent`` | ``retrying`` → … → ``dead``.
-Email channels on a daily/weekly cadence, and unverified addresses, start ``held``
-(see :mod:`notifier.digest`). ``redeliver`` puts a dead or sent one back to pending.
+How notifications are written, held, released and redelivered is in
+:mod:`notifier.notifications`; this module makes and records attempts.
 
 Workers claim an attempt with one conditional UPDATE that pushes ``next_attempt_at``
 forward by a lease, so two workers never make the same attempt; a worker that dies
@@ -12,10 +12,9 @@ and receivers dedupe on the unchanged webhook-id).
 from __future__ import annotations
 
 import logging
-import uuid
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import case, func, insert, literal, or_, select, update
@@ -25,18 +24,13 @@ from config.extensions import db
 from config.settings import Settings
 from notifier.channels import DeliveryError, EndpointGone, Outgoing, SendResult, get_channel
 from notifier.models import Channel, ChannelKind, Delivery, Notification, NotificationState
+from notifier.notifications import utcnow
 from notifier.retry import lease_seconds, next_delay
 from notifier.signing import active_secrets
 
 log = logging.getLogger("scenewatch.delivery")
 
 ACTIVE = (NotificationState.pending.value, NotificationState.retrying.value)
-DIGEST_CADENCES = ("daily", "weekly")
-EVENT_TYPE = "scene.changed"
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def resolve_settings(settings: Settings | None) -> Settings:
@@ -45,54 +39,6 @@ def resolve_settings(settings: Settings | None) -> Settings:
     from config.app import current_settings
 
     return current_settings()
-
-
-def new_message_id() -> str:
-    """A fresh ``msg_<uuid4 hex>``: the webhook-id of one notification, forever."""
-    return f"msg_{uuid.uuid4().hex}"
-
-
-def is_empty_diff(document: dict[str, Any]) -> bool:
-    """True when the document reports no added, removed, changed or moved dataset."""
-    counts = document.get("counts") or {}
-    return not any(counts.get(name) or document.get(name) for name in ("added", "removed", "changed", "moved"))
-
-
-def initial_state(channel: Channel) -> str | None:
-    """Where a new notification for ``channel`` starts, or None to write none at all."""
-    if channel.disabled_reason:
-        return None
-    if channel.kind == ChannelKind.email.value and (not channel.verified or channel.cadence in DIGEST_CADENCES):
-        # Unverified: nothing but the confirmation mail may go there. Digest: wait for it.
-        return NotificationState.held.value
-    if channel.paused:  # muted by its owner: released on resume
-        return NotificationState.held.value
-    return NotificationState.pending.value
-
-
-def create_notifications(session: Session, scene: Any, run: Any, document: dict[str, Any],
-                         now: datetime | None = None) -> list[Notification]:
-    """One notification per enabled channel of ``scene`` for ``run``'s diff ``document``.
-
-    Call inside the run's transaction so a run and its notifications commit together.
-    An empty diff only goes to channels that asked for empty runs.
-    """
-    now = now or utcnow()
-    empty = is_empty_diff(document)
-    created: list[Notification] = []
-    for channel in scene.channels:
-        state = initial_state(channel)
-        if state is None or (empty and not channel.send_when_empty):
-            continue
-        notification = Notification(
-            message_id=new_message_id(), channel_id=channel.id, scene_id=scene.id, run_id=run.id,
-            event_type=EVENT_TYPE, payload=document, state=state, attempts=0,
-            next_attempt_at=now if state == NotificationState.pending.value else None, created_at=now,
-        )
-        session.add(notification)
-        created.append(notification)
-    session.flush()
-    return created
 
 
 def _claim(session: Session, notification_id: int, now: datetime, lease: int) -> int | None:
@@ -380,39 +326,3 @@ def deliver_pending(notification_ids: Iterable[int], *, settings: Settings | Non
     """Deliver freshly committed notifications now, in this process; id → state."""
     settings = resolve_settings(settings)
     return {nid: deliver_notification(nid, settings=settings) for nid in notification_ids}
-
-
-def redeliver(notification_id: int, now: datetime | None = None) -> str:
-    """Queue a notification to be sent again with the same message id.
-
-    dead or sent → pending with a fresh retry schedule; pending/retrying → due now.
-    Raises LookupError for an unknown id, ValueError for one held for a digest.
-    """
-    now = now or utcnow()
-    with db.session() as session:
-        notification = session.get(Notification, notification_id)
-        if notification is None:
-            raise LookupError(f"no notification with id {notification_id}")
-        if notification.state == NotificationState.held.value:
-            raise ValueError(f"notification {notification_id} is held for a digest or an unconfirmed "
-                             "address; it is sent with the digest")
-        if notification.state in (NotificationState.dead.value, NotificationState.sent.value):
-            notification.state = NotificationState.pending.value
-            notification.attempts = 0  # the retry schedule starts over
-        notification.next_attempt_at = now
-        return notification.state
-
-
-def release_held(session: Session, channel_id: int, now: datetime | None = None) -> int:
-    """After an address is confirmed: its held notifications become due (immediate
-    cadence only; digest channels keep them for the digest). Returns how many."""
-    channel = session.get(Channel, channel_id)
-    if channel is None or not channel.verified or channel.paused or channel.cadence in DIGEST_CADENCES:
-        return 0
-    result = session.execute(
-        update(Notification)
-        .where(Notification.channel_id == channel_id, Notification.state == NotificationState.held.value)
-        .values(state=NotificationState.pending.value, next_attempt_at=now or utcnow())
-        .execution_options(synchronize_session=False)
-    )
-    return int(result.rowcount)  # type: ignore[attr-defined]

@@ -22,7 +22,8 @@ from sqlalchemy.orm import Session
 from config.extensions import db
 from config.settings import Settings
 from notifier.channels import DIGEST_EVENT, DeliveryError, Outgoing, get_channel
-from notifier.delivery import DIGEST_CADENCES, resolve_settings, utcnow
+from notifier.delivery import resolve_settings, utcnow
+from notifier.notifications import DIGEST_CADENCES
 from notifier.models import Channel, ChannelKind, Delivery, DigestCursor, Notification, NotificationState
 from notifier.retry import lease_seconds, next_delay
 from subscriptions.models import User

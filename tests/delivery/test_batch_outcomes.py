@@ -14,7 +14,7 @@ from tests.delivery.receiver_server import RecordingReceiver
 
 def _add_notifications(channel_id: int, count: int, now: datetime) -> list[int]:
     from config.extensions import db
-    from notifier.delivery import new_message_id
+    from notifier.notifications import new_message_id
     from notifier.models import Notification
 
     with db.session() as session:

@@ -9,7 +9,8 @@ from urllib.parse import unquote
 from sqlalchemy import select
 
 from config.extensions import db
-from notifier.delivery import create_notifications, deliver_notification, release_held
+from notifier.delivery import deliver_notification
+from notifier.notifications import create_notifications, release_held
 from notifier.mailer import list_outbox, read_outbox_message
 from notifier.models import Delivery, Notification
 from notifier.tokens import read_unsubscribe_token
@@ -130,7 +131,7 @@ def test_catalog_text_is_escaped_and_unsafe_links_dropped(make_scene, nsettings)
 
 
 def test_redelivered_email_gets_a_new_message_id(make_scene, nsettings) -> None:
-    from notifier.delivery import redeliver
+    from notifier.notifications import redeliver
 
     nid, _ = _email_notification(make_scene)
     deliver_notification(nid, NOW, settings=nsettings)

@@ -10,13 +10,8 @@ import pytest
 from sqlalchemy import select
 
 from config.extensions import db
-from notifier.delivery import (
-    _claim,
-    create_notifications,
-    deliver_due,
-    deliver_notification,
-    redeliver,
-)
+from notifier.delivery import _claim, deliver_due, deliver_notification
+from notifier.notifications import create_notifications, redeliver
 from notifier.models import Channel, Delivery, Notification
 from notifier.signing import generate_secret
 from subscriptions.models import Scene, SceneRun
