@@ -18,9 +18,10 @@ from sqlalchemy import or_, select, update
 
 from config.extensions import db
 from config.settings import Settings
-from notifier.channels import DeliveryError, Outgoing, SendResult
+from notifier.channels import DeliveryError, EndpointGone, Outgoing, SendResult
 from notifier.delivery import ACTIVE, prepare_claimed, record_outcomes, send_outgoing
 from notifier.models import Channel, Notification
+from notifier.owner_notice import tell_owner_endpoint_gone
 from notifier.retry import lease_seconds
 from notifier.ssrf import ResolutionCache, use_resolver
 
@@ -94,6 +95,9 @@ def deliver_batch(ids: Sequence[int], now: datetime, settings: Settings,
                     session, [(notification_id, attempt, result, failure)
                               for (notification_id, attempt, _), (result, failure) in zip(to_send, outcomes)],
                     now, settings))
+            for (notification_id, _, _), (_, failure) in zip(to_send, outcomes):
+                if isinstance(failure, EndpointGone):  # after the commit: the channel is disabled
+                    tell_owner_endpoint_gone(notification_id, settings)
 
         in_flight: tuple[list[tuple[int, int, Outgoing]], list[Future[Sent]]] | None = None
         for chunk in _chunks(ids, chunk_size):

@@ -164,7 +164,12 @@ def _attempt(notification_id: int, now: datetime, settings: Settings) -> tuple[s
     # The network call happens outside any transaction: no lock is held while we wait.
     result, failure = send_outgoing(outgoing, settings)
     with db.session() as session:
-        return record_attempt(session, notification_id, int(attempt), now, result, failure, settings), True
+        state = record_attempt(session, notification_id, int(attempt), now, result, failure, settings)
+    if isinstance(failure, EndpointGone):
+        from notifier.owner_notice import tell_owner_endpoint_gone
+
+        tell_owner_endpoint_gone(notification_id, settings)
+    return state, True
 
 
 def _outcome(notification_id: int, attempt: int, now: datetime, result: SendResult | None,

@@ -79,7 +79,9 @@ def test_batch_410_disables_the_channel(make_app, changed_scene) -> None:
     from config.app import current_settings
     from config.extensions import db
     from notifier.bulk import deliver_batch
+    from notifier.mailer import list_outbox
     from notifier.models import Channel
+    from subscriptions.models import User
 
     make_app(SCENEWATCH_DELIVERY_CONCURRENCY="4")
     now = datetime.now(timezone.utc)
@@ -90,7 +92,12 @@ def test_batch_410_disables_the_channel(make_app, changed_scene) -> None:
         counts = deliver_batch(ids, now, current_settings())
     assert {k: v for k, v in counts.items() if v} == {"dead": 1}
     with db.session() as session:
-        assert "410 Gone" in (session.get(Channel, scene.channel_ids[0]).disabled_reason or "")
+        channel = session.get(Channel, scene.channel_ids[0])
+        assert "410 Gone" in (channel.disabled_reason or "")
+        owner = session.get(User, channel.owner_id).email
+    # The owner hears about it: one mail to the account address naming the endpoint.
+    notices = [m for m in list_outbox(current_settings()) if m.to == owner]
+    assert len(notices) == 1 and receiver.url in notices[0].subject
 
 
 def test_recording_after_a_lost_lease_logs_the_attempt_but_keeps_the_state(make_app, changed_scene,

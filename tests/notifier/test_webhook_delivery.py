@@ -14,7 +14,8 @@ from notifier.delivery import _claim, deliver_due, deliver_notification
 from notifier.notifications import create_notifications, redeliver
 from notifier.models import Channel, Delivery, Notification
 from notifier.signing import generate_secret
-from subscriptions.models import Scene, SceneRun
+from notifier.mailer import list_outbox
+from subscriptions.models import Scene, SceneRun, User
 from tests.notifier.conftest import NOW, free_port, sample_document
 
 
@@ -98,7 +99,12 @@ def test_410_disables_the_channel(make_scene, receiver, nsettings) -> None:
     receiver.answers = [(410, {})]
     assert deliver_notification(first, NOW, settings=nsettings) == "dead"
     with db.session() as session:
-        assert "410" in (session.get(Channel, channel_id).disabled_reason or "")
+        channel = session.get(Channel, channel_id)
+        assert "410" in (channel.disabled_reason or "")
+        owner_email = session.get(User, channel.owner_id).email
+    # The owner is told, by mail to the account address, naming the endpoint.
+    (notice,) = [m for m in list_outbox(nsettings) if m.to == owner_email]
+    assert receiver.url in notice.subject
     # A notification already queued for the gone endpoint is not sent.
     assert deliver_notification(second, NOW, settings=nsettings) == "dead"
     _, (row,) = _state(second)
