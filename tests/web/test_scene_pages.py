@@ -241,3 +241,32 @@ def test_a_delivered_notification_can_be_redelivered_from_the_run_page(
     with db.session() as s:
         s.get(Notification, note.id).state = "pending"
     assert user_client.post(action.group(1)).status_code == 409
+
+
+def test_channels_can_be_muted_unmuted_and_sent_a_test_event(
+    user_client: FlaskClient, catalog: list[dict]
+) -> None:
+    from notifier.models import Channel
+
+    with VerifyingReceiver() as receiver:
+        location = _save(user_client, webhook=receiver.url)
+        page = user_client.get(location).get_data(as_text=True)
+        receiver.secret = re.search(r'<code class="secret">(whsec_[^<]+)</code>', page).group(1)
+        with db.session() as s:
+            (channel,) = s.scalars(select(Channel)).all()
+        base = f"{location}/channels/{channel.id}"
+
+        tested = user_client.post(base + "/test", follow_redirects=True).get_data(as_text=True)
+        (ping,) = receiver.received.values()
+        assert ping["type"] == "test.ping" and receiver.rejected == []
+        assert "HTTP 204" in tested
+
+        muted = user_client.post(base + "/pause", follow_redirects=True).get_data(as_text=True)
+        with db.session() as s:
+            assert s.get(Channel, channel.id).paused
+        assert f'action="{base}/resume"' in muted
+        user_client.post(base + "/resume")
+        with db.session() as s:
+            assert not s.get(Channel, channel.id).paused
+    # Someone else's channel id under this scene is not found.
+    assert user_client.post(f"{location}/channels/{channel.id + 99}/pause").status_code == 404
