@@ -30,10 +30,8 @@ from search.text import TEXT_FIELDS, Clause, Term, index_text
 SORTS: tuple[str, ...] = ("relevance", "modified", "-modified", "title")
 
 # Relevance weights per text field: the ones the embedded index gives bm25
-# (title 5, description 1, publisher 1.5, tags and themes 2).
-TEXT_BOOSTS: dict[str, float] = {
-    "title": 5.0, "description": 1.0, "publisher": 1.5, "tags": 2.0, "themes": 2.0,
-}
+# (title 5, description 1, tags and themes 2).
+TEXT_BOOSTS: dict[str, float] = {"title": 5.0, "description": 1.0, "tags": 2.0, "themes": 2.0}
 _TOKENS_ANALYZER = "scenewatch_tokens"
 _LIST_TEXT_FIELDS = ("tags", "themes")
 _DATE_FIELDS = {"created": "derived.created", "modified": "derived.modified"}

@@ -29,7 +29,7 @@ from typing import Any
 from search.query_values import FILTER_FIELDS, normalise_datetime
 from search.text import index_text
 
-SCHEMA_VERSION = "4"  # bump on any change to the tables or to search.text analysis
+SCHEMA_VERSION = "5"  # bump on any change to the tables or to search.text analysis
 TABLES = ("search_fts", "search_body", "search_doc", "search_value", "search_meta")
 
 # Field numbers in search_value.
@@ -50,8 +50,8 @@ CODED_FIELDS: tuple[str, ...] = TEXT_COLUMNS + LIST_FIELDS
 INDEXED_FIELDS: tuple[str, ...] = ("source", "publisher", "region", "themes", "tags", "formats")
 SEP = "\x1f"
 
-# bm25 weights of the FTS columns: title, description, publisher, keywords (tags+themes).
-FTS_WEIGHTS = (5.0, 1.0, 1.5, 2.0)
+# bm25 weights of the FTS columns: title, description, keywords (tags+themes).
+FTS_WEIGHTS = (5.0, 1.0, 2.0)
 # Between two values of a list field (tags): a token no query can produce, so a
 # phrase never spans two tags.
 VALUE_SEPARATOR = " _ "
@@ -100,7 +100,7 @@ DDL = [
     ),
     "CREATE TABLE IF NOT EXISTS search_body (doc INTEGER PRIMARY KEY, document TEXT NOT NULL)",
     f"""CREATE VIRTUAL TABLE IF NOT EXISTS search_fts USING fts5(
-        title, description, publisher, keywords, tokenize = "{_TOKENIZE}")""",
+        title, description, keywords, tokenize = "{_TOKENIZE}")""",
     "INSERT OR IGNORE INTO search_meta (key, value) VALUES ('generation', '0')",
 ]
 
@@ -202,7 +202,6 @@ def document_rows(document: dict[str, Any]) -> DocumentRows:
     fts_row = (
         index_text(title),
         index_text(_text(get("description"))),
-        index_text(_text(get("publisher"))),
         VALUE_SEPARATOR.join(k for k in keywords if k),
     )
     body = json.dumps(document, ensure_ascii=False, separators=(",", ":"), default=str)

@@ -50,8 +50,8 @@ def write_documents(
         [(doc, rows.body) for doc, rows in pairs],
     )
     conn.executemany(
-        "INSERT INTO search_fts (rowid, title, description, publisher, keywords) "
-        "VALUES (?, ?, ?, ?, ?)",
+        "INSERT INTO search_fts (rowid, title, description, keywords) "
+        "VALUES (?, ?, ?, ?)",
         [(doc, *rows.fts_row) for doc, rows in pairs],
     )
 

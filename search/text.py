@@ -53,7 +53,9 @@ from dataclasses import dataclass
 from typing import Any
 
 # Document fields searched by ``text``; list fields are matched value by value.
-TEXT_FIELDS: tuple[str, ...] = ("title", "description", "publisher", "tags", "themes")
+# What a dataset is about. The publisher is who made it: it has its own filter and facet,
+# and a text search for 交通 should not return every file of a 交通运输局.
+TEXT_FIELDS: tuple[str, ...] = ("title", "description", "tags", "themes")
 
 # Lucene's English stop set, which the ``cjk`` analyzer drops.
 STOP_WORDS: frozenset[str] = frozenset(

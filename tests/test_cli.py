@@ -51,8 +51,8 @@ def test_harvest_search_scene_round_trip(run_cli, tmp_path: Path) -> None:
     found = json.loads(run_cli("search", "--query", '{"text": "交通"}', "--limit", "50", "--json").output)
     assert found["total"] > 0
     for hit in found["hits"]:
-        assert "交通" in (hit["title"] + (hit.get("description") or "") + (hit.get("publisher") or "")
-                         + "".join(hit.get("tags") or []) + "".join(hit.get("themes") or []))
+        # On this sample (no tags or themes) every hit has 交通 in its title or description.
+        assert "交通" in hit["title"] + (hit.get("description") or "")
     assert {"region", "formats", "open_type"} <= set(found["facets"])
 
     created = json.loads(run_cli("scenes", "create", "--name", "全部", "--query", "{}", "--schedule", "manual",

@@ -60,8 +60,8 @@ def current_documents() -> list[dict[str, Any]]:
 
 
 def text_of(doc: dict[str, Any]) -> str:
-    """What full-text search looks at: title, description, publisher, tags and themes."""
-    words = [doc.get("title"), doc.get("description"), doc.get("publisher")]
+    """What full-text search looks at: title, description, tags and themes."""
+    words = [doc.get("title"), doc.get("description")]
     words += list(doc.get("tags") or []) + list(doc.get("themes") or [])
     return " ".join(str(w or "") for w in words)
 
