@@ -29,4 +29,20 @@ def upgrade(revision: str = "head") -> None:
     with db.engine.begin() as connection:
         cfg.attributes["connection"] = connection
         command.upgrade(cfg, revision)
-    search.get().ensure_index()
+    backend = search.get()
+    backend.ensure_index()
+    if backend.count() == 0 and _live_datasets() > 0:
+        # A new or rebuilt index (a new install of the search backend, or an index
+        # schema change) is refilled from the catalog: a harvest only indexes what changed.
+        from search.reindex import reindex_all
+
+        reindex_all()
+
+
+def _live_datasets() -> int:
+    from sqlalchemy import func, select
+
+    from search.models import Dataset
+
+    with db.session() as session:
+        return int(session.scalar(select(func.count()).select_from(Dataset).where(Dataset.deleted_at.is_(None))) or 0)

@@ -56,3 +56,4 @@ def test_production_logs_are_json_lines(tmp_path: Path) -> None:
     assert line["message"] == "scene 7 ran" and line["scene"] == 7 and line["level"] == "info"
     configure_logging(load_settings({"SCENEWATCH_DATA_DIR": str(tmp_path)}))
     assert not isinstance(logging.getLogger("scenewatch").handlers[0].formatter, JsonFormatter)
+
