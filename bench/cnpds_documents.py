@@ -19,6 +19,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from search.harvest.portal_json import load_json_values
+
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "cnpds-china-portals"
 FIXTURE = (
     Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "search" / "cnpds_sample.json"
@@ -59,13 +61,8 @@ def read_records(path: Path) -> list[dict[str, Any]]:
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "rt", encoding="utf-8") as handle:
         text = handle.read()
-    decoder, pos, out = json.JSONDecoder(), 0, []
-    while pos < len(text):
-        while pos < len(text) and text[pos].isspace():
-            pos += 1
-        if pos >= len(text):
-            break
-        value, pos = decoder.raw_decode(text, pos)
+    out: list[Any] = []
+    for value in load_json_values(text, str(path)):
         out.extend(value if isinstance(value, list) else [value])
     return [r for r in out if isinstance(r, dict)]
 

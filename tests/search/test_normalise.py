@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from search import vocabulary
+from search.harvest.portal_json import load_json_values
 from search.mapping import MappingError, load_mapping
 from search.normalise import (
     RecordError, normalise_record, parse_count, parse_date, parse_list, split_tags,
@@ -306,13 +307,9 @@ def _cnpds_records(path: Path) -> list[dict]:
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "rt", encoding="utf-8") as handle:
         text = handle.read()
-    decoder, position, records = json.JSONDecoder(), 0, []
-    while position < len(text):
-        while position < len(text) and text[position].isspace():
-            position += 1
-        if position < len(text):
-            value, position = decoder.raw_decode(text, position)
-            records.extend(value)
+    records: list[dict] = []
+    for value in load_json_values(text, str(path)):
+        records.extend(value)
     return records
 
 
