@@ -4,17 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from flask import current_app
-
 
 def dispatch_notifications(notification_ids: Iterable[int]) -> None:
     """Deliver (or enqueue delivery of) each notification; failures are retried by the
     delivery schedule, never raised to the caller."""
     from notifier.tasks import deliver_notification_task
 
-    settings = current_app.config["SCENEWATCH"]
+    # Eager in the embedded default (task_always_eager): delivered before this returns.
     for notification_id in notification_ids:
-        if settings.embedded:
-            deliver_notification_task.run(notification_id)
-        else:
-            deliver_notification_task.delay(notification_id)
+        deliver_notification_task.delay(notification_id)

@@ -35,25 +35,16 @@ def build_clock(app: Flask, blocking: bool = False) -> BaseScheduler:
     from notifier.tasks import deliver_due_task, send_due_digests_task
     from subscriptions.tasks import run_due_scenes_task
 
-    settings = app.config["SCENEWATCH"]
-
+    # .delay() queues on the broker, or runs in-process in the embedded default
+    # (config/celery_app.py sets task_always_eager there).
     def scenes_tick() -> None:
-        if settings.embedded:
-            run_due_scenes_task.run()
-        else:
-            run_due_scenes_task.delay()
+        run_due_scenes_task.delay()
 
     def delivery_tick() -> None:
-        if settings.embedded:
-            deliver_due_task.run()
-        else:
-            deliver_due_task.delay()
+        deliver_due_task.delay()
 
     def digest_tick() -> None:
-        if settings.embedded:
-            send_due_digests_task.run()
-        else:
-            send_due_digests_task.delay()
+        send_due_digests_task.delay()
 
     # coalesce + max_instances=1: a slow tick is never run twice at once, and missed
     # ticks after a pause collapse into one.

@@ -20,15 +20,9 @@ def run_scene_task(scene_id: int, scheduled_for: str | None = None) -> dict[str,
 @shared_task(name="subscriptions.tasks.run_due_scenes")
 def run_due_scenes_task() -> int:
     """Claim every due scene and run it (or queue it on workers); returns how many."""
-    from flask import current_app
-
     from subscriptions.due import claim_due_scenes
 
-    settings = current_app.config["SCENEWATCH"]
     claimed = claim_due_scenes()
-    for scene_id, scheduled_for in claimed:
-        if settings.embedded:
-            run_scene_task.run(scene_id, scheduled_for.isoformat())
-        else:
-            run_scene_task.delay(scene_id, scheduled_for.isoformat())
+    for scene_id, scheduled_for in claimed:  # in-process when embedded (eager tasks)
+        run_scene_task.delay(scene_id, scheduled_for.isoformat())
     return len(claimed)
