@@ -205,3 +205,24 @@ def _run_once(scene_id: int, scheduled_for: datetime, started: datetime,
             session.flush()
             notification_ids = [n.id for n in notifications]
         return document, notification_ids
+
+
+def record_baseline(session: Session, scene: Scene, now: datetime | None = None) -> SceneRun:
+    """Record a baseline run of ``scene`` in ``session``'s transaction: its current
+    matches become its members and the starting point of the next diff; nothing is sent.
+
+    Called when a scene is saved with a new query (created, edited, duplicated), so the
+    first change after saving is reported rather than swallowed into a later baseline.
+    """
+    moment = now or datetime.now(timezone.utc)
+    matched_ids = sorted(set(search.get().iter_ids(parse_query(scene.query))))
+    _diff, previous, current = diff_members(session, scene, matched_ids)
+    run = SceneRun(scene_id=scene.id, scheduled_for=moment, state=RunState.baseline.value,
+                   started_at=moment, matched=len(current))
+    session.add(run)
+    session.flush()
+    _store_members(session, scene.id, previous, current)
+    run.finished_at = datetime.now(timezone.utc)
+    run.diff = build_document(scene, run, None, len(current), _links(scene, run))
+    session.flush()
+    return run
