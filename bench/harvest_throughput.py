@@ -99,9 +99,7 @@ def main() -> None:
         indexed = search.get().count()
         if db.engine is not None:
             db.engine.dispose()
-        close = getattr(search.backend, "close", None)
-        if close:
-            close()
+        search.get().close()
 
     result = {
         "benchmark": "harvest every CNPDS portal file into a fresh installation "

@@ -25,9 +25,9 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.cnpds_documents import DEFAULT_DATA, documents  # noqa: E402
-from search.backend import FACET_FIELDS  # noqa: E402
+from search.backends.base import FACET_FIELDS  # noqa: E402
 from search.query import SceneQuery, parse_query  # noqa: E402
-from search.sqlite import SqliteSearchBackend  # noqa: E402
+from search.backends.sqlite import SqliteSearchBackend  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "search_sqlite.json"
 # The crawl is from June 2023: relative ranges are evaluated as of then, so that

@@ -33,9 +33,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.cnpds_documents import DEFAULT_DATA, documents  # noqa: E402
 from bench.search_latency import BENCH_NOW, percentile, query_mix  # noqa: E402
-from search.backend import FACET_FIELDS  # noqa: E402
-from search.elasticsearch import ElasticsearchBackend  # noqa: E402
-from search.es_client import make_client, parse_search_url  # noqa: E402
+from search.backends.base import FACET_FIELDS  # noqa: E402
+from search.backends.elasticsearch import ElasticsearchBackend  # noqa: E402
+from search.backends.elasticsearch.client import make_client, parse_search_url  # noqa: E402
 from search.query import parse_query  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "search_es.json"

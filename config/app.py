@@ -12,7 +12,7 @@ from config.settings import Settings, load_settings
 
 def init_services(settings: Settings) -> None:
     """Bind the database and the search backend to ``settings`` (web, CLI and workers)."""
-    from search.factory import make_backend
+    from search.backends import make_backend
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     db.init(settings.database_url)

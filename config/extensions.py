@@ -15,7 +15,7 @@ from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 if TYPE_CHECKING:
-    from search.backend import SearchBackend
+    from search.backends.base import SearchBackend
 
 # Stable constraint names so Alembic migrations are the same on SQLite and PostgreSQL.
 NAMING = {

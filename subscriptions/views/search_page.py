@@ -113,7 +113,7 @@ def own_field_facets(
 @bp.route("/")
 def index() -> tuple[str, int]:
     """Search the catalog; every part of the search is in the URL."""
-    from search.backend import FACET_FIELDS
+    from search.backends.base import FACET_FIELDS
     from search.query import QueryError, parse_query
 
     args = request.args

@@ -34,7 +34,7 @@ def backend(request: pytest.FixtureRequest, catalog: list[dict[str, Any]],
             tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """One backend with the whole fixture catalog indexed."""
     if request.param == "sqlite":
-        from search.sqlite import SqliteSearchBackend
+        from search.backends.sqlite import SqliteSearchBackend
 
         path: Path = tmp_path_factory.mktemp("parity") / "search.sqlite"
         instance: Any = SqliteSearchBackend(f"sqlite:///{path}")

@@ -20,8 +20,8 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from search.elasticsearch import ElasticsearchBackend
-from search.es_client import make_client, parse_search_url
+from search.backends.elasticsearch import ElasticsearchBackend
+from search.backends.elasticsearch.client import make_client, parse_search_url
 
 ENV_URL = "SCENEWATCH_TEST_ES_URL"
 _lock = threading.Lock()

@@ -212,7 +212,7 @@ def test_changes_reach_the_search_index(indexed_store: Any, snapshot: Any) -> No
 
 def test_backend_failures_are_reported_not_fatal(store: Any, snapshot: Any, tmp_path: Path) -> None:
     from config.extensions import search
-    from search.sqlite import SqliteSearchBackend
+    from search.backends.sqlite import SqliteSearchBackend
 
     blocker = tmp_path / "not-a-directory"
     blocker.write_text("a file where the index directory should be")

@@ -9,7 +9,7 @@ import pytest
 from elastic_transport import ApiResponseMeta, HttpHeaders, NodeConfig
 from elasticsearch import ApiError, ConnectionError
 
-from search.es_bulk import Action, BulkWriter, chunks
+from search.backends.elasticsearch.bulk import Action, BulkWriter, chunks
 
 REJECTED = {"type": "es_rejected_execution_exception", "reason": "rejected execution of coordinating operation"}
 

@@ -6,7 +6,7 @@ from types import SimpleNamespace
 import pytest
 from elastic_transport import HttpHeaders
 
-from search.es_client import (
+from search.backends.elasticsearch.client import (
     ClientConfigError, PlainJsonNode, client_from_settings, make_client, parse_search_url, plain_media_types,
 )
 

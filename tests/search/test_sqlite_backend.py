@@ -1,4 +1,4 @@
-"""The embedded FTS5 backend (search.sqlite) on real CNPDS records.
+"""The embedded FTS5 backend (search.backends.sqlite) on real CNPDS records.
 
 ``tests/fixtures/search/cnpds_sample.json`` is a small extract of the CNPDS portal
 catalogs (Apache-2.0, see NOTICE), converted by ``bench/cnpds_documents.py``.
@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from search.query import parse_query
-from search.sqlite import SqliteSearchBackend
+from search.backends.sqlite import SqliteSearchBackend
 from tests.parity.make_golden import filter_values, matches
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "search" / "cnpds_sample.json"

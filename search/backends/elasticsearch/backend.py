@@ -12,15 +12,15 @@ rebuild itself only *creates* documents, so whatever a writer put there first, n
 than the rebuild's copy, wins; tombstones are purged around the swap and never
 match a search. Nothing written while a rebuild runs is lost at the swap.
 
-Query and document shapes live in :mod:`search.es_query`, bulk writes in
-:mod:`search.es_bulk`, the client in :mod:`search.es_client`.
+Query and document shapes live in :mod:`search.backends.elasticsearch.query`, bulk writes in
+:mod:`search.backends.elasticsearch.bulk`, the client in :mod:`search.backends.elasticsearch.client`.
 """
 from __future__ import annotations
 
 import json
 import logging
 import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from importlib import resources
 from typing import Any
@@ -28,10 +28,10 @@ from typing import Any
 from elasticsearch import ApiError, Elasticsearch, NotFoundError
 from tqdm import tqdm
 
-from search.backend import FACET_FIELDS, Hit, IndexReport, SearchResult
-from search.es_bulk import Action, BulkOutcome, BulkWriter
-from search.es_client import client_from_settings
-from search.es_query import (
+from search.backends.base import BaseSearchBackend, Hit, IndexReport, SearchResult
+from search.backends.elasticsearch.bulk import Action, BulkOutcome, BulkWriter
+from search.backends.elasticsearch.client import client_from_settings
+from search.backends.elasticsearch.query import (
     compile_facets, compile_query, compile_sort, es_document, is_ranked, read_facets,
     source_document,
 )
@@ -64,7 +64,7 @@ def load_mapping() -> dict[str, Any]:
     return json.loads(resources.files("config").joinpath("index_mapping.json").read_text("utf-8"))
 
 
-class ElasticsearchBackend:
+class ElasticsearchBackend(BaseSearchBackend):
     """SearchBackend on Elasticsearch (see the module docstring)."""
 
     def __init__(self, client: Elasticsearch, alias: str = "scenewatch-datasets", *,
@@ -85,6 +85,7 @@ class ElasticsearchBackend:
         return cls(client_from_settings(settings), settings.search_index)
 
     def close(self) -> None:
+        """Close the client's connections."""
         self.client.close()
 
     # -- index management ------------------------------------------------------------
@@ -191,7 +192,8 @@ class ElasticsearchBackend:
             return None
         return names[0] if names else None
 
-    def rebuild(self, documents: Iterable[dict[str, Any]], progress: bool = False) -> IndexReport:
+    def rebuild(self, documents: Iterable[dict[str, Any]], *, progress: bool = False,
+                total: int | None = None) -> IndexReport:
         """Build a new versioned index from ``documents``, then point the alias at it
         atomically and delete the old one. Searches keep working throughout.
 
@@ -205,7 +207,7 @@ class ElasticsearchBackend:
                                    mappings=self._mapping["mappings"],
                                    aliases={self.building_alias: {}})
         seen = 0
-        bar = tqdm(unit="ds", desc=f"reindex {name}", disable=not progress)
+        bar = tqdm(total=total, unit="ds", desc=f"reindex {name}", disable=not progress)
         try:
             def actions() -> Iterator[Action]:
                 nonlocal seen
@@ -272,22 +274,20 @@ class ElasticsearchBackend:
         self._ensure_ready()
         return int(self.client.count(index=self.alias, query=live({"match_all": {}}))["count"])
 
-    def search(
+    def _search(
         self,
         query: SceneQuery,
         *,
-        limit: int = 20,
-        offset: int = 0,
-        facets: Sequence[str] = FACET_FIELDS,
-        facet_size: int = 20,
-        sort: str = "relevance",
-        now: datetime | None = None,
+        limit: int,
+        offset: int,
+        facets: list[str],
+        facet_size: int,
+        sort: str,
+        now: datetime | None,
     ) -> SearchResult:
-        """One page of hits with the total and facet counts (see SearchBackend)."""
+        """One page of hits with the total and facet counts (see BaseSearchBackend)."""
         self._ensure_ready()
         ranked = is_ranked(query)
-        limit, offset = max(0, int(limit)), max(0, int(offset))
-        facets = tuple(facets)
         body: dict[str, Any] = {
             "query": live(compile_query(query, now)),
             "sort": compile_sort(sort, ranked),
@@ -337,7 +337,7 @@ class ElasticsearchBackend:
             after = step[-1]["sort"]
         return first, hits
 
-    def iter_ids(self, query: SceneQuery, *, now: datetime | None = None) -> Iterator[str]:
+    def _iter_ids(self, query: SceneQuery, *, now: datetime | None) -> Iterator[str]:
         """Every matching id in id order: search_after over a point in time where the
         server has one (one consistent view), else over the live alias (each id still
         comes at most once, since the order is by the unique id)."""

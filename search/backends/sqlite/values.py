@@ -16,7 +16,7 @@ import sqlite3
 import threading
 from collections.abc import Iterable
 
-from search.sqlite_schema import FIELD_CODES, LIST_FIELDS, unpack
+from search.backends.sqlite.schema import FIELD_CODES, LIST_FIELDS, unpack
 
 
 class ValueCodes:

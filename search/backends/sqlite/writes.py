@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import sqlite3
 
-from search.sqlite_schema import CODED_FIELDS, DOC_COLUMNS, DocumentRows
-from search.sqlite_values import ValueCodes
+from search.backends.sqlite.schema import CODED_FIELDS, DOC_COLUMNS, DocumentRows
+from search.backends.sqlite.values import ValueCodes
 
 _INSERT_DOC = (
     f"INSERT OR REPLACE INTO search_doc ({', '.join(DOC_COLUMNS)}) "

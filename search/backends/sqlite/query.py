@@ -18,11 +18,10 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from search.query import SceneQuery
-from search.sqlite_schema import FTS_WEIGHTS, INDEXED_FIELDS, RANGE_COLUMNS
+from search.backends.sqlite.schema import FTS_WEIGHTS, INDEXED_FIELDS, RANGE_COLUMNS
 from search.text import Clause, TextQuery
 
 _OPS = {"gte": ">=", "gt": ">", "lte": "<=", "lt": "<"}
-SORTS = ("relevance", "modified", "-modified", "title")
 
 
 class Lookups(Protocol):

@@ -22,8 +22,8 @@ from collections.abc import Mapping, Sequence
 from operator import itemgetter
 from typing import Any
 
-from search.sqlite_schema import LIST_FIELDS, bool_term, unpack
-from search.sqlite_values import ValueCodes
+from search.backends.sqlite.schema import LIST_FIELDS, bool_term, unpack
+from search.backends.sqlite.values import ValueCodes
 
 FacetCounts = dict[str, list[tuple[str, int]]]
 
@@ -77,7 +77,7 @@ class IndexState:
 
 
 class View:
-    """One snapshot's counts and codes; also :class:`search.sqlite_query.Lookups`."""
+    """One snapshot's counts and codes; also :class:`search.backends.sqlite.query.Lookups`."""
 
     def __init__(
         self, conn: sqlite3.Connection, values: ValueCodes, cache: _GenerationCache

@@ -1,8 +1,8 @@
 """The embedded search backend: SQLite FTS5 tables next to (or inside) the catalog store.
 
 Semantics are those of :mod:`search.query` and :mod:`search.text`; the tables are
-described in :mod:`search.sqlite_schema`, query compilation in
-:mod:`search.sqlite_query`, facet counting in :mod:`search.sqlite_facets`.
+described in :mod:`search.backends.sqlite.schema`, query compilation in
+:mod:`search.backends.sqlite.query`, facet counting in :mod:`search.backends.sqlite.facets`.
 
 A search reads one snapshot: it finds the hits with their score, sort key and coded
 facet values in one pass, then picks the page and counts the facets in Python, then
@@ -21,25 +21,24 @@ import json
 import sqlite3
 import threading
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
-from search.backend import FACET_FIELDS, Hit, IndexReport, SearchResult
+from search.backends.base import BaseSearchBackend, Hit, IndexReport, SearchResult
 from search.query import SceneQuery
-from search.sqlite_facets import FacetCounts, IndexState, View
-from search.sqlite_query import SORTS, CompiledQuery, compile_query
-from search.sqlite_schema import (
-    FIELD_CODES,
+from search.backends.sqlite.facets import FacetCounts, IndexState, View
+from search.backends.sqlite.query import CompiledQuery, compile_query
+from search.backends.sqlite.schema import (
     DocumentRows,
     create_tables,
     document_rows,
     drop_tables,
     new_epoch,
 )
-from search.sqlite_writes import remove_documents, write_documents
+from search.backends.sqlite.writes import remove_documents, write_documents
 
 # One transaction per batch: large enough to amortise the commit, small enough that
 # another writer of the file (the catalog store) waits well under a second. Readers
@@ -73,7 +72,7 @@ def sqlite_path(url: str) -> str:
     return "" if path in ("", ":memory:") else path
 
 
-class SqliteSearchBackend:
+class SqliteSearchBackend(BaseSearchBackend):
     """SearchBackend on SQLite FTS5 (see the module docstring)."""
 
     def __init__(self, url: str, *, batch_size: int = BATCH_SIZE) -> None:
@@ -174,26 +173,18 @@ class SqliteSearchBackend:
                 _bump_generation(conn)
         return report
 
-    def search(
+    def _search(
         self,
         query: SceneQuery,
         *,
-        limit: int = 20,
-        offset: int = 0,
-        facets: Sequence[str] = FACET_FIELDS,
-        facet_size: int = 20,
-        sort: str = "relevance",
-        now: datetime | None = None,
+        limit: int,
+        offset: int,
+        facets: list[str],
+        facet_size: int,
+        sort: str,
+        now: datetime | None,
     ) -> SearchResult:
-        """One page of hits with the total and facet counts (see SearchBackend).
-        ``now`` evaluates relative dates (default: the current time)."""
-        if sort not in SORTS:
-            raise ValueError(f"sort must be one of {', '.join(SORTS)}, got {sort!r}")
-        unknown = [name for name in facets if name not in FIELD_CODES]
-        if unknown:
-            raise ValueError(f"unknown facet field(s): {', '.join(unknown)}")
-        facets = list(dict.fromkeys(facets))
-        limit, offset = max(0, int(limit)), max(0, int(offset))
+        """One page of hits with the total and facet counts (see BaseSearchBackend)."""
         conn = self._conn()
         conn.execute("BEGIN")  # one snapshot for the count, the page and the facets
         try:
@@ -212,7 +203,7 @@ class SqliteSearchBackend:
             conn.execute("COMMIT")
         return SearchResult(total=total, hits=hits, facets=counts)
 
-    def iter_ids(self, query: SceneQuery, *, now: datetime | None = None) -> Iterator[str]:
+    def _iter_ids(self, query: SceneQuery, *, now: datetime | None) -> Iterator[str]:
         """Every matching id, in id order, read from one snapshot."""
         if not self._ready:
             self.ensure_index()

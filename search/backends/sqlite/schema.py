@@ -11,7 +11,7 @@ recreated when :data:`SCHEMA_VERSION` changes.
   (``\x1fcsv\x1fjson\x1f``); a filter on ``formats: csv`` becomes ``formats IN
   (codes of the lists holding csv)``. The code columns of the selective fields are
   indexed, so the most selective filter can drive a text-less query.
-- ``search_value``: the codes; see :mod:`search.sqlite_values`.
+- ``search_value``: the codes; see :mod:`search.backends.sqlite.values`.
 - ``search_body``: the stored document JSON, read only for the page of hits.
 - ``search_fts``: FTS5 over pre-analysed text (:func:`search.text.index_text`) split
   on spaces, so SQLite's tokenizer adds no analysis of its own.
