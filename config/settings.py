@@ -26,6 +26,20 @@ def _int(env: dict[str, str], name: str, default: int) -> int:
         raise SystemExit(f"{name} must be a whole number, got {raw!r}") from exc
 
 
+def _share(env: dict[str, str], name: str, default: float) -> float:
+    """A share between 0 and 1, written ``0.2`` or ``20%``."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw[:-1]) / 100 if raw.endswith("%") else float(raw)
+    except ValueError as exc:
+        raise SystemExit(f"{name} must be a share such as 0.2 or 20%, got {raw!r}") from exc
+    if not 0 <= value <= 1:
+        raise SystemExit(f"{name} must be between 0 and 1 (or 0% and 100%), got {raw!r}")
+    return value
+
+
 DEFAULT_RETRY_SCHEDULE = (5, 300, 1800, 7200, 18000, 36000, 36000)
 
 
@@ -57,6 +71,8 @@ class Settings:
     # Parallel sends in one delivery batch (`deliveries flush`, the delivery tick).
     delivery_concurrency: int = 16
     download_ttl: int = 7 * 24 * 3600
+    # Share of a source's datasets one harvest may remove before it is held as suspect.
+    harvest_max_removal: float = 0.2
     scheduler_enabled: bool = True
     default_locale: str = "zh"
     extra: dict[str, str] = field(default_factory=dict)
@@ -150,6 +166,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         delivery_lease=max(0, _int(env, "SCENEWATCH_DELIVERY_LEASE", 0)),
         delivery_concurrency=max(1, _int(env, "SCENEWATCH_DELIVERY_CONCURRENCY", 16)),
         download_ttl=_int(env, "SCENEWATCH_DOWNLOAD_TTL", 7 * 24 * 3600),
+        harvest_max_removal=_share(env, "SCENEWATCH_HARVEST_MAX_REMOVAL", 0.2),
         scheduler_enabled=_flag(env.get("SCENEWATCH_SCHEDULER"), True),
         default_locale=(env.get("SCENEWATCH_LOCALE", "") or "zh").strip(),
     )

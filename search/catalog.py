@@ -48,8 +48,12 @@ class ApplyResult:
     unchanged: int = 0
     removed: int = 0
     quality_updated: int = 0
+    held_removals: int = 0  # removals not applied: the snapshot looks cut short
     index_failures: list[tuple[str, str]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    # What scenes need to look at: datasets new/changed/restored, and those tombstoned.
+    changed_ids: list[str] = field(default_factory=list)
+    removed_ids: list[str] = field(default_factory=list)
 
 
 def content_of(doc: dict[str, Any]) -> dict[str, Any]:
@@ -74,24 +78,30 @@ def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
 
 # --- harvest log -------------------------------------------------------------------
 
-def open_harvest(source: str, location: str, fmt: str, started: datetime) -> int:
+def open_harvest(source: str, location: str, fmt: str, started: datetime,
+                 trigger: str = "manual") -> int:
     """Record a harvest as working; returns its id."""
     with db.session() as session:
         harvest = Harvest(source=source, location=location, format=fmt, state="working",
-                          started_at=started)
+                          started_at=started, trigger=trigger)
         session.add(harvest)
         session.flush()
         return harvest.id
 
 
 def close_harvest(harvest_id: int, finished: datetime, *, fmt: str | None = None,
-                  error: str | None = None, **counts: int) -> None:
-    """Record the outcome of a harvest: its counts, or the error that stopped it."""
+                  error: str | None = None, status: str | None = None,
+                  **values_: Any) -> None:
+    """Record the outcome of a harvest: its counts, or the error that stopped it.
+
+    ``status`` is ok | not_modified | suspect | error (default: error when ``error``
+    is given, else ok); other keywords are Harvest columns (counts, http_status, …).
+    """
     values: dict[str, Any] = {"finished_at": finished, "state": "error" if error else "done",
-                              "error": error}
+                              "error": error, "status": status or ("error" if error else "ok")}
     if fmt:
         values["format"] = fmt
-    values.update(counts)
+    values.update(values_)
     with db.session() as session:
         session.execute(update(Harvest).where(Harvest.id == harvest_id).values(**values))
 
@@ -211,6 +221,7 @@ def _plan_batch(source: str, batch: Sequence[Entry], known: dict[str, _Known], h
                    "quality": quality, "seen_at": now, "harvest_id": harvest_id}
         if old is None:
             result.new += 1
+            result.changed_ids.append(dataset_id)
             row = {"id": dataset_id, "source": source, "native_id": native_id, **content,
                    "quality": quality, "content_hash": digest, "current_version_id": None,
                    "first_seen_at": now, "last_seen_at": now, "last_changed_at": now,
@@ -223,6 +234,7 @@ def _plan_batch(source: str, batch: Sequence[Entry], known: dict[str, _Known], h
             restored = old.deleted_at is not None
             result.new += restored
             result.changed += not restored
+            result.changed_ids.append(dataset_id)
             row = {"id": dataset_id, "native_id": native_id, **content, "quality": quality,
                    "content_hash": digest, "current_version_id": old.version_id,
                    "last_changed_at": now, "deleted_at": None}
@@ -319,8 +331,13 @@ def _apply_batch(session: Session, source: str, batch: Sequence[Entry], known: d
 
 
 def apply_snapshot(source: str, entries: Sequence[Entry], harvest_id: int, now: datetime,
-                   advance: Callable[[int], None] | None = None) -> ApplyResult:
-    """Make the store (and the search index) hold exactly ``entries`` for ``source``."""
+                   advance: Callable[[int], None] | None = None,
+                   max_removal: float | None = None) -> ApplyResult:
+    """Make the store (and the search index) hold exactly ``entries`` for ``source``.
+
+    When removals would exceed ``max_removal`` (a share of the source's live datasets),
+    new and changed records are applied but the removals are held (``held_removals``).
+    """
     result = ApplyResult()
     indexer = _Indexer(result.index_failures)
     with db.session() as session:
@@ -341,6 +358,14 @@ def apply_snapshot(source: str, entries: Sequence[Entry], harvest_id: int, now: 
         result.warnings.append(
             f"the snapshot has no usable record; {len(gone)} datasets were kept, not removed")
         gone = []
+    elif gone and max_removal is not None and len(gone) > max_removal * len(live_before):
+        # A snapshot missing this much is far likelier cut short than a portal closing
+        # a fifth of its catalog: hold the removals for an admin to accept.
+        result.held_removals = len(gone)
+        result.warnings.append(
+            f"{len(gone)} of {len(live_before)} datasets would be removed "
+            f"(over {max_removal:.0%}); removals held until accepted")
+        gone = []
     with db.session() as session:
         for chunk in _chunks(gone, ID_CHUNK):
             session.execute(update(Dataset).where(Dataset.id.in_(chunk)).values(deleted_at=now)
@@ -349,5 +374,6 @@ def apply_snapshot(source: str, entries: Sequence[Entry], harvest_id: int, now: 
                         .where(Dataset.source == source, Dataset.deleted_at.is_(None))
                         .values(last_seen_at=now).execution_options(synchronize_session=False))
     result.removed = len(gone)
+    result.removed_ids = gone
     indexer.delete(gone)
     return result

@@ -17,37 +17,55 @@ FORMATS = ("auto", "portal-json", "portal-csv", "portal-xlsx", "dcat-json")
               help="Kind of export; auto looks at the name and the first bytes.")
 @click.option("--mapping", "mapping_path", type=click.Path(exists=True, dir_okay=False),
               help='JSON file {"source label": "dataset field"} overlaying the built-in mapping.')
+@click.option("--accept-removals", is_flag=True,
+              help="Apply removals however many (else a snapshot removing over "
+                   "SCENEWATCH_HARVEST_MAX_REMOVAL of the source is held as suspect).")
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: when on a terminal).")
 @json_option
 @with_app
 def harvest_command(source: str, location: str, fmt: str, mapping_path: str | None,
-                    progress: bool | None, as_json: bool) -> None:
+                    accept_removals: bool, progress: bool | None, as_json: bool) -> None:
     """Load a full catalog snapshot of SOURCE from a file or URL.
 
     New datasets are added, changed ones get a new version, those missing from the
     snapshot are tombstoned, and malformed records are quarantined with the reason.
+    SOURCE becomes a (manual) source on first use; the on-change scenes it affects
+    are evaluated and their diffs delivered before this returns.
     """
     import sys
 
-    from search.harvest import HarvestError, run_harvest
+    from search.harvest import HarvestError
+    from search.sources import SourceBusy, SourceError
+    from subscriptions.on_change import harvest_and_evaluate
 
     show_progress = sys.stderr.isatty() if progress is None else progress
     try:
-        summary = run_harvest(source, location, fmt=fmt, mapping_path=mapping_path, progress=show_progress)
-    except HarvestError as exc:
+        outcome = harvest_and_evaluate(source, location=location, fmt=fmt, mapping_path=mapping_path,
+                                       accept_removals=accept_removals, trigger="cli",
+                                       progress=show_progress)
+    except (HarvestError, SourceBusy, SourceError) as exc:
         fail(str(exc), as_json)
         return
+    if outcome.summary is None:
+        fail(str(outcome.record["error"]), as_json, harvest=outcome.record["id"])
+        return
+    data = {**outcome.summary.to_dict(), "scenes": outcome.record["scenes"]}
 
     def human(d: dict[str, Any]) -> None:
         click.echo(f"harvested {d['source']} from {d['location']} ({d['format']})")
         click.echo("  seen {seen}  new {new}  changed {changed}  unchanged {unchanged}  "
                    "removed {removed}  quarantined {quarantined}".format(**d))
+        if d["status"] == "suspect":
+            click.echo(f"  SUSPECT: {d['held_removals']} removals held; rerun with "
+                       "--accept-removals to apply them")
+        for scene in d["scenes"]:
+            click.echo(f"  on-change scene {scene['id']}: {scene['state']}")
         if d.get("index_failures"):
             click.echo(f"  {len(d['index_failures'])} documents were refused by the search index:")
             for dataset_id, reason in d["index_failures"][:20]:
                 click.echo(f"    {dataset_id}: {reason}")
 
-    emit(summary.to_dict(), as_json, human)
+    emit(data, as_json, human)
 
 
 def _load_query(raw: str, as_json: bool) -> Any:
@@ -105,7 +123,9 @@ def reindex_command(progress: bool | None, as_json: bool) -> None:
 
 def register(group: click.Group) -> None:
     """Add these commands to the ``scenewatch`` group."""
-    for command in (harvest_command, search_command, reindex_command):
+    from search.source_cli import sources_group
+
+    for command in (harvest_command, search_command, reindex_command, sources_group):
         group.add_command(command)
 
 

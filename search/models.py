@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from config.extensions import Base
@@ -105,6 +105,41 @@ class Harvest(Base):
     removed: Mapped[int] = mapped_column(Integer, default=0)
     quarantined: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # What the admin sees (search/sources): ok | not_modified | suspect | error (None while working).
+    status: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    http_status: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    bytes_read: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    held_removals: Mapped[int] = mapped_column(Integer, default=0)
+    trigger: Mapped[str] = mapped_column(String(16), default="manual")  # manual | clock | cli
+
+
+class Source(Base):
+    """A registered portal: where its snapshot is, how to read it, and when to harvest.
+
+    ``name`` is the id prefix of its datasets. ``headers`` are extra request headers
+    (often a token): stored, never printed back in full. ``etag`` and ``last_modified``
+    make the next fetch conditional; ``state`` is what a harvester keeps between runs
+    (e.g. a CKAN cursor). ``next_harvest_at`` is claimed with a compare-and-set, and
+    ``harvesting_since`` is the lease that keeps one harvest per source at a time.
+    """
+
+    __tablename__ = "source"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    format: Mapped[str] = mapped_column(String(32), default="auto")
+    location: Mapped[str] = mapped_column(Text)
+    mapping_path: Mapped[str | None] = mapped_column(Text, nullable=True)
+    schedule: Mapped[str] = mapped_column(String(100), default="manual")
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    headers: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    next_harvest_at: Mapped[datetime | None] = mapped_column(nullable=True, index=True)
+    harvesting_since: Mapped[datetime | None] = mapped_column(nullable=True)
+    etag: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    last_modified: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    state: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime]
 
 
 class QuarantinedRecord(Base):

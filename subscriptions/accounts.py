@@ -65,8 +65,9 @@ def operator_user(session: Session) -> User:
     """The built-in account that owns scenes created on the command line."""
     user = find_user(session, OPERATOR_EMAIL)
     if user is None:
+        # The CLI operator is an admin: whoever runs commands already owns the data dir.
         user = User(email=OPERATOR_EMAIL, password_hash="", locale="en", timezone="UTC",
-                    created_at=datetime.now(timezone.utc))
+                    created_at=datetime.now(timezone.utc), is_admin=True)
         session.add(user)
         session.flush()
     return user

@@ -176,4 +176,7 @@ def resume_command(scene_id: int, as_json: bool) -> None:
 
 def register(group: click.Group) -> None:
     """Add these commands to the ``scenewatch`` group."""
+    from subscriptions.user_cli import users_group
+
     group.add_command(scenes_group)
+    group.add_command(users_group)

@@ -31,6 +31,8 @@ class User(Base):
     locale: Mapped[str] = mapped_column(String(8), default="zh")
     timezone: Mapped[str] = mapped_column(String(64), default="Asia/Shanghai")
     created_at: Mapped[datetime]
+    # Admins see the sources page (harvest history, quarantine); `users grant-admin`.
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
 
     scenes: Mapped[list["Scene"]] = relationship(back_populates="owner")
 

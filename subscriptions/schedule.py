@@ -16,6 +16,8 @@ PRESETS: dict[str, str] = {
     "monthly": "0 8 1 * *",
 }
 MANUAL = "manual"  # never runs by itself; `scenes run` or the web button only
+# Scenes only: run after every harvest that changed a dataset the scene can match.
+ON_CHANGE = "on-change"
 
 
 class ScheduleError(FieldProblem):
@@ -33,20 +35,21 @@ def check_timezone(name: str) -> ZoneInfo:
 def normalise_schedule(schedule: str) -> str:
     """Presets lower-cased, cron expressions with single spaces."""
     text = " ".join((schedule or "").split())
-    return text.lower() if text.lower() in (*PRESETS, MANUAL) else text
+    return text.lower() if text.lower() in (*PRESETS, MANUAL, ON_CHANGE) else text
 
 
 def trigger_for(schedule: str, tz_name: str) -> CronTrigger | None:
     """The cron trigger of ``schedule`` (None for manual); raises ScheduleError when invalid."""
     zone = check_timezone(tz_name)
     text = (schedule or "").strip().lower()
-    if text == MANUAL:
+    if text in (MANUAL, ON_CHANGE):
         return None
     expression = PRESETS.get(text, text)
     if len(expression.split()) != 5:
         raise ScheduleError(
             "schedule",
-            f"{schedule!r} is neither a preset ({', '.join([*PRESETS, MANUAL])}) nor a 5-field cron expression",
+            f"{schedule!r} is neither a preset ({', '.join([*PRESETS, MANUAL, ON_CHANGE])}) "
+            "nor a 5-field cron expression",
         )
     try:
         return CronTrigger.from_crontab(expression, timezone=zone)
@@ -55,7 +58,8 @@ def trigger_for(schedule: str, tz_name: str) -> CronTrigger | None:
 
 
 def next_run_after(schedule: str, tz_name: str, after: datetime) -> datetime | None:
-    """The first scheduled time strictly after ``after`` (UTC), or None for manual scenes."""
+    """The first scheduled time strictly after ``after`` (UTC); None for manual and
+    on-change scenes (no clock runs them)."""
     trigger = trigger_for(schedule, tz_name)
     if trigger is None:
         return None

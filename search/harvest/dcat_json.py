@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from search.harvest.records import SourceRecord
+from search.harvest.records import CUT_SHORT, CutShort, SourceRecord
 
 
 def _taxonomy(catalog: dict[str, Any]) -> dict[str, str]:
@@ -79,6 +79,9 @@ def dcat_records(values: list[Any]) -> Iterator[SourceRecord]:
     catalog_license = catalog.get("license")
     for index, dataset in enumerate(datasets or [], start=1):
         position = f"dataset {index}"
+        if isinstance(dataset, CutShort):
+            yield SourceRecord(position=position, raw=dataset.text, problem=CUT_SHORT)
+            continue
         if not isinstance(dataset, dict):
             yield SourceRecord(position=position, raw=dataset,
                                problem=f"dataset is a JSON {type(dataset).__name__}, not an object")

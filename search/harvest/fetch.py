@@ -11,7 +11,7 @@ import codecs
 import gzip
 import io
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,12 +41,56 @@ except ImportError:  # pragma: no cover - requests always brings urllib3
 
 @dataclass
 class Snapshot:
-    """An opened snapshot: the decompressed byte stream, its name and first bytes."""
+    """An opened snapshot: the decompressed byte stream, its name and first bytes.
+
+    For a URL, also what the response said: status, ``ETag`` and ``Last-Modified``
+    (stored per source for the next conditional GET); ``counter`` counts the bytes
+    read off the wire or disk so far.
+    """
 
     stream: IO[bytes]
     name: str  # file name without a trailing .gz, lower-cased (for format detection)
     head: bytes  # the first bytes of the decompressed content (still in ``stream``)
     location: str
+    http_status: int | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    counter: "_Counting | None" = None
+
+    @property
+    def bytes_read(self) -> int | None:
+        return self.counter.count if self.counter is not None else None
+
+
+class NotModified(Exception):
+    """The server answered 304 to a conditional GET: the snapshot is unchanged."""
+
+    def __init__(self, http_status: int = 304) -> None:
+        super().__init__("not modified")
+        self.http_status = http_status
+
+
+class _Counting(io.RawIOBase):
+    """Counts the bytes read through it (what the harvest row reports as bytes)."""
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        self._raw = raw
+        self.count = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: "bytearray | memoryview") -> int:  # type: ignore[override]
+        data = self._raw.read(len(buffer))
+        buffer[: len(data)] = data
+        self.count += len(data)
+        return len(data)
+
+    def close(self) -> None:
+        try:
+            self._raw.close()
+        finally:
+            super().close()
 
 
 class _Prefixed(io.RawIOBase):
@@ -84,22 +128,47 @@ def _read_head(stream: IO[bytes]) -> bytes:
     return head
 
 
+def request_headers(extra: Mapping[str, str] | None, etag: str | None,
+                    last_modified: str | None) -> dict[str, str]:
+    """The headers of a harvest GET: ours, the source's own, and the conditional ones."""
+    headers = {"User-Agent": "scenewatch-harvester"}
+    headers.update(extra or {})
+    if etag:
+        headers["If-None-Match"] = etag
+    if last_modified:
+        headers["If-Modified-Since"] = last_modified
+    return headers
+
+
 @contextmanager
-def open_location(location: str) -> Iterator[Snapshot]:
-    """Open ``location`` for streaming; raise :class:`HarvestError` if it cannot be opened."""
+def open_location(location: str, *, headers: Mapping[str, str] | None = None,
+                  etag: str | None = None, last_modified: str | None = None) -> Iterator[Snapshot]:
+    """Open ``location`` for streaming; raise :class:`HarvestError` if it cannot be opened.
+
+    For a URL, ``etag``/``last_modified`` make the GET conditional: a 304 raises
+    :class:`NotModified` before anything is read. ``headers`` are sent as well.
+    """
     response = None
+    status = new_etag = new_modified = None
     if is_url(location):
         try:
             response = requests.get(location, stream=True, timeout=(CONNECT_TIMEOUT, READ_TIMEOUT),
-                                    headers={"User-Agent": "scenewatch-harvester"})
+                                    headers=request_headers(headers, etag, last_modified))
         except requests.RequestException as exc:
             raise HarvestError(f"could not fetch {location}: {exc}") from exc
-        if response.status_code >= 400:
+        status = response.status_code
+        if status == 304:
             response.close()
-            raise HarvestError(f"could not fetch {location}: HTTP {response.status_code}")
+            raise NotModified(status)
+        if status >= 400:
+            response.close()
+            raise HarvestError(f"could not fetch {location}: HTTP {status}")
+        new_etag = response.headers.get("ETag")
+        new_modified = response.headers.get("Last-Modified")
         response.raw.decode_content = True  # undo Content-Encoding, keep file-level gzip
         response.raw.auto_close = False  # EOF reads return b"" instead of failing on a closed body
-        raw: IO[bytes] = io.BufferedReader(response.raw, 1 << 16)  # type: ignore[arg-type]
+        counter = _Counting(response.raw)  # type: ignore[arg-type]
+        raw: IO[bytes] = io.BufferedReader(counter, 1 << 16)  # type: ignore[arg-type]
         name = unquote(Path(urlparse(location).path).name)
     else:
         path = Path(location).expanduser()
@@ -108,7 +177,8 @@ def open_location(location: str) -> Iterator[Snapshot]:
         if path.is_dir():
             raise HarvestError(f"{location} is a directory, not a catalog file")
         try:
-            raw = path.open("rb")
+            counter = _Counting(path.open("rb"))
+            raw = io.BufferedReader(counter, 1 << 16)  # type: ignore[arg-type]
         except OSError as exc:
             raise HarvestError(f"cannot open {location}: {exc.strerror or exc}") from exc
         name = path.name
@@ -126,7 +196,8 @@ def open_location(location: str) -> Iterator[Snapshot]:
         if lowered.endswith(".gz"):
             lowered = lowered[:-3]
         full = io.BufferedReader(_Prefixed(head, stream), 1 << 16)
-        yield Snapshot(stream=full, name=lowered, head=head, location=location)
+        yield Snapshot(stream=full, name=lowered, head=head, location=location, http_status=status,
+                       etag=new_etag, last_modified=new_modified, counter=counter)
     finally:
         raw.close()
         if response is not None:

@@ -23,7 +23,7 @@ from search import catalog, quality
 from search.harvest.dcat_json import dcat_records
 from search.harvest.detect import FORMATS, JSON_FAMILY, UnknownFormat, is_dcat, sniff_format
 from search.harvest.fetch import (
-    READ_ERRORS, decode_text, describe_read_error, open_location, read_all,
+    READ_ERRORS, NotModified, Snapshot, decode_text, describe_read_error, open_location, read_all,
 )
 from search.harvest.identity import Prepared, assign_ids
 from search.harvest.portal_csv import read_csv
@@ -56,38 +56,76 @@ class HarvestSummary:
     unmapped_labels: list[str] = field(default_factory=list)  # labels no mapping entry covers
     warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    status: str = "ok"  # ok | not_modified | suspect (errors raise HarvestError)
+    http_status: int | None = None
+    bytes_read: int | None = None
+    held_removals: int = 0
+    etag: str | None = None  # what the server sent, for the next conditional GET
+    last_modified: str | None = None
+    # For the scenes that can match them (not printed: a first harvest lists every id).
+    changed_ids: list[str] = field(default_factory=list, repr=False)
+    removed_ids: list[str] = field(default_factory=list, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["index_failures"] = [list(pair) for pair in self.index_failures]
+        del data["changed_ids"], data["removed_ids"]
         return data
 
 
-def _read(location: str, fmt: str) -> tuple[list[SourceRecord], str]:
-    """Every record of the snapshot at ``location`` and the format it was read as."""
-    with open_location(location) as snapshot:
-        kind = fmt
-        if fmt == "auto":
-            try:
-                kind = sniff_format(snapshot.name, snapshot.head)
-            except UnknownFormat as exc:
-                raise HarvestError(f"{location}: {exc}") from None
+@dataclass(frozen=True)
+class FetchOptions:
+    """How to fetch a URL source: its extra headers and the validators of the last
+    snapshot (a conditional GET when given)."""
+
+    headers: dict[str, str] = field(default_factory=dict)
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+@dataclass
+class _Fetched:
+    format: str
+    http_status: int | None = None
+    bytes_read: int | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+def _read(location: str, fmt: str,
+          fetch: FetchOptions) -> tuple[list[SourceRecord], _Fetched]:
+    """Every record of the snapshot at ``location`` and how it was fetched and read."""
+    with open_location(location, headers=fetch.headers, etag=fetch.etag,
+                       last_modified=fetch.last_modified) as snapshot:
+        records, kind = _read_snapshot(snapshot, location, fmt)
+        return records, _Fetched(kind, snapshot.http_status, snapshot.bytes_read, snapshot.etag,
+                                 snapshot.last_modified)
+
+
+def _read_snapshot(snapshot: Snapshot, location: str, fmt: str) -> tuple[list[SourceRecord], str]:
+    """The records of an opened snapshot and the format they were read as."""
+    kind = fmt
+    if fmt == "auto":
         try:
-            if kind in (JSON_FAMILY, "portal-json", "dcat-json"):
-                values = load_json_values(decode_text(read_all(snapshot), location), location)
-                if kind == JSON_FAMILY:
-                    kind = "dcat-json" if is_dcat(values) else "portal-json"
-                if kind == "dcat-json":
-                    if not is_dcat(values):
-                        raise HarvestError(f"{location} is not a DCAT catalog (no list of datasets "
-                                           "with identifier and distribution)")
-                    return list(dcat_records(values)), kind
-                return list(records_from_values(values)), kind
-            if kind == "portal-csv":
-                return list(read_csv(snapshot)), kind
-            return list(read_xlsx(read_all(snapshot), location)), kind
-        except READ_ERRORS as exc:
-            raise HarvestError(f"cannot read {location}: {describe_read_error(exc)}") from None
+            kind = sniff_format(snapshot.name, snapshot.head)
+        except UnknownFormat as exc:
+            raise HarvestError(f"{location}: {exc}") from None
+    try:
+        if kind in (JSON_FAMILY, "portal-json", "dcat-json"):
+            values = load_json_values(decode_text(read_all(snapshot), location), location)
+            if kind == JSON_FAMILY:
+                kind = "dcat-json" if is_dcat(values) else "portal-json"
+            if kind == "dcat-json":
+                if not is_dcat(values):
+                    raise HarvestError(f"{location} is not a DCAT catalog (no list of datasets "
+                                       "with identifier and distribution)")
+                return list(dcat_records(values)), kind
+            return list(records_from_values(values)), kind
+        if kind == "portal-csv":
+            return list(read_csv(snapshot)), kind
+        return list(read_xlsx(read_all(snapshot), location)), kind
+    except READ_ERRORS as exc:
+        raise HarvestError(f"cannot read {location}: {describe_read_error(exc)}") from None
 
 
 def _prepare(records: list[SourceRecord], mapping: FieldMapping, region: str, now: datetime,
@@ -147,25 +185,41 @@ def _check_arguments(source: str, fmt: str) -> None:
 
 
 def run_harvest(source: str, location: str, fmt: str = "auto", mapping_path: str | None = None,
-                progress: bool = False, now: datetime | None = None) -> HarvestSummary:
+                progress: bool = False, now: datetime | None = None, *,
+                fetch: FetchOptions | None = None, max_removal: float | None = None,
+                trigger: str = "manual") -> HarvestSummary:
     """Apply the full snapshot of ``source`` found at ``location`` (a path or URL).
 
     ``now`` stamps the datasets and drives timeliness (default: the current time).
-    Raises :class:`HarvestError` when the snapshot cannot be read at all.
+    ``fetch`` adds request headers and makes the GET conditional (a 304 gives a
+    ``not_modified`` summary and touches nothing); removals beyond ``max_removal``
+    (a share of the source's datasets) are held and the harvest is ``suspect``.
+    Raises :class:`HarvestError` (with ``harvest_id``) when the snapshot cannot be read.
     """
     _check_arguments(source, fmt)
     with _collector_paused():
-        return _run(source, location, fmt, mapping_path, progress, now)
+        return _run(source, location, fmt, mapping_path, progress, now, fetch or FetchOptions(),
+                    max_removal, trigger)
+
+
+def _not_modified(summary: HarvestSummary, http_status: int, clock: float) -> HarvestSummary:
+    summary.status, summary.http_status = "not_modified", http_status
+    summary.seconds = round(time.perf_counter() - clock, 3)
+    catalog.close_harvest(summary.harvest_id, datetime.now(timezone.utc), status="not_modified",
+                          http_status=http_status, bytes_read=0)
+    return summary
 
 
 def _run(source: str, location: str, fmt: str, mapping_path: str | None, progress: bool,
-         now: datetime | None) -> HarvestSummary:
+         now: datetime | None, fetch: FetchOptions, max_removal: float | None,
+         trigger: str) -> HarvestSummary:
     clock = time.perf_counter()
     now = now or datetime.now(timezone.utc)
     if now.tzinfo is None:
         now = now.replace(tzinfo=timezone.utc)
-    harvest_id = catalog.open_harvest(source, location, fmt, datetime.now(timezone.utc))
+    harvest_id = catalog.open_harvest(source, location, fmt, datetime.now(timezone.utc), trigger)
     summary = HarvestSummary(harvest_id=harvest_id, source=source, location=location, format=fmt)
+    fetched = _Fetched(fmt)
     bar = tqdm(total=0, unit="rec", desc=f"{source}: read", disable=not progress, file=sys.stderr,
                leave=True, dynamic_ncols=True)
     try:
@@ -173,7 +227,11 @@ def _run(source: str, location: str, fmt: str, mapping_path: str | None, progres
             mapping = load_mapping(mapping_path)
         except MappingError as exc:
             raise HarvestError(str(exc)) from None
-        records, summary.format = _read(location, fmt)
+        try:
+            records, fetched = _read(location, fmt, fetch)
+        except NotModified as exc:
+            return _not_modified(summary, exc.http_status, clock)
+        summary.format = fetched.format
         summary.seen = len(records)
         bar.reset(total=len(records) * 2)
         bar.set_description(f"{source}: normalise")
@@ -187,10 +245,13 @@ def _run(source: str, location: str, fmt: str, mapping_path: str | None, progres
         bar.set_description(f"{source}: store + index")
         bar.update(len(rejected))
         result = catalog.apply_snapshot(source, [(p.dataset_id, p.native_id, p.doc) for p in kept],
-                                        harvest_id, now, advance=bar.update)
+                                        harvest_id, now, advance=bar.update,
+                                        max_removal=max_removal)
     except HarvestError as exc:
         bar.close()
-        catalog.close_harvest(harvest_id, datetime.now(timezone.utc), error=str(exc))
+        catalog.close_harvest(harvest_id, datetime.now(timezone.utc), error=str(exc),
+                              http_status=fetched.http_status, bytes_read=fetched.bytes_read)
+        exc.harvest_id = harvest_id  # type: ignore[attr-defined]
         raise
     except BaseException as exc:
         bar.close()
@@ -207,8 +268,15 @@ def _run(source: str, location: str, fmt: str, mapping_path: str | None, progres
     summary.quality_updated = result.quality_updated
     summary.warnings = result.warnings
     summary.unmapped_labels = sorted(mapping.unmapped)
+    summary.held_removals = result.held_removals
+    summary.status = "suspect" if result.held_removals else "ok"
+    summary.changed_ids, summary.removed_ids = result.changed_ids, result.removed_ids
+    summary.http_status, summary.bytes_read = fetched.http_status, fetched.bytes_read
+    summary.etag, summary.last_modified = fetched.etag, fetched.last_modified
     summary.seconds = round(time.perf_counter() - clock, 3)
     catalog.close_harvest(harvest_id, datetime.now(timezone.utc), fmt=summary.format,
+                          status=summary.status, http_status=summary.http_status,
+                          bytes_read=summary.bytes_read, held_removals=summary.held_removals,
                           seen=summary.seen, new=summary.new, changed=summary.changed,
                           unchanged=summary.unchanged, removed=summary.removed,
                           quarantined=summary.quarantined)

@@ -35,12 +35,54 @@ def _header(row: list[str]) -> list[str]:
     return names
 
 
+class _Lines:
+    """The physical lines csv reads, remembering those of the row being read: at the
+    end of the file they tell whether the last row stopped inside a quoted field."""
+
+    def __init__(self, text: Iterator[str]) -> None:
+        self._text = text
+        self.row_text: list[str] = []
+
+    def __iter__(self) -> Iterator[str]:
+        for line in self._text:
+            self.row_text.append(line)
+            yield line
+
+    def start_row(self) -> None:
+        self.row_text = []
+
+    def ends_inside_quotes(self) -> bool:
+        """True when the row read last has an odd number of quotes (for the last row
+        of the file: it stopped inside a quoted field)."""
+        return "".join(self.row_text).count('"') % 2 == 1
+
+
 def read_csv(snapshot: Snapshot) -> Iterator[SourceRecord]:
-    """The rows of a CSV snapshot as records keyed by the header's labels."""
+    """The rows of a CSV snapshot as records keyed by the header's labels.
+
+    A last row cut mid-way (an unclosed quoted field at the end of the file, or too
+    few fields) is quarantined, never stored as a dataset with a truncated value.
+    """
+    rows = _rows(snapshot)
+    pending = next(rows, None)
+    for following in rows:
+        assert pending is not None
+        yield pending[0]
+        pending = following
+    if pending is None:
+        return
+    record, unclosed = pending
+    if unclosed and record.problem is None:  # a stray quote mid-file is just a character
+        record.problem = "the file ends inside this row's quoted field: the row was cut short"
+    yield record
+
+
+def _rows(snapshot: Snapshot) -> Iterator[tuple[SourceRecord, bool]]:
+    """(record, whether its text has an unclosed quote) for every row."""
     encoding = text_encoding(snapshot.head)
     head_text = snapshot.head.decode(encoding, errors="ignore")
-    text = io.TextIOWrapper(snapshot.stream, encoding=encoding, newline="")
-    reader = csv.reader(text, delimiter=_delimiter(head_text))
+    lines = _Lines(io.TextIOWrapper(snapshot.stream, encoding=encoding, newline=""))
+    reader = csv.reader(lines, delimiter=_delimiter(head_text))
     try:
         header = _header(next(reader))
     except StopIteration:
@@ -50,6 +92,7 @@ def read_csv(snapshot: Snapshot) -> Iterator[SourceRecord]:
     width = len(header)
     previous_line = reader.line_num
     while True:
+        lines.start_row()
         try:
             row = next(reader)
         except StopIteration:
@@ -63,12 +106,14 @@ def read_csv(snapshot: Snapshot) -> Iterator[SourceRecord]:
             continue  # blank line
         if len(row) > width and not any(cell.strip() for cell in row[width:]):
             row = row[:width]  # trailing delimiters
+        unclosed = lines.ends_inside_quotes()
         if len(row) != width:
             yield SourceRecord(position=position, raw=row, kind="csv",
-                               problem=f"row has {len(row)} fields where the header has {width}")
+                               problem=f"row has {len(row)} fields where the header has {width}"
+                               ), unclosed
             continue
         record: dict[str, str] = {}
         for name, cell in zip(header, row):
             if name not in record or not record[name]:
                 record[name] = cell
-        yield SourceRecord(position=position, raw=record, kind="csv")
+        yield SourceRecord(position=position, raw=record, kind="csv"), unclosed

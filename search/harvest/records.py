@@ -19,6 +19,16 @@ class HarvestError(Exception):
     """
 
 
+CUT_SHORT = "the snapshot ends inside this record: it was cut short"
+
+
+@dataclass(frozen=True, slots=True)
+class CutShort:
+    """The text of a last record cut mid-way (a truncated download); it is quarantined."""
+
+    text: str
+
+
 @dataclass(slots=True)
 class SourceRecord:
     """One record of a snapshot.

@@ -29,7 +29,7 @@ from subscriptions.views.charts import matched_chart
 from subscriptions.views.query_params import build_query, query_params, query_to_params, with_params
 
 bp = Blueprint("scenes", __name__)
-PRESETS = ("hourly", "daily", "weekly", "monthly", "manual")
+PRESETS = ("on-change", "hourly", "daily", "weekly", "monthly", "manual")
 CADENCES = ("immediate", "daily", "weekly")
 RUNS_LISTED = 50
 CHART_RUNS = 100

@@ -1,0 +1,73 @@
+"""After a harvest: evaluate the on-change scenes it can affect and push their diffs.
+
+In the embedded default the runs (and their webhook deliveries) happen before this
+returns, like ``scenes run``; with a broker they are queued as scene tasks. Digests
+keep their own cadence: a run only writes notifications, each channel sends them
+as it always does.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Collection
+from datetime import datetime, timezone
+from typing import Any
+
+from config.extensions import db
+
+log = logging.getLogger("scenewatch.on_change")
+
+
+def evaluate_affected(changed_ids: Collection[str], removed_ids: Collection[str],
+                      now: datetime | None = None) -> list[dict[str, Any]]:
+    """Run every on-change scene the change can affect; returns ``{"id", "state"}`` each
+    (state ``queued`` when a worker will run it)."""
+    from flask import current_app
+
+    from subscriptions.affected import affected_scene_ids
+    from subscriptions.runner import run_scene
+    from subscriptions.tasks import run_scene_task
+
+    if not changed_ids and not removed_ids:
+        return []
+    with db.session() as session:
+        scene_ids = affected_scene_ids(session, changed_ids, removed_ids)
+    when = now or datetime.now(timezone.utc)
+    embedded = current_app.config["SCENEWATCH"].embedded
+    results: list[dict[str, Any]] = []
+    for scene_id in scene_ids:
+        if embedded:
+            document = run_scene(scene_id, when)
+            results.append({"id": scene_id, "state": document.get("run", {}).get("state")})
+        else:
+            run_scene_task.delay(scene_id, when.isoformat())
+            results.append({"id": scene_id, "state": "queued"})
+    if results:
+        log.info("on-change: %d scene(s) evaluated", len(results),
+                 extra={"sw_scenes": [r["id"] for r in results]})
+    return results
+
+
+def harvest_and_evaluate(name: str, **options: Any) -> Any:
+    """Harvest the source ``name`` (see :func:`search.source_runs.harvest_source`), then
+    evaluate the on-change scenes it affected; the record lists them under ``scenes``."""
+    from search.source_runs import harvest_source
+
+    outcome = harvest_source(name, **options)
+    outcome.record["scenes"] = evaluate_affected(outcome.changed_ids, outcome.removed_ids)
+    return outcome
+
+
+def remove_and_evaluate(name: str) -> dict[str, Any]:
+    """Remove the source ``name``: tombstone its datasets, drop them from the search
+    index, and let the on-change scenes report them (``deleted_from_catalog``)."""
+    from config.extensions import search
+    from search.sources import remove_source
+
+    with db.session() as session:
+        removed = remove_source(session, name)
+    backend = search.get()
+    failed: list[tuple[str, str]] = []
+    for start in range(0, len(removed), 2000):
+        failed.extend(backend.delete(removed[start:start + 2000]).failed)
+    return {"name": name, "tombstoned": len(removed), "index_failures": [list(f) for f in failed],
+            "scenes": evaluate_affected([], removed)}
