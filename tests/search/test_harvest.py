@@ -259,7 +259,8 @@ def test_format_can_be_forced(store: Any) -> None:
 
 @pytest.mark.parametrize("content, message", [
     (b"\x1f\x8b\x08\x00" + b"\x00" * 20, "cannot read"),  # gzip header, then garbage
-    ('[{"标题": "交通"}, {"标题": '.encode(), "is not valid JSON"),
+    ('[{"标题": "交通"} {"标题": "公交"}]'.encode(), "is not valid JSON"),  # a missing comma
+    ('[{"标题": "交通"}, {"标题": 公交}]'.encode(), "is not valid JSON"),
     (b"", "is empty"),
 ])
 def test_unreadable_snapshots_raise_and_are_recorded(store: Any, tmp_path: Path, content: bytes,
@@ -272,6 +273,18 @@ def test_unreadable_snapshots_raise_and_are_recorded(store: Any, tmp_path: Path,
         harvest = session.scalars(select(Harvest).order_by(Harvest.id.desc())).first()
     assert harvest.state == "error" and message in harvest.error
     assert _datasets(store, "broken") == {}
+
+
+def test_json_cut_short_keeps_its_whole_records_and_quarantines_the_cut_one(
+        store: Any, tmp_path: Path) -> None:
+    path = tmp_path / "cut.json"
+    path.write_bytes('[{"标题": "交通"}, {"标题": "公交"}, {"标题": '.encode())
+    summary = run_harvest("cut", str(path), now=NOW)
+    assert (summary.seen, summary.new, summary.quarantined) == (3, 2, 1)
+    with store.session() as session:
+        rejected = session.scalars(select(QuarantinedRecord)).all()
+    assert [r.reason for r in rejected] == ["the snapshot ends inside this record: it was cut short"]
+    assert "标题" in rejected[0].raw  # the cut text is kept for the admin to see
 
 
 def test_truncated_gzip_of_a_real_file(store: Any, tmp_path: Path) -> None:
