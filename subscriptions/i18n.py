@@ -150,9 +150,37 @@ def init_i18n(app: Flask) -> None:
         t=translate,
         label=label,
         field_label=field_label,
+        query_field_label=query_field_label,
         get_locale=get_locale,
         LOCALES=LOCALES,
     )
     app.jinja_env.filters["dt"] = format_datetime
+    app.jinja_env.filters["problem"] = localise_problem
     app.before_request(_forget_locale)
     app.extensions["scenewatch_i18n"] = {"locales": LOCALES}
+
+
+def localise_problem(message: str, locale: str | None = None) -> str:
+    """A validation message from the domain in the reader's language (see problem_text)."""
+    from subscriptions.problem_text import localise_message
+
+    return localise_message(message, translate, locale or get_locale())
+
+
+def query_field_label(path: str | None, locale: str | None = None) -> str:
+    """A query error's field path (``query.ranges.modified.gte``, ``filters.region[0]``)
+    as the reader's name of the field it is about."""
+    import re
+
+    text = re.sub(r"\[\d+\]", "", path or "")
+    parts = [p for p in text.split(".") if p not in ("query", "gte", "gt", "lte", "lt")]
+    prefix = ""
+    if parts and parts[0] in ("filters", "exclude", "ranges"):
+        prefix = translate("query.not", locale) + " " if parts[0] == "exclude" else ""
+        parts = parts[1:]
+    name = ".".join(parts)
+    if not name:
+        return translate("query.text", locale) if not text or text == "query" else text
+    if name == "text":
+        return translate("query.text", locale)
+    return prefix + field_label(name, locale)

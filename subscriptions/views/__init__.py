@@ -66,7 +66,17 @@ def _register_delivery_links(app: Flask) -> None:
 def register_views(app: Flask) -> None:
     """Register every page blueprint, CSRF protection, error pages and helpers."""
     from notifier.views import bp as notifier_bp
-    from subscriptions.views import auth, channels, datasets, errors, health, runs, scenes, search_page
+    from subscriptions.views import (
+        auth,
+        channels,
+        datasets,
+        errors,
+        health,
+        runs,
+        scene_edit,
+        scenes,
+        search_page,
+    )
     from subscriptions.views.csrf import init_csrf
 
     app.before_request(auth.load_user)
@@ -76,6 +86,7 @@ def register_views(app: Flask) -> None:
         search_page.bp,
         auth.bp,
         scenes.bp,
+        scene_edit.bp,
         runs.bp,
         channels.bp,
         datasets.bp,

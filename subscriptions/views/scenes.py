@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from config.extensions import db, search
-from subscriptions.i18n import translate
+from subscriptions.i18n import localise_problem, query_field_label, translate
 from subscriptions.models import Scene, SceneRun, User
 from subscriptions.views.auth import COMMON_ZONES, login_required
 from subscriptions.views.charts import matched_chart
@@ -35,7 +35,7 @@ RUNS_LISTED = 50
 CHART_RUNS = 100
 SHOW_SECRET = "show_webhook_secret"
 FORM_FIELDS = (
-    "name", "schedule", "timezone", "email", "email_cadence", "webhook", "tracked_fields",
+    "name", "schedule", "timezone", "email", "email_cadence", "webhook", "tracked_fields", "channel",
 )
 
 
@@ -102,7 +102,7 @@ def _form_values() -> dict[str, Any]:
     }
 
 
-def _preview(query: dict[str, Any]) -> tuple[int | None, list[Any]]:
+def preview_count(query: dict[str, Any]) -> tuple[int | None, list[Any]]:
     """How many datasets the query matches now, or its validation errors."""
     from search.query import QueryError, parse_query
 
@@ -113,15 +113,15 @@ def _preview(query: dict[str, Any]) -> tuple[int | None, list[Any]]:
     return search.get().search(parsed, limit=1, offset=0, facets=()).total, []
 
 
-def _send_confirmations(channels: list[tuple[int, str]]) -> None:
+def send_confirmations(channels: list[tuple[int, str]]) -> None:
     """Double opt-in: one confirmation mail per new address, after the scene is saved
     (a mail server that is down must not lose the scene)."""
     if not channels:
         return
-    from notifier.confirmation import send_confirmations
+    from notifier.confirmation import send_confirmations as mail_confirmations
 
     try:
-        send_confirmations(
+        mail_confirmations(
             [channel_id for channel_id, _ in channels], current_app.config["SCENEWATCH"]
         )
     except Exception as exc:  # shown to the user; the scene itself is saved
@@ -137,6 +137,17 @@ def _problem_slot(field: str) -> str:
     if field.startswith("query"):
         return "query"
     return field if field in FORM_FIELDS else "general"
+
+
+def problem_messages(problems: list[Any]) -> dict[str, list[str]]:
+    """Scene problems grouped by the form input they are shown next to."""
+    errors: dict[str, list[str]] = {}
+    for problem in problems:
+        slot = _problem_slot(problem.field)
+        message = localise_problem(problem.message)
+        text = f"{query_field_label(problem.field)}: {message}" if slot in ("query", "general") else message
+        errors.setdefault(slot, []).append(text)
+    return errors
 
 
 @bp.route("/scenes/new", methods=["GET", "POST"])
@@ -177,21 +188,16 @@ def new() -> Any:
                     (c.id, c.target) for c in made.channels if c.kind == "email" and not c.verified
                 ]
         except SceneError as exc:
-            for problem in exc.problems:
-                errors.setdefault(_problem_slot(problem.field), []).append(
-                    f"{problem.field}: {problem.message}"
-                    if _problem_slot(problem.field) in ("query", "general")
-                    else problem.message
-                )
+            errors = problem_messages(exc.problems)
         else:
             if webhooks:
                 # The next page shows the secret once. Only the channel id rides in the
                 # session cookie (readable by its holder), never the secret itself.
                 session[SHOW_SECRET] = {"scene_id": scene_id, "channel_id": webhooks[0]}
             flash(translate("scene.saved"), "ok")
-            _send_confirmations(to_confirm)
+            send_confirmations(to_confirm)
             return redirect(url_for("scenes.show", scene_id=scene_id))
-    total, query_errors = _preview(query)
+    total, query_errors = preview_count(query)
     return render_template(
         "scene_new.html",
         query=query,
@@ -312,7 +318,7 @@ def resend_confirmation(scene_id: int, channel_id: int) -> Response:
         if channel is None or channel.kind != "email":
             abort(404)
         pending = [] if channel.verified else [(channel.id, channel.target)]
-    _send_confirmations(pending)
+    send_confirmations(pending)
     return redirect(url_for("scenes.show", scene_id=scene_id))
 
 

@@ -110,6 +110,23 @@ def own_field_facets(
     return counts
 
 
+def _edited_scene(raw: str | None) -> dict[str, Any] | None:
+    """The logged-in user's scene whose query this search is changing (``?edit=ID``)."""
+    from flask import g
+
+    from config.extensions import db
+    from subscriptions.models import Scene
+
+    user = getattr(g, "user", None)
+    if user is None or not (raw or "").isdigit():
+        return None
+    with db.session() as s:
+        scene = s.get(Scene, int(raw or 0))
+        if scene is None or scene.owner_id != user.id:
+            return None
+        return {"id": scene.id, "name": scene.name}
+
+
 @bp.route("/")
 def index() -> tuple[str, int]:
     """Search the catalog; every part of the search is in the URL."""
@@ -133,10 +150,13 @@ def index() -> tuple[str, int]:
             parsed, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE, facets=FACET_FIELDS, sort=sort
         )
         result.facets.update(own_field_facets(query, FACET_FIELDS))
+    editing = _edited_scene(args.get("edit"))
     total = result.total if result else 0
     pages = min(max(ceil(total / PAGE_SIZE), 1), MAX_PAGE)
     terms = highlight_terms(query.get("text", ""))
     sort_params = params + ([("sort", sort)] if sort != "relevance" else [])
+    if editing:
+        sort_params.append(("edit", str(editing["id"])))
     return render_template(
         "search.html",
         form=args,
@@ -157,5 +177,6 @@ def index() -> tuple[str, int]:
         with_params=with_params,
         toggle_filter=toggle_filter,
         save_href="/scenes/new" + with_params(params),
+        editing=editing,
         page_size=PAGE_SIZE,
     ), (400 if errors else 200)

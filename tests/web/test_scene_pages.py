@@ -78,7 +78,9 @@ def test_form_problems_are_shown_by_their_fields(
 
 def test_invalid_query_cannot_be_saved(user_client: FlaskClient, catalog: list[dict]) -> None:
     html = user_client.get("/scenes/new?modified_from=someday").get_data(as_text=True)
-    assert "ranges.modified.gte" in html
+    # Named in the reader's language, next to the query, with the value given.
+    assert "更新日期" in html and "someday" in html and "不是日期" in html
+    assert "is not a date" not in html
 
 
 def test_save_shows_the_webhook_secret_once(
