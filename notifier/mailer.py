@@ -11,6 +11,7 @@ import re
 import smtplib
 import socket
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import EmailMessage
@@ -128,19 +129,25 @@ def _entry_fields(key: str, msg: EmailMessage) -> dict[str, object]:
             "message_id": str(msg.get("Message-ID", ""))}
 
 
-def list_outbox(settings: Settings, limit: int = 50) -> list[OutboxEntry]:
-    """The newest ``limit`` messages in the outbox, newest first (headers only)."""
+def list_outbox(settings: Settings, limit: int = 50,
+                keep: Callable[[OutboxEntry], bool] | None = None) -> list[OutboxEntry]:
+    """The newest ``limit`` messages in the outbox (those ``keep`` accepts, when given),
+    newest first (headers only)."""
     if not settings.outbox_dir.exists():
         return []
     box = _outbox(settings)
     parser = BytesHeaderParser(policy=email.policy.default)
     entries: list[OutboxEntry] = []
-    for key in sorted(box.keys(), key=_key_order, reverse=True)[:max(limit, 0)]:
+    for key in sorted(box.keys(), key=_key_order, reverse=True):
+        if len(entries) >= limit:
+            break
         try:
             msg = parser.parsebytes(box.get_bytes(key))
         except KeyError:  # removed between listing and reading
             continue
-        entries.append(OutboxEntry(**_entry_fields(key, msg)))  # type: ignore[arg-type]
+        entry = OutboxEntry(**_entry_fields(key, msg))  # type: ignore[arg-type]
+        if keep is None or keep(entry):
+            entries.append(entry)
     return entries
 
 

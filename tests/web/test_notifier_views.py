@@ -29,7 +29,7 @@ def _mail(settings, to: str, subject: str) -> str:
 
 
 def test_outbox_lists_and_shows_messages(app: Flask, user_client: FlaskClient, settings) -> None:
-    key = _mail(settings, "reader@example.org", "场景更新：杭州交通")
+    key = _mail(settings, "researcher@example.org", "场景更新：杭州交通")
     listing = user_client.get("/outbox")
     assert listing.status_code == 200
     html = listing.get_data(as_text=True)
