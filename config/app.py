@@ -6,7 +6,7 @@ from typing import Any
 from flask import Flask
 
 from config.extensions import db, search
-from config.logging import configure_logging
+from config.logging import configure_logging, route_app_logger
 from config.settings import Settings, load_settings
 
 
@@ -32,15 +32,18 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
         MAX_CONTENT_LENGTH=2 * 1024 * 1024,
         **overrides,
     )
+    route_app_logger(app)
     init_services(settings)
 
     from config.celery_app import celery_init_app
 
     celery_init_app(app)
 
+    from config.routing import install_converters
     from subscriptions.i18n import init_i18n
     from subscriptions.views import register_views
 
+    install_converters(app)
     init_i18n(app)
     register_views(app)
     return app

@@ -48,7 +48,10 @@ def serve_command(host: str | None, port: int | None, no_clock: bool) -> None:
     try:
         from werkzeug.serving import run_simple
 
-        run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
+        from config.serving import QuietRequestHandler
+
+        run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False,
+                   request_handler=QuietRequestHandler)
     finally:
         if clock is not None:
             clock.shutdown(wait=False)

@@ -5,8 +5,12 @@ import json
 import logging
 import sys
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
 from config.settings import Settings
+
+if TYPE_CHECKING:
+    from flask import Flask
 
 
 class JsonFormatter(logging.Formatter):
@@ -42,3 +46,12 @@ def configure_logging(settings: Settings) -> None:
     root.setLevel(logging.INFO)
     root.propagate = False
     root._scenewatch_configured = settings.env  # type: ignore[attr-defined]
+
+
+def route_app_logger(app: "Flask") -> None:
+    """Send Flask's own log (unhandled exceptions: "Exception on /path") through the
+    ``scenewatch`` handler, so production logs them as JSON like everything else."""
+    root = logging.getLogger("scenewatch")
+    app.logger.handlers[:] = root.handlers
+    app.logger.setLevel(logging.INFO)
+    app.logger.propagate = False

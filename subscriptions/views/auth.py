@@ -57,6 +57,9 @@ def safe_next(target: str | None) -> str | None:
     """``target`` when it is a path on this site, else None (no open redirects)."""
     if not target:
         return None
+    # A CR/LF would split the Location header; no control character belongs in a path.
+    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in target):
+        return None
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
         return None
