@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import JSON, DateTime, MetaData, create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -126,3 +127,6 @@ class SearchHolder:
 
 db = Database()
 search = SearchHolder()
+# CSRF protection of the web form; blueprints exempt themselves through
+# subscriptions.views.csrf.exempt_blueprint, nowhere else.
+csrf = CSRFProtect()

@@ -1,82 +1,63 @@
-"""CSRF protection for the web form: a per-session token in every POST form.
+"""CSRF protection for the web form: Flask-WTF's CSRFProtect on every unsafe request.
 
-The token lives in the session and in a hidden ``csrf_token`` field (or an
-``X-CSRF-Token`` header); a before_request hook refuses unsafe requests whose token
-does not match. Tests may turn the check off with ``TESTING`` and
-``WTF_CSRF_ENABLED=False`` together, never with one of them alone.
+Every POST form includes ``csrf_field()`` (a hidden ``csrf_token``); scripts may send
+the token in an ``X-CSRF-Token`` header instead. Nothing else skips the check: not an
+``Authorization`` header, not a JSON body. Views and blueprints that authenticate by
+something other than the session cookie say so with :func:`exempt` /
+:func:`exempt_blueprint`. Tests may turn the check off with ``TESTING`` and
+``WTF_CSRF_ENABLED=False`` together, never with the flag alone.
 """
 
 from __future__ import annotations
 
-import hmac
-import secrets
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
-from flask import Flask, abort, current_app, request, session
+from flask import Blueprint, Flask, g
+from flask_wtf.csrf import CSRFError, generate_csrf
 from markupsafe import Markup, escape
 
-SESSION_KEY = "csrf_token"
+from config.extensions import csrf
+
 FIELD = "csrf_token"
-HEADER = "X-CSRF-Token"
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
-_EXEMPT_ENDPOINTS: set[str] = set()
-_EXEMPT_BLUEPRINTS: set[str] = set()
+F = TypeVar("F", bound=Callable[..., Any])
 
-
-def csrf_token() -> str:
-    """The session's token, created on first use."""
-    token = session.get(SESSION_KEY)
-    if not token:
-        token = secrets.token_urlsafe(32)
-        session[SESSION_KEY] = token
-    return str(token)
+__all__ = ["CSRFError", "csrf_field", "exempt", "exempt_blueprint", "init_csrf"]
 
 
 def csrf_field() -> Markup:
     """The hidden input every POST form includes."""
-    return Markup(f'<input type="hidden" name="{FIELD}" value="{escape(csrf_token())}">')
+    return Markup(f'<input type="hidden" name="{FIELD}" value="{escape(generate_csrf())}">')
 
 
-def exempt(view: Callable[..., Any]) -> Callable[..., Any]:
-    """Mark a view as needing no token (the RFC 8058 one-click unsubscribe: mail
-    clients POST it without any session)."""
-    _EXEMPT_ENDPOINTS.add(f"{view.__module__}.{view.__name__}")
-    return view
+def exempt(view: F) -> F:
+    """Mark one view as needing no token (the RFC 8058 one-click unsubscribe: mail
+    clients POST it without any session; the signed token in its URL is the authority)."""
+    return csrf.exempt(view)  # type: ignore[no-any-return]
 
 
-def exempt_blueprint(name: str) -> None:
-    """Exempt every view of blueprint ``name`` (machine APIs that use tokens, not cookies)."""
-    _EXEMPT_BLUEPRINTS.add(name)
+def exempt_blueprint(blueprint: Blueprint) -> None:
+    """Exempt every view of ``blueprint``: only for machine APIs that authenticate each
+    request with an API token and never with the session cookie."""
+    csrf.exempt(blueprint)
 
 
-def _checks_enabled() -> bool:
-    config = current_app.config
-    return not (config.get("TESTING") and config.get("WTF_CSRF_ENABLED") is False)
-
-
-def _is_exempt() -> bool:
-    if request.blueprint in _EXEMPT_BLUEPRINTS:
-        return True
-    view = current_app.view_functions.get(request.endpoint or "")
-    if view is not None and f"{view.__module__}.{view.__name__}" in _EXEMPT_ENDPOINTS:
-        return True
-    # A browser never attaches an Authorization header by itself, so a request that
-    # carries one is an API client acting on purpose, not a forged form post.
-    return "Authorization" in request.headers
-
-
-def check_csrf() -> None:
-    """Refuse (400) an unsafe request without the session's token."""
-    if request.method in SAFE_METHODS or not _checks_enabled() or _is_exempt():
-        return
-    expected = session.get(SESSION_KEY)
-    given = request.form.get(FIELD) or request.headers.get(HEADER) or ""
-    if not expected or not hmac.compare_digest(str(expected), given):
-        abort(400, description="csrf")
+def _forget_cached_token() -> None:
+    # Flask-WTF caches the signed token on ``g``; when an app context outlives one
+    # request (tests, scripts driving the app) a cached token would stop the session
+    # from ever receiving its own copy. Each request starts from its session.
+    g.pop(FIELD, None)
 
 
 def init_csrf(app: Flask) -> None:
-    """Install the check and the template helpers."""
-    app.before_request(check_csrf)
-    app.jinja_env.globals.update(csrf_token=csrf_token, csrf_field=csrf_field)
+    """Install the check and the ``csrf_field`` template helper (``csrf_token`` comes
+    with Flask-WTF)."""
+    if not app.testing:  # only tests may switch the check off
+        app.config["WTF_CSRF_ENABLED"] = True
+    # The token lives as long as the login session (which ends on logout), not an hour:
+    # a form left open over lunch still submits.
+    app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)
+    app.config.setdefault("WTF_CSRF_HEADERS", ["X-CSRF-Token", "X-CSRFToken"])
+    app.before_request(_forget_cached_token)
+    csrf.init_app(app)
+    app.jinja_env.globals.update(csrf_field=csrf_field)

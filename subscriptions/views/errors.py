@@ -24,7 +24,9 @@ def wants_json() -> bool:
 def render_error(error: HTTPException) -> Any:
     """The error page for ``error`` (its code, a helpful sentence, where to go next)."""
     code = error.code or 500
-    reason = "csrf" if code == 400 and error.description == "csrf" else None
+    from flask_wtf.csrf import CSRFError
+
+    reason = "csrf" if isinstance(error, CSRFError) else None
     if wants_json():
         return jsonify({"error": {"code": code, "name": error.name, "reason": reason or ""}}), code
     try:
