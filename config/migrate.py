@@ -1,10 +1,14 @@
 """Alembic migrations, run programmatically (``scenewatch init`` and the tests)."""
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.engine import Connection
 
 from config.extensions import db
 
@@ -19,6 +23,18 @@ def alembic_config(url: str | None = None) -> Config:
     return cfg
 
 
+@lru_cache(maxsize=1)
+def head_revisions() -> frozenset[str]:
+    """The head revision(s) of the shipped migrations (read once per process)."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    return frozenset(ScriptDirectory.from_config(cfg).get_heads())
+
+
+def _at_head(connection: Connection) -> bool:
+    return frozenset(MigrationContext.configure(connection).get_current_heads()) == head_revisions()
+
+
 def upgrade(revision: str = "head") -> None:
     """Bring the relational store up to ``revision`` and make sure the search index exists."""
     from config.extensions import search
@@ -27,8 +43,10 @@ def upgrade(revision: str = "head") -> None:
         raise RuntimeError("database not initialised")
     cfg = alembic_config()
     with db.engine.begin() as connection:
-        cfg.attributes["connection"] = connection
-        command.upgrade(cfg, revision)
+        # Every command and app start calls this: an up-to-date store costs one query.
+        if revision != "head" or not _at_head(connection):
+            cfg.attributes["connection"] = connection
+            command.upgrade(cfg, revision)
     backend = search.get()
     backend.ensure_index()
     if backend.count() == 0 and _live_datasets() > 0:

@@ -1,4 +1,6 @@
-"""Shared fixtures: a fresh installation (data dir, SQLite store, FTS5 index) per test."""
+"""Shared fixtures: a fresh installation (data dir, SQLite store, FTS5 index) per test.
+
+Each test's store is a copy of one migrated template (:mod:`tests.template_db`)."""
 from __future__ import annotations
 
 import os
@@ -47,7 +49,9 @@ def settings(tmp_path: Path) -> Settings:
 def app(settings: Settings) -> Iterator[Flask]:
     from config.app import create_app
     from config.migrate import upgrade
+    from tests.template_db import install_store
 
+    install_store(settings.database_url)
     application = create_app(settings, TESTING=True, WTF_CSRF_ENABLED=False)
     with application.app_context():
         upgrade()

@@ -35,14 +35,21 @@ def base_env(tmp_path: Path, **extra: str) -> dict[str, str]:
 
 @pytest.fixture
 def make_app(tmp_path: Path) -> Iterator[Callable[..., Flask]]:
-    """Build an app from SCENEWATCH_* overrides, migrate it, and push its context."""
+    """Build an app from SCENEWATCH_* overrides, migrate it, and push its context.
+
+    A SQLite store starts as a copy of the migrated template; a second app in the
+    same test shares the first one's store."""
     from config.app import create_app
     from config.migrate import upgrade
+    from tests.template_db import install_store, sqlite_file
 
     contexts: list[Any] = []
 
     def make(**extra: str) -> Flask:
-        app = create_app(load_settings(base_env(tmp_path, **extra)), TESTING=True, WTF_CSRF_ENABLED=False)
+        settings = load_settings(base_env(tmp_path, **extra))
+        if settings.database_url.startswith("sqlite:///") and not sqlite_file(settings.database_url).exists():
+            install_store(settings.database_url)
+        app = create_app(settings, TESTING=True, WTF_CSRF_ENABLED=False)
         ctx = app.app_context()
         ctx.push()
         contexts.append(ctx)

@@ -18,7 +18,7 @@ from aiosmtpd.controller import Controller
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
-from config.extensions import Base, db
+from config.extensions import db
 from config.settings import Settings
 
 NOW = datetime(2026, 3, 2, 1, 0, tzinfo=timezone.utc)
@@ -34,13 +34,12 @@ def nsettings(settings: Settings) -> Settings:
 
 @pytest.fixture
 def database(tmp_path: Path) -> Iterator[None]:
-    import notifier.models  # noqa: F401  (register the tables)
-    import search.models  # noqa: F401
-    import subscriptions.models  # noqa: F401
+    from tests.template_db import install_store
 
-    db.init(f"sqlite:///{tmp_path / 'notifier.sqlite'}")
+    url = f"sqlite:///{tmp_path / 'notifier.sqlite'}"
+    install_store(url)
+    db.init(url)
     assert db.engine is not None
-    Base.metadata.create_all(db.engine)
     yield
     db.engine.dispose()
     db.engine, db.Session, db.url = None, None, ""

@@ -19,7 +19,7 @@ from typing import Any
 from flask import Flask
 from sqlalchemy.orm import Session
 
-from config.extensions import Base, db
+from config.extensions import db
 from config.settings import Settings
 
 NOW = datetime(2024, 5, 1, 8, 0, tzinfo=timezone.utc)
@@ -36,14 +36,12 @@ def make_settings(tmp_path: Path, **changes: Any) -> Settings:
 
 
 def init_store(settings: Settings) -> None:
-    """Bind ``db`` to the settings' database and create every table."""
-    import notifier.models  # noqa: F401 - registers the tables
-    import search.models  # noqa: F401
-    import subscriptions.models  # noqa: F401
+    """Bind ``db`` to a fresh migrated store at the settings' database URL."""
+    from tests.template_db import install_store
 
+    install_store(settings.database_url)
     db.init(settings.database_url)
     assert db.engine is not None
-    Base.metadata.create_all(db.engine)
 
 
 def web_app(settings: Settings) -> Flask:

@@ -25,14 +25,13 @@ def fixture_records(name: str) -> list[dict[str, Any]]:
 
 @pytest.fixture
 def store(settings: Settings) -> Iterator[Any]:
-    """A fresh catalog store (tables from the models) and no search backend, for tests
-    of the store alone."""
-    import search.models  # noqa: F401 - registers the catalog tables
-    from config.extensions import Base, db, search
+    """A fresh migrated catalog store and no search backend, for tests of the store alone."""
+    from config.extensions import db, search
+    from tests.template_db import install_store
 
     previous = search.backend
+    install_store(settings.database_url)
     db.init(settings.database_url)
-    Base.metadata.create_all(db.engine)
     search.backend = None
     try:
         yield db
@@ -47,8 +46,10 @@ def indexed_store(settings: Settings) -> Iterator[Any]:
     from config.app import init_services
     from config.extensions import search
     from config.migrate import upgrade
+    from tests.template_db import install_store
 
     previous = search.backend
+    install_store(settings.database_url)
     init_services(settings)
     upgrade()
     try:

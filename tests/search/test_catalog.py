@@ -229,15 +229,15 @@ def test_backend_failures_are_reported_not_fatal(store: Any, snapshot: Any, tmp_
 @pytest.mark.postgres
 def test_snapshots_on_postgresql(tmp_path: Path, fixtures_dir: Path, postgres_url: str) -> None:
     """The generic write path (RETURNING for version ids) on PostgreSQL."""
-    import search.models  # noqa: F401
-    from config.extensions import Base, db, search
+    from config.extensions import db, search
+    from tests.template_db import migrate
 
     url = postgres_url
     previous = search.backend
     search.backend = None
     db.init(url)
     try:
-        Base.metadata.create_all(db.engine)
+        migrate(url)
         records = fixture_records("guangxi_nanning.json")
         path = tmp_path / "guangxi_nanning.json"
         path.write_text(json.dumps(records, ensure_ascii=False), encoding="utf-8")

@@ -134,7 +134,9 @@ def csrf_app(settings: Settings) -> Iterator[Flask]:
     """The app as it runs for real: CSRF checks on."""
     from config.app import create_app
     from config.migrate import upgrade
+    from tests.template_db import install_store
 
+    install_store(settings.database_url)
     application = create_app(settings, TESTING=True)
     with application.app_context():
         upgrade()
