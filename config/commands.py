@@ -36,15 +36,27 @@ def serve_command(host: str | None, port: int | None, no_clock: bool) -> None:
     from config.app import current_settings
     from subscriptions.clock import build_clock
 
+    import dataclasses
+
+    from config.settings import listening_url
+
     app = get_app()
     settings = current_settings()
+    host = host or settings.host
+    port = port or settings.port
+    if (host, port) != (settings.host, settings.port):
+        # --host/--port move the public URL too, unless SCENEWATCH_BASE_URL pins it.
+        settings = dataclasses.replace(
+            settings, host=host, port=port,
+            base_url=settings.base_url if settings.base_url_set else listening_url(host, port))
+        app.config["SCENEWATCH"] = settings
     clock = None
     if settings.scheduler_enabled and not no_clock:
         clock = build_clock(app)
         clock.start()
-    host = host or settings.host
-    port = port or settings.port
-    click.echo(f"scenewatch serving on http://{host}:{port}  (data: {settings.data_dir})")
+    click.echo(f"scenewatch serving on {listening_url(host, port)}  (data: {settings.data_dir})")
+    if settings.base_url != listening_url(host, port):
+        click.echo(f"  links in mail and webhooks use SCENEWATCH_BASE_URL={settings.base_url}")
     try:
         from werkzeug.serving import run_simple
 

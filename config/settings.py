@@ -53,6 +53,8 @@ class Settings:
     search_index: str = "scenewatch-datasets"
     secret_key: str = ""
     base_url: str = "http://127.0.0.1:8000"
+    # True when SCENEWATCH_BASE_URL was given; else base_url follows where `serve` listens.
+    base_url_set: bool = False
     env: str = "development"
     host: str = "127.0.0.1"
     port: int = 8000
@@ -99,6 +101,15 @@ class Settings:
         return f"sqlite:///{self.data_dir / 'search.sqlite'}"
 
 
+def listening_url(host: str, port: int) -> str:
+    """The URL people reach ``serve`` at when it listens on ``host``:``port`` (an
+    all-interfaces bind is reached on this machine as 127.0.0.1)."""
+    shown = "127.0.0.1" if host in ("", "0.0.0.0") else "[::1]" if host == "::" else host
+    if ":" in shown and not shown.startswith("["):
+        shown = f"[{shown}]"
+    return f"http://{shown}:{port}"
+
+
 def _secret_key(data_dir: Path, configured: str) -> str:
     """Use the configured key, else one generated once and kept in the data dir, so
     signed links survive restarts of the embedded default."""
@@ -141,16 +152,21 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
     security = (env.get("SCENEWATCH_SMTP_SECURITY", "") or "starttls").strip().lower()
     if security not in {"starttls", "ssl", "none"}:
         raise SystemExit(f"SCENEWATCH_SMTP_SECURITY must be starttls, ssl or none, got {security!r}")
+    host = env.get("SCENEWATCH_HOST", "").strip() or "127.0.0.1"
+    port = _int(env, "SCENEWATCH_PORT", 8000)
+    base_url = env.get("SCENEWATCH_BASE_URL", "").strip().rstrip("/")
     return Settings(
         data_dir=data_dir,
         database_url=database_url,
         search_url=env.get("SCENEWATCH_SEARCH_URL", "").strip(),
         search_index=env.get("SCENEWATCH_SEARCH_INDEX", "").strip() or "scenewatch-datasets",
         secret_key=_secret_key(data_dir, env.get("SCENEWATCH_SECRET_KEY", "").strip()),
-        base_url=(env.get("SCENEWATCH_BASE_URL", "") or "http://127.0.0.1:8000").rstrip("/"),
+        # Links in mail and webhooks must reach this server: by default, where it listens.
+        base_url=base_url or listening_url(host, port),
+        base_url_set=bool(base_url),
         env=mode,
-        host=env.get("SCENEWATCH_HOST", "").strip() or "127.0.0.1",
-        port=_int(env, "SCENEWATCH_PORT", 8000),
+        host=host,
+        port=port,
         broker_url=env.get("SCENEWATCH_BROKER_URL", "").strip(),
         smtp_host=env.get("SCENEWATCH_SMTP_HOST", "").strip(),
         smtp_port=_int(env, "SCENEWATCH_SMTP_PORT", 587),

@@ -57,3 +57,17 @@ def test_production_logs_are_json_lines(tmp_path: Path) -> None:
     configure_logging(load_settings({"SCENEWATCH_DATA_DIR": str(tmp_path)}))
     assert not isinstance(logging.getLogger("scenewatch").handlers[0].formatter, JsonFormatter)
 
+
+
+@pytest.mark.parametrize("env, expected", [
+    ({}, "http://127.0.0.1:8000"),
+    ({"SCENEWATCH_PORT": "8123"}, "http://127.0.0.1:8123"),
+    ({"SCENEWATCH_HOST": "0.0.0.0", "SCENEWATCH_PORT": "9001"}, "http://127.0.0.1:9001"),
+    ({"SCENEWATCH_HOST": "::1", "SCENEWATCH_PORT": "9001"}, "http://[::1]:9001"),
+    ({"SCENEWATCH_PORT": "8123", "SCENEWATCH_BASE_URL": "https://watch.example.org/"},
+     "https://watch.example.org"),
+])
+def test_public_url_follows_where_serve_listens(tmp_path: Path, env: dict[str, str], expected: str) -> None:
+    settings = load_settings({"SCENEWATCH_DATA_DIR": str(tmp_path), **env})
+    assert settings.base_url == expected
+    assert settings.base_url_set == ("SCENEWATCH_BASE_URL" in env)

@@ -57,7 +57,22 @@ def show(scene_id: int, run_id: int) -> str:
         counts=run_counts(run),
         sections=diff_sections(run.diff),
         notifications=notifications,
+        downloads=page_links((run.diff or {}).get("links") or {}),
     )
+
+
+def page_links(links: dict[str, str]) -> dict[str, str]:
+    """The diff document's download links as paths on this site: the document carries
+    absolute URLs for mail and webhooks, but a page must work at whatever address the
+    reader opened it (another port, a proxy)."""
+    from urllib.parse import urlsplit
+
+    paths = {}
+    for selection in ("added", "changed", "all"):
+        parts = urlsplit(links.get(f"download_{selection}") or "")
+        if parts.path.startswith("/downloads/"):
+            paths[selection] = parts.path + (f"?{parts.query}" if parts.query else "")
+    return paths
 
 
 REDELIVERABLE = ("dead", "sent")
