@@ -26,7 +26,7 @@ setup-test: $(VENV)/.setup-test
 
 run: $(VENV)/.setup
 	$(BIN)/scenewatch init
-	$(BIN)/scenewatch harvest $(SAMPLE_SOURCE) $(SAMPLE_FILE)
+	$(BIN)/scenewatch harvest $(SAMPLE_SOURCE) $(SAMPLE_FILE) --if-empty
 	$(BIN)/scenewatch serve
 
 test: setup-test

@@ -21,10 +21,13 @@ FORMATS = ("auto", "portal-json", "portal-csv", "portal-xlsx", "dcat-json")
               help="Apply removals however many (else a snapshot removing over "
                    "SCENEWATCH_HARVEST_MAX_REMOVAL of the source is held as suspect).")
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: when on a terminal).")
+@click.option("--if-empty", is_flag=True,
+              help="Only when the catalog holds no dataset yet (how `make run` loads its sample, so a "
+                   "restart never undoes later harvests).")
 @json_option
 @with_app
 def harvest_command(source: str, location: str, fmt: str, mapping_path: str | None,
-                    accept_removals: bool, progress: bool | None, as_json: bool) -> None:
+                    accept_removals: bool, progress: bool | None, if_empty: bool, as_json: bool) -> None:
     """Load a full catalog snapshot of SOURCE from a file or URL.
 
     New datasets are added, changed ones get a new version, those missing from the
@@ -38,6 +41,10 @@ def harvest_command(source: str, location: str, fmt: str, mapping_path: str | No
     from search.sources import SourceBusy, SourceError
     from subscriptions.on_change import harvest_and_evaluate
 
+    if if_empty and _catalog_size() > 0:
+        emit({"source": source, "location": location, "skipped": True, "datasets": _catalog_size()}, as_json,
+             lambda d: click.echo(f"catalog already holds {d['datasets']} datasets: {location} not loaded"))
+        return
     show_progress = sys.stderr.isatty() if progress is None else progress
     try:
         outcome = harvest_and_evaluate(source, location=location, fmt=fmt, mapping_path=mapping_path,
@@ -49,7 +56,7 @@ def harvest_command(source: str, location: str, fmt: str, mapping_path: str | No
     if outcome.summary is None:
         fail(str(outcome.record["error"]), as_json, harvest=outcome.record["id"])
         return
-    data = {**outcome.summary.to_dict(), "scenes": outcome.record["scenes"]}
+    data = {**outcome.summary.to_dict(), "scenes": outcome.record["scenes"], "skipped": False}
 
     def human(d: dict[str, Any]) -> None:
         click.echo(f"harvested {d['source']} from {d['location']} ({d['format']})")
@@ -66,6 +73,17 @@ def harvest_command(source: str, location: str, fmt: str, mapping_path: str | No
                 click.echo(f"    {dataset_id}: {reason}")
 
     emit(data, as_json, human)
+
+
+def _catalog_size() -> int:
+    """How many datasets the catalog store holds (tombstoned ones included)."""
+    from sqlalchemy import func, select
+
+    from config.extensions import db
+    from search.models import Dataset
+
+    with db.session() as session:
+        return int(session.scalar(select(func.count()).select_from(Dataset)) or 0)
 
 
 def _load_query(raw: str, as_json: bool) -> Any:

@@ -24,13 +24,36 @@ def demo_snapshots() -> list[Path]:
     return sorted(DEMO_DIR.glob("datasets_*.csv.gz"))
 
 
-def run_demo(echo: Any = click.echo) -> dict[str, Any]:
+def _demo_owner(session: Any, owner_email: str | None) -> tuple[Any, str | None]:
+    """The account that owns the demo scene and its new password (None when the
+    account is someone's own, given with --owner): the scene must be reachable on the
+    web, and the CLI's operator account cannot log in."""
+    import secrets
+
+    from werkzeug.security import generate_password_hash
+
+    from subscriptions.accounts import find_user, register_user
+
+    if owner_email:
+        user = find_user(session, owner_email)
+        if user is None:
+            raise click.ClickException(f"owner: no account {owner_email!r} (register it on the web first)")
+        return user, None
+    password = secrets.token_urlsafe(9)
+    user = find_user(session, DEMO_EMAIL)
+    if user is None:
+        user = register_user(session, DEMO_EMAIL, password, locale="en", timezone_name="UTC")
+    else:  # a demo account from an earlier run: give it a fresh password to print
+        user.password_hash = generate_password_hash(password)
+    return user, password
+
+
+def run_demo(echo: Any = click.echo, owner_email: str | None = None) -> dict[str, Any]:
     """Replay the snapshots; returns what happened and where to look."""
     from config.app import current_settings
     from config.extensions import db
     from notifier.receiver import VerifyingReceiver
     from search.harvest import run_harvest
-    from subscriptions.accounts import operator_user
     from subscriptions.runner import run_scene
     from subscriptions.scenes import create_scene
 
@@ -43,10 +66,12 @@ def run_demo(echo: Any = click.echo) -> dict[str, Any]:
     with VerifyingReceiver(save_dir=webhook_dir) as receiver:
         use_webhook = settings.webhook_allow_private
         with db.session() as session:
+            owner, password = _demo_owner(session, owner_email)
+            login = {"email": owner.email, "password": password}
             created = create_scene(
-                session, operator_user(session), name="Demo: HDR UK Gateway, every dataset",
+                session, owner, name="Demo: HDR UK Gateway, every dataset",
                 query={"filters": {"source": [DEMO_SOURCE]}}, schedule="manual", timezone_name="UTC",
-                email=DEMO_EMAIL, email_verified=True,
+                email=owner.email, email_verified=True,
                 webhook=receiver.url if use_webhook else None)
             scene_id = created.scene.id
             # The receiver checks signatures with the secret the new channel was given.
@@ -68,19 +93,22 @@ def run_demo(echo: Any = click.echo) -> dict[str, Any]:
         "webhook_payloads": str(webhook_dir) if use_webhook else None,
         "outbox": str(settings.outbox_dir),
         "scene_page": f"{settings.base_url}/scenes/{scene_id}",
+        "login": {"url": f"{settings.base_url}/login", **login},
         "outbox_page": f"{settings.base_url}/outbox",
     }
     return result
 
 
 @click.command("demo")
+@click.option("--owner", "owner_email", default=None, metavar="EMAIL",
+              help="Account that owns the demo scene (default: a demo account whose login is printed).")
 @json_option
 @with_app
-def demo_command(as_json: bool) -> None:
+def demo_command(owner_email: str | None, as_json: bool) -> None:
     """Replay real HDR UK catalog snapshots through a scene, delivering each diff to the
-    outbox and to a local webhook receiver; prints where to look."""
+    outbox and to a local webhook receiver; prints where to look and how to log in."""
     try:
-        result = run_demo(echo=(lambda *_: None) if as_json else click.echo)
+        result = run_demo(echo=(lambda *_: None) if as_json else click.echo, owner_email=owner_email)
     except click.ClickException as exc:
         fail(exc.message, as_json)
         return
@@ -95,3 +123,8 @@ def demo_command(as_json: bool) -> None:
         click.echo("webhooks: skipped (SCENEWATCH_WEBHOOK_ALLOW_PRIVATE is off, so a local receiver is refused)")
     click.echo(f"emails:   Maildir outbox {result['outbox']}  (web: {result['outbox_page']})")
     click.echo(f"scene:    {result['scene_page']}  (run `scenewatch serve` to browse)")
+    login = result["login"]
+    if login["password"]:
+        click.echo(f"login:    {login['url']}  as {login['email']}  password {login['password']}")
+    else:
+        click.echo(f"login:    {login['url']}  as {login['email']} (your own password)")
