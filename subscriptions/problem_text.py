@@ -50,6 +50,10 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
     (r"quiet hours need both .*", "problem.quiet_both"),
     (r"quiet hours must not start and end at the same time", "problem.quiet_same"),
     (r"(?P<value>'.*') is not a time of day.*", "problem.bad_clock"),
+    (r"is not your current password", "problem.not_current_password"),
+    (r"the two passwords differ", "problem.passwords_differ"),
+    (r"must be one of zh, en", "problem.bad_locale"),
+    (r"this link is not valid or has expired", "problem.bad_link"),
 )
 _COMPILED = tuple((re.compile(pattern + r"\Z", re.S), key) for pattern, key in _PATTERNS)
 

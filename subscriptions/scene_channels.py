@@ -62,7 +62,7 @@ def new_channels(owner: User, *, email: str | None = None, email_verified: bool 
     return channels
 
 
-def _verified_address(session: Session, owner_id: int, address: str) -> bool:
+def confirmed_address(session: Session, owner_id: int, address: str) -> bool:
     """Whether the owner already confirmed ``address`` on another channel."""
     return session.scalar(
         select(Channel.id).where(Channel.owner_id == owner_id, Channel.kind == ChannelKind.email.value,
@@ -92,7 +92,7 @@ def add_channel(session: Session, scene: Scene, *, email: str | None = None, web
         if channel.kind == ChannelKind.email.value:
             if any(c.kind == channel.kind and c.target == channel.target for c in scene.channels):
                 raise SceneError([SceneProblem("email", f"{channel.target} already gets this scene")])
-            channel.verified = _verified_address(session, owner.id, channel.target)
+            channel.verified = confirmed_address(session, owner.id, channel.target)
     session.add_all(channels)
     scene.channels.extend(channels)
     session.flush()

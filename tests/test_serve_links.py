@@ -60,8 +60,12 @@ def test_confirmation_link_reaches_the_port_serve_listens_on(tmp_path: Path) -> 
         body = read_outbox_message(settings, entry.key).text
         link = re.search(r"https?://\S+/confirm/\S+", body).group(0)
         assert link.startswith(f"{base}/confirm/")
-        confirmed = web.get(link)
+        asked = web.get(link)
+        assert asked.status_code == 200
+        confirmed = web.post(link, data={"csrf_token": _csrf(asked.text)})
         assert confirmed.status_code == 200
+        page = web.get(base + "/account").text
+        assert "port@example.org" in page and "等待确认" not in page and "awaiting" not in page
     finally:
         server.terminate()
         server.wait(timeout=10)

@@ -67,6 +67,7 @@ def register_views(app: Flask) -> None:
     """Register every page blueprint, CSRF protection, error pages and helpers."""
     from notifier.views import bp as notifier_bp
     from subscriptions.views import (
+        account,
         auth,
         channels,
         datasets,
@@ -87,6 +88,7 @@ def register_views(app: Flask) -> None:
         auth.bp,
         scenes.bp,
         scene_edit.bp,
+        account.bp,
         runs.bp,
         channels.bp,
         datasets.bp,

@@ -11,7 +11,7 @@ from flask import Blueprint, flash, g, redirect, render_template, request, sessi
 from werkzeug.wrappers import Response
 
 from config.extensions import db
-from subscriptions.i18n import LOCALES, get_locale, normalise_locale, translate
+from subscriptions.i18n import LOCALES, get_locale, localise_problem, normalise_locale, translate
 from subscriptions.models import User
 
 bp = Blueprint("auth", __name__)
@@ -107,7 +107,7 @@ def _log_in(user: User) -> None:
 @bp.route("/register", methods=["GET", "POST"])
 def register() -> str | Response:
     """Create an account and log in."""
-    from subscriptions.accounts import AccountError, register_user
+    from subscriptions.accounts import MIN_PASSWORD, AccountError, normalise_email, register_user
     from subscriptions.schedule import ScheduleError, check_timezone
 
     errors: dict[str, str] = {}
@@ -116,12 +116,19 @@ def register() -> str | Response:
     if request.method == "POST":
         form = {k: (request.form.get(k) or "").strip() for k in ("email", "locale", "timezone")}
         password = request.form.get("password") or ""
+        # Every problem at once, each next to its field, in the reader's language.
+        try:
+            normalise_email(form["email"])
+        except AccountError as exc:
+            errors["email"] = localise_problem(exc.message)
+        if len(password) < MIN_PASSWORD:
+            errors["password"] = localise_problem(f"must be at least {MIN_PASSWORD} characters")
         if password != (request.form.get("password2") or ""):
             errors["password2"] = translate("auth.passwords_differ")
         try:
             check_timezone(form["timezone"] or "Asia/Shanghai")
         except ScheduleError as exc:
-            errors["timezone"] = exc.message
+            errors["timezone"] = localise_problem(exc.message)
         if not errors:
             try:
                 with db.session() as s:
@@ -137,7 +144,7 @@ def register() -> str | Response:
                 flash(translate("auth.welcome"), "ok")
                 return redirect(next_url or url_for("search_page.index"))
             except AccountError as exc:
-                errors[exc.field] = exc.message
+                errors[exc.field] = localise_problem(exc.message)
     status = 400 if errors else 200
     return (
         render_template(

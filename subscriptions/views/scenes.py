@@ -155,6 +155,7 @@ def problem_messages(problems: list[Any]) -> dict[str, list[str]]:
 def new() -> Any:
     """Save the current search as a scene (the query travels in hidden fields)."""
     from search.models import TRACKABLE_FIELDS
+    from subscriptions.scene_channels import confirmed_address
     from subscriptions.scenes import SceneError, create_scene
 
     source = request.form if request.method == "POST" else request.args
@@ -177,7 +178,8 @@ def new() -> Any:
                     timezone_name=values["timezone"] or None,
                     tracked_fields=values["tracked_fields"],
                     email=values["email"] or None,
-                    email_verified=False,
+                    # An address the owner confirmed before is not asked again.
+                    email_verified=confirmed_address(s, owner.id, values["email"].strip().lower()),
                     email_cadence=values["email_cadence"],
                     webhook=values["webhook"] or None,
                     send_when_empty=values["send_when_empty"],
