@@ -6,7 +6,11 @@ BIN := $(VENV)/bin
 SAMPLE_SOURCE := hangzhou-sample
 SAMPLE_FILE := data/sample/zhejiang_hangzhou.json
 
-.PHONY: run test test-all setup setup-test bench demo clean
+# Message catalogs: edited as .po, compiled to .mo here (the .mo files are not in git).
+CATALOGS := $(wildcard config/translations/*/LC_MESSAGES/messages.po)
+COMPILED := $(CATALOGS:.po=.mo)
+
+.PHONY: run test test-all setup setup-test bench demo clean messages
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -16,15 +20,18 @@ $(VENV)/.setup: $(BIN)/python setup.cfg pyproject.toml
 	$(BIN)/pip install -q -e .
 	touch $@
 
+%.mo: %.po $(VENV)/.setup
+	$(BIN)/pybabel compile -i $< -o $@
+
 $(VENV)/.setup-test: $(VENV)/.setup
 	$(BIN)/pip install -q -e '.[test]'
 	touch $@
 
-setup: $(VENV)/.setup
-setup-test: $(VENV)/.setup-test
+setup: $(VENV)/.setup $(COMPILED)
+setup-test: $(VENV)/.setup-test $(COMPILED)
 	bash scripts/bootstrap-browser
 
-run: $(VENV)/.setup
+run: setup
 	$(BIN)/scenewatch init
 	$(BIN)/scenewatch harvest $(SAMPLE_SOURCE) $(SAMPLE_FILE) --if-empty
 	$(BIN)/scenewatch serve
@@ -43,6 +50,10 @@ bench: setup-test
 	$(BIN)/python bench/harvest_throughput.py
 	$(BIN)/python bench/search_latency.py
 	$(BIN)/python bench/search_latency_es.py
+
+# After adding or changing a user-visible string: new ids into both catalogs.
+messages: $(VENV)/.setup
+	$(BIN)/python scripts/messages.py
 
 clean:
 	rm -rf $(VENV) instance build *.egg-info

@@ -6,31 +6,30 @@ from datetime import datetime, timezone
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
-from flask import render_template
-
+from config import i18n
 from config.extensions import db
 from config.settings import Settings
+from notifier.channels.email import email_templates
 from notifier.mailer import send_message
 from notifier.models import Channel
 from notifier.tokens import InvalidToken, make_confirm_token, read_confirm_token
 
-SUBJECTS = {"zh": "请确认您的邮箱地址 · scenewatch", "en": "Please confirm your email address · scenewatch"}
-
-
 def confirmation_message(channel: Channel, settings: Settings) -> EmailMessage:
     """The confirmation mail for ``channel`` (text + html, in the channel's language)."""
-    locale = channel.locale if channel.locale in SUBJECTS else "zh"
+    locale = i18n.locale_or_default(channel.locale)
     link = f"{settings.base_url}/confirm/{make_confirm_token(channel.id, channel.target, settings)}"
-    context = {"link": link, "address": channel.target, "locale": locale}
+    context = {"link": link, "address": channel.target, "locale": locale,
+               **i18n.helpers(locale, channel.timezone)}
     msg = EmailMessage()
-    msg["Subject"] = SUBJECTS[locale]
+    msg["Subject"] = i18n.translate("confirm_mail.subject", locale)
     msg["From"] = settings.mail_from
     msg["To"] = channel.target
     msg["Date"] = format_datetime(datetime.now(timezone.utc))
     msg["Message-ID"] = make_msgid(domain="scenewatch")
     msg["Auto-Submitted"] = "auto-generated"
-    msg.set_content(render_template("email/confirm.txt", **context))
-    msg.add_alternative(render_template("email/confirm.html", **context), subtype="html")
+    templates = email_templates()
+    msg.set_content(templates.get_template("email/confirm.txt").render(context))
+    msg.add_alternative(templates.get_template("email/confirm.html").render(context), subtype="html")
     return msg
 
 

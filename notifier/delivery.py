@@ -65,7 +65,7 @@ def _outgoing(session: Session, notification: Notification, channel: Channel, no
         notification_id=notification.id, message_id=notification.message_id,
         event_type=notification.event_type, payload=notification.payload,
         created_at=notification.created_at, channel_id=channel.id, kind=channel.kind,
-        target=channel.target, locale=channel.locale or "zh",
+        target=channel.target, locale=channel.locale or "zh", timezone=channel.timezone or "UTC",
         secrets=tuple(active_secrets(channel, now)) if channel.kind == ChannelKind.webhook.value else (),
         cadence=channel.cadence, copy=copies,
     )

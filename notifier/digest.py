@@ -149,7 +149,7 @@ def send_digest(channel_id: int, now: datetime | None = None, *, settings: Setti
             message_id=f"dig_{channel_id}_{ids[0]}_{ids[-1]}",
             event_type=DIGEST_EVENT, payload={"documents": [n.payload for n in batch]},
             created_at=now, channel_id=channel_id, kind=channel.kind, target=channel.target,
-            locale=channel.locale or "zh", cadence=channel.cadence,
+            locale=channel.locale or "zh", timezone=channel.timezone or "UTC", cadence=channel.cadence,
         )
         attempts = {n.id: n.attempts + 1 for n in batch}
     try:

@@ -15,6 +15,7 @@ from xml.etree import ElementTree as ET
 
 from sqlalchemy import select
 
+from config import i18n
 from config.extensions import db
 from subscriptions.models import RunState, Scene, SceneRun, User
 
@@ -23,16 +24,6 @@ FEED_ENTRIES = 30
 ITEMS_PER_SECTION = 20  # a run that changed thousands of datasets stays readable
 XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
-LABELS: dict[str, dict[str, str]] = {
-    "zh": {"added": "新增", "changed": "变更", "removed": "移除", "moved": "迁移",
-           "more": "另有 {n} 项", "reason.no_longer_matches": "不再符合条件",
-           "reason.deleted_from_catalog": "已从目录删除", "subtitle": "场景「{name}」的变化",
-           "nothing": "无变化"},
-    "en": {"added": "added", "changed": "changed", "removed": "removed", "moved": "moved",
-           "more": "and {n} more", "reason.no_longer_matches": "no longer matches",
-           "reason.deleted_from_catalog": "deleted from the catalog",
-           "subtitle": "What changed in the scene “{name}”", "nothing": "no changes"},
-}
 SECTIONS = ("added", "changed", "removed", "moved")
 
 
@@ -67,7 +58,7 @@ def load_feed(feed_token: str, limit: int = FEED_ENTRIES) -> tuple[FeedScene, li
                                    SceneRun.state == RunState.changed.value)
             .order_by(SceneRun.scheduled_for.desc(), SceneRun.id.desc()).limit(limit)).all()
         info = FeedScene(scene.id, scene.name, scene.feed_token, scene.created_at,
-                         owner.locale if owner and owner.locale in LABELS else "zh")
+                         i18n.locale_or_default(owner.locale if owner else None))
         return info, [FeedRun(r.id, r.scheduled_for, r.finished_at, dict(r.diff or {}))
                       for r in runs]
 
@@ -94,39 +85,40 @@ def _counts(diff: dict[str, Any]) -> dict[str, int]:
     return {key: int(counts.get(key) or len(diff.get(key) or [])) for key in SECTIONS}
 
 
-def _headline(diff: dict[str, Any], labels: dict[str, str]) -> str:
-    parts = [f"{n} {labels[key]}" for key, n in _counts(diff).items() if n]
-    return " · ".join(parts) or labels["nothing"]
+def _headline(diff: dict[str, Any], locale: str) -> str:
+    parts = [f"{n} {i18n.translate(f'feed.section.{key}', locale)}" for key, n in _counts(diff).items() if n]
+    return " · ".join(parts) or i18n.translate("feed.nothing", locale)
 
 
-def _item_html(section: str, item: dict[str, Any], labels: dict[str, str]) -> str:
+def _item_html(section: str, item: dict[str, Any], locale: str) -> str:
     title = escape(_text(item.get("title") or item.get("id") or item.get("to") or ""))
     link = str(item.get("landing_page") or "")
     if link.startswith(("http://", "https://")):
         title = f'<a href="{escape(link)}">{title}</a>'
     if section == "changed":
-        fields = ", ".join(escape(_text(c.get("field"))) for c in item.get("changes") or [])
+        fields = ", ".join(escape(i18n.field_label(_text(c.get("field")), locale))
+                           for c in item.get("changes") or [])
         return f"{title} ({fields})" if fields else title
     if section == "removed":
         reason = str(item.get("reason") or "")
-        return f"{title} ({escape(labels.get('reason.' + reason, reason))})" if reason else title
+        return f"{title} ({escape(i18n.label('removed_reason', reason, locale))})" if reason else title
     if section == "moved":
         return f"{title} ({escape(_text(item.get('from')))} → {escape(_text(item.get('to')))})"
     return title
 
 
-def _content_html(diff: dict[str, Any], labels: dict[str, str]) -> str:
+def _content_html(diff: dict[str, Any], locale: str) -> str:
     """The entry body: one short list per section, the first few items of each."""
     html: list[str] = []
     for section in SECTIONS:
         items = [i for i in diff.get(section) or [] if isinstance(i, dict)]
         if not items:
             continue
-        html.append(f"<h3>{escape(labels[section])} ({len(items)})</h3><ul>")
+        html.append(f"<h3>{escape(i18n.translate(f'feed.section.{section}', locale))} ({len(items)})</h3><ul>")
         shown = items[:ITEMS_PER_SECTION]
-        html.extend(f"<li>{_item_html(section, item, labels)}</li>" for item in shown)
+        html.extend(f"<li>{_item_html(section, item, locale)}</li>" for item in shown)
         if len(items) > len(shown):
-            more = labels["more"].format(n=len(items) - len(shown))
+            more = i18n.translate("feed.more", locale, n=len(items) - len(shown))
             html.append(f"<li>{escape(more)}</li>")
         html.append("</ul>")
     return "".join(html)
@@ -134,7 +126,7 @@ def _content_html(diff: dict[str, Any], labels: dict[str, str]) -> str:
 
 def render_feed(scene: FeedScene, runs: Sequence[FeedRun], base_url: str) -> bytes:
     """The Atom document (UTF-8 bytes) for ``scene`` and its changed ``runs``."""
-    labels = LABELS.get(scene.locale, LABELS["zh"])
+    locale = scene.locale
     scene_url = f"{base_url}/scenes/{scene.id}"
     # Plain tag names under a literal default namespace: ElementTree would otherwise
     # invent an "ns0:" prefix on every element.
@@ -142,7 +134,7 @@ def render_feed(scene: FeedScene, runs: Sequence[FeedRun], base_url: str) -> byt
     # The id is the scene's page, not the feed URL: the id must not carry the secret.
     _sub(feed, "id", scene_url)
     _sub(feed, "title", f"scenewatch: {scene.name}")
-    _sub(feed, "subtitle", labels["subtitle"].format(name=_text(scene.name)))
+    _sub(feed, "subtitle", i18n.translate("feed.subtitle", locale, name=_text(scene.name)))
     newest = max((r.finished_at or r.scheduled_for for r in runs), default=scene.created_at)
     _sub(feed, "updated", _stamp(newest))
     _sub(feed, "link", rel="self", type="application/atom+xml",
@@ -155,13 +147,13 @@ def render_feed(scene: FeedScene, runs: Sequence[FeedRun], base_url: str) -> byt
         run_url = f"{scene_url}/runs/{run.id}"
         entry = _sub(feed, "entry")
         _sub(entry, "id", run_url)
-        _sub(entry, "title", f"{scene.name}: {_headline(run.diff, labels)}")
+        _sub(entry, "title", f"{scene.name}: {_headline(run.diff, locale)}")
         _sub(entry, "updated", _stamp(run.finished_at or run.scheduled_for))
         _sub(entry, "published", _stamp(run.scheduled_for))
         _sub(entry, "link", rel="alternate", type="text/html", href=run_url)
-        _sub(entry, "summary", _headline(run.diff, labels))
+        _sub(entry, "summary", _headline(run.diff, locale))
         for section, count in _counts(run.diff).items():
             if count:
-                _sub(entry, "category", term=section, label=labels[section])
-        _sub(entry, "content", _content_html(run.diff, labels), type="html")
+                _sub(entry, "category", term=section, label=i18n.translate(f"feed.section.{section}", locale))
+        _sub(entry, "content", _content_html(run.diff, locale), type="html")
     return ET.tostring(feed, encoding="utf-8", xml_declaration=True)

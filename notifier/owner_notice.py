@@ -7,22 +7,13 @@ from datetime import datetime, timezone
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
+from config import i18n
 from config.extensions import db
 from config.settings import Settings
 from notifier.mailer import send_message
 from notifier.models import Channel, Notification
 
 log = logging.getLogger("scenewatch.delivery")
-
-SUBJECT = {"zh": "Webhook 地址已停用：{target}", "en": "Webhook endpoint disabled: {target}"}
-BODY = {
-    "zh": ("您的 webhook 地址 {target} 返回了 410 Gone（该地址已不存在），scenewatch 已停止向它发送。\n"
-           "之前的通知都保留着；地址恢复后，可在场景页面重新添加 webhook，并重新发送失败的通知。\n\n{link}\n"),
-    "en": ("Your webhook endpoint {target} answered 410 Gone (it no longer exists), so scenewatch has "
-           "stopped sending to it.\nNothing was lost: once the endpoint is back, add the webhook again on "
-           "the scene page and redeliver what failed.\n\n{link}\n"),
-}
-
 
 def tell_owner_endpoint_gone(notification_id: int, settings: Settings) -> bool:
     """Mail the owner of the notification's channel that it was disabled by a 410.
@@ -39,16 +30,16 @@ def tell_owner_endpoint_gone(notification_id: int, settings: Settings) -> bool:
             owner = session.get(User, channel.owner_id)
             if owner is None:
                 return False
-            locale = owner.locale if owner.locale in SUBJECT else "zh"
+            locale = i18n.locale_or_default(owner.locale)
             link = f"{settings.base_url}/scenes/{notification.scene_id}" if notification.scene_id else settings.base_url
             msg = EmailMessage()
-            msg["Subject"] = SUBJECT[locale].format(target=channel.target)
+            msg["Subject"] = i18n.translate("notice.gone_subject", locale, target=channel.target)
             msg["From"] = settings.mail_from
             msg["To"] = owner.email
             msg["Date"] = format_datetime(datetime.now(timezone.utc))
             msg["Message-ID"] = make_msgid(domain="scenewatch")
             msg["Auto-Submitted"] = "auto-generated"
-            msg.set_content(BODY[locale].format(target=channel.target, link=link))
+            msg.set_content(i18n.translate("notice.gone_body", locale, target=channel.target, link=link))
         send_message(msg, settings)
         return True
     except Exception:  # noqa: BLE001 - see docstring

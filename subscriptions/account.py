@@ -42,9 +42,10 @@ def set_preferences(user: User, locale: str, timezone_name: str) -> None:
     except ScheduleError as exc:
         raise AccountError("timezone", exc.message) from None
     user.locale, user.timezone = locale, timezone_name
-    # Mail follows the account's language from now on.
+    # Mail follows the account's language and time zone from now on (each channel
+    # carries a copy, so the delivery side never reads the account).
     for channel in _owned_channels(user):
-        channel.locale = locale
+        channel.locale, channel.timezone = locale, timezone_name
 
 
 def _owned_channels(user: User) -> list[Channel]:
@@ -120,12 +121,12 @@ def reset_message(user: User, link: str, settings: Settings) -> EmailMessage:
     """The password reset mail (text + html, in the account's language)."""
     from flask import render_template
 
-    from subscriptions.i18n import translate
+    from config import i18n
 
-    locale = user.locale if user.locale in LOCALES else "zh"
-    context = {"link": link, "address": user.email, "locale": locale}
+    locale = i18n.locale_or_default(user.locale)
+    context = {"link": link, "address": user.email, "locale": locale, **i18n.helpers(locale, user.timezone)}
     msg = EmailMessage()
-    msg["Subject"] = translate("reset.mail_subject", locale)
+    msg["Subject"] = i18n.translate("reset.mail_subject", locale)
     msg["From"] = settings.mail_from
     msg["To"] = user.email
     msg["Date"] = format_datetime(datetime.now(timezone.utc))
@@ -158,7 +159,7 @@ def account_address_channel(session: Session, user: User) -> Channel:
     if channel is None:
         channel = Channel(owner_id=user.id, kind=ChannelKind.email.value, target=user.email,
                           cadence="immediate", verified=False, locale=user.locale,
-                          created_at=datetime.now(timezone.utc))
+                          timezone=user.timezone or "UTC", created_at=datetime.now(timezone.utc))
         session.add(channel)
         session.flush()
     return channel

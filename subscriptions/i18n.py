@@ -1,60 +1,30 @@
-"""The web form's two languages: choosing the locale and looking up messages.
+"""The web form's two languages: Flask-Babel chooses the request's locale and time
+zone; the words come from the one message catalog (:mod:`config.i18n`).
 
-Messages live in ``subscriptions/messages/<locale>.json`` (flat key → text). Templates
-call ``_("key")`` (or ``t("key")``) and ``label(field, value)`` for enum values such as
-``open_type`` or ``update_frequency``.
+Templates call ``_("key")`` (or ``t("key")``), ``_("key", n=count)`` for a message with
+plural forms, ``label(field, value)`` for enum values such as ``open_type`` and the
+``dt`` filter for times in the viewer's zone.
 """
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
-from functools import lru_cache
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Flask, current_app, g, has_request_context, request, session
+from flask_babel import Babel, Domain
 
-LOCALES: tuple[str, ...] = ("zh", "en")
-MESSAGES_DIR = Path(__file__).with_name("messages")
-# Fields whose stored values are codes that should be shown as words.
-ENUM_FIELDS: tuple[str, ...] = (
-    "open_type",
-    "update_frequency",
-    "run_state",
-    "cadence",
-    "schedule",
-    "channel_kind",
-    "notification_state",
-    "removed_reason",
-    "machine_readable",
-    "sort",
-)
+from config import i18n
+from config.i18n import LOCALES, TRANSLATIONS_DIR, normalise_locale
 
-
-@lru_cache(maxsize=None)
-def load_catalog(locale: str) -> dict[str, str]:
-    """The message catalog of ``locale`` (read once per process)."""
-    path = MESSAGES_DIR / f"{locale}.json"
-    with path.open(encoding="utf-8") as handle:
-        data = json.load(handle)
-    if not isinstance(data, dict):
-        raise ValueError(f"{path} must hold one JSON object")
-    return {str(k): str(v) for k, v in data.items()}
-
-
-def normalise_locale(value: str | None) -> str | None:
-    """``zh``/``zh-CN``/``zh_Hans`` → ``zh``, ``en-GB`` → ``en``; None for anything else."""
-    if not value:
-        return None
-    head = value.strip().lower().replace("_", "-").split("-", 1)[0]
-    return head if head in LOCALES else None
+__all__ = ["LOCALES", "field_label", "format_datetime", "get_locale", "init_i18n", "label",
+           "localise_problem", "normalise_locale", "query_field_label", "translate", "user_zone"]
 
 
 def _default_locale() -> str:
     settings = current_app.config.get("SCENEWATCH")
-    return normalise_locale(getattr(settings, "default_locale", None)) or LOCALES[0]
+    return i18n.locale_or_default(getattr(settings, "default_locale", None))
 
 
 def select_locale() -> str:
@@ -75,8 +45,13 @@ def select_locale() -> str:
     return normalise_locale(best) or _default_locale()
 
 
+def select_timezone() -> str:
+    """The logged-in user's time zone, else the service's default (Asia/Shanghai)."""
+    return getattr(getattr(g, "user", None), "timezone", None) or i18n.DEFAULT_TIMEZONE
+
+
 def get_locale() -> str:
-    """The current locale (cached on ``g`` for the request; the default outside one)."""
+    """The current locale (chosen once per request; the default outside one)."""
     if not has_request_context():
         return _default_locale()
     if "locale" not in g:
@@ -85,43 +60,23 @@ def get_locale() -> str:
 
 
 def translate(key: str, locale: str | None = None, **values: Any) -> str:
-    """The text for ``key`` in ``locale`` (English, then the key itself, as fallbacks),
-    with ``{name}`` placeholders filled from ``values``."""
-    locale = locale or get_locale()
-    text = load_catalog(locale).get(key)
-    if text is None:
-        text = load_catalog("en").get(key, key)
-    if values:
-        try:
-            return text.format(**values)
-        except (KeyError, IndexError, ValueError):
-            return text  # a bad placeholder in a catalog must not break the page
-    return text
+    """The text for ``key`` in ``locale`` (default: the request's), placeholders filled."""
+    return i18n.translate(key, locale or get_locale(), **values)
 
 
 def label(field: str, value: Any, locale: str | None = None) -> str:
-    """A readable name for an enum value (``label("open_type", "conditional")``);
-    unknown values are shown as they are."""
-    if value is None or value == "":
-        return "—"
-    key = f"{field}.{str(value).lower() if isinstance(value, bool) else value}"
-    locale = locale or get_locale()
-    text = load_catalog(locale).get(key) or load_catalog("en").get(key)
-    return text if text is not None else str(value)
+    """A readable name for an enum value; unknown values are shown as they are."""
+    return i18n.label(field, value, locale or get_locale())
 
 
 def field_label(name: str, locale: str | None = None) -> str:
     """The readable name of a dataset or form field (``field.<name>``)."""
-    return translate(f"field.{name}", locale) if f"field.{name}" in load_catalog("en") else name
+    return i18n.field_label(name, locale or get_locale())
 
 
 def user_zone() -> ZoneInfo:
     """The logged-in user's time zone, else the server's default (Asia/Shanghai)."""
-    name = getattr(getattr(g, "user", None), "timezone", None) or "Asia/Shanghai"
-    try:
-        return ZoneInfo(name)
-    except (KeyError, ValueError):
-        return ZoneInfo("UTC")
+    return i18n.zone(select_timezone())
 
 
 def format_datetime(value: datetime | str | None, with_zone: bool = True) -> str:
@@ -130,9 +85,16 @@ def format_datetime(value: datetime | str | None, with_zone: bool = True) -> str
         return "—"
     if isinstance(value, str):
         return value.replace("T", " ")[:16]
-    local = value.astimezone(user_zone()) if value.tzinfo else value
-    text = local.strftime("%Y-%m-%d %H:%M")
-    return f"{text} {local.tzname()}" if with_zone and local.tzinfo else text
+    if value.tzinfo is None:
+        return value.strftime("%Y-%m-%d %H:%M")
+    return i18n.format_datetime(value, select_timezone(), with_zone)
+
+
+class _CatalogDomain(Domain):
+    """Flask-Babel's gettext reads the same catalogs (with the English fallback)."""
+
+    def get_translations(self) -> Any:
+        return i18n.translations(get_locale())
 
 
 def _forget_locale() -> None:
@@ -142,9 +104,13 @@ def _forget_locale() -> None:
 
 
 def init_i18n(app: Flask) -> None:
-    """Install the locale selection and the template helpers on ``app``."""
+    """Install Flask-Babel, the locale selection and the template helpers on ``app``."""
     for locale in LOCALES:  # fail at start-up, not on the first page view
-        load_catalog(locale)
+        i18n.translations(locale)
+    babel = Babel(app, locale_selector=get_locale, timezone_selector=select_timezone,
+                  default_domain=i18n.DOMAIN, default_translation_directories=str(TRANSLATIONS_DIR))
+    babel.domain_instance = _CatalogDomain(str(TRANSLATIONS_DIR), domain=i18n.DOMAIN)
+    # Our ``_`` fills ``{name}`` placeholders and picks plural forms by ``n``.
     app.jinja_env.globals.update(
         _=translate,
         t=translate,

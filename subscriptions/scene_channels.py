@@ -48,7 +48,8 @@ def new_channels(owner: User, *, email: str | None = None, email_verified: bool 
                 raise AccountError("email_cadence", "must be immediate, daily or weekly")
             channels.append(Channel(owner_id=owner.id, kind=ChannelKind.email.value, target=address,
                                     cadence=email_cadence, verified=email_verified,
-                                    send_when_empty=send_when_empty, locale=owner.locale, created_at=now))
+                                    send_when_empty=send_when_empty, locale=owner.locale,
+                                    timezone=owner.timezone or "UTC", created_at=now))
         except AccountError as exc:
             problems.append(SceneProblem(exc.field, exc.message))
     if webhook:
@@ -56,7 +57,8 @@ def new_channels(owner: User, *, email: str | None = None, email_verified: bool 
             check_webhook_url(webhook, allow_private=_allow_private())
             channels.append(Channel(owner_id=owner.id, kind=ChannelKind.webhook.value, target=webhook.strip(),
                                     secret=generate_secret(), verified=True,
-                                    send_when_empty=send_when_empty, locale=owner.locale, created_at=now))
+                                    send_when_empty=send_when_empty, locale=owner.locale,
+                                    timezone=owner.timezone or "UTC", created_at=now))
         except WebhookTargetError as exc:
             problems.append(SceneProblem("webhook", str(exc)))
     return channels

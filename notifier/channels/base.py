@@ -33,6 +33,7 @@ class Outgoing:
     kind: str
     target: str  # email address or webhook URL
     locale: str = "zh"
+    timezone: str = "UTC"  # the owner's zone: times in the message are shown in it
     secrets: tuple[str, ...] = field(default=(), repr=False)  # webhooks: live signing secrets
     cadence: str = "immediate"
     # Successful sends before this one: a redelivered email needs a new Message-ID or

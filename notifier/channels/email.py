@@ -1,8 +1,8 @@
 """Email channel: a multipart/alternative diff email (text + html) with RFC 8058
 one-click unsubscribe headers, sent through :mod:`notifier.mailer`.
 
-Templates live in ``templates/email/``; the words come from
-:mod:`notifier.channels.strings` by the channel's locale.
+Templates live in ``templates/email/``; the words come from the one message catalog
+(:mod:`config.i18n`) in the channel's locale, and times are shown in the owner's zone.
 """
 from __future__ import annotations
 
@@ -18,11 +18,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import css_inline
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from config import i18n
 from config.settings import Settings
 from notifier.channels.base import DIGEST_EVENT, BaseChannel, DeliveryError, Outgoing, SendResult
-from notifier.channels.strings import STRINGS, count_summary, field_label, strings_for
 from notifier.mailer import MailError, send_message
 from notifier.tokens import make_unsubscribe_token, unsubscribe_url
 
@@ -33,6 +34,8 @@ MAX_VALUE = 300
 ADDRESS = re.compile(r"^[^@\s<>\"]+@[^@\s<>\"]+\.?[^@\s<>\"]*$")
 
 log = logging.getLogger("scenewatch.email")
+# Our own stylesheet only: nothing is fetched from the network while a mail is built.
+_INLINER = css_inline.CSSInliner(keep_style_tags=False, load_remote_stylesheets=False)
 
 
 def _shorten(text: str) -> str:
@@ -69,71 +72,84 @@ def safe_url(value: Any) -> str:
     return text if text.lower().startswith(("http://", "https://")) else ""
 
 
-def show_when(value: Any) -> str:
-    """An ISO timestamp as ``YYYY-MM-DD HH:MM UTC``."""
+def show_when(value: Any, tz_name: str | None = "UTC") -> str:
+    """An ISO timestamp as ``YYYY-MM-DD HH:MM`` in ``tz_name`` with the zone's name."""
     if not value:
         return ""
-    try:
-        when = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return str(value)
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return when.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return i18n.format_datetime(str(value), tz_name)
+
+
+COUNTED = ("added", "removed", "changed", "moved")
+
+
+def count_summary(counts: dict[str, Any], locale: str) -> str:
+    """"新增 3，移除 1" / "3 added, 1 removed": the non-zero counts, or "no changes"."""
+    parts = [i18n.translate(f"email.count_{name}", locale, n=int(counts.get(name) or 0))
+             for name in COUNTED if counts.get(name)]
+    return i18n.translate("email.sep", locale).join(parts) if parts else \
+        i18n.translate("email.subject_empty", locale)
 
 
 @lru_cache(maxsize=1)
-def _environment() -> Environment:
+def email_templates() -> Environment:
+    """The Jinja environment of ``templates/email/`` (no Flask app needed)."""
     env = Environment(loader=FileSystemLoader(str(TEMPLATES)),
                       autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
                       trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
-    env.filters.update(safe_url=safe_url, when=show_when)
+    env.filters.update(safe_url=safe_url)
     return env
 
 
 def headline(outgoing: Outgoing) -> str:
     """The scene and its counts, or the digest's totals (the subject without the brand)."""
-    t = strings_for(outgoing.locale)
+    locale = i18n.locale_or_default(outgoing.locale)
     documents = outgoing.documents
     if outgoing.event_type == DIGEST_EVENT:
         scenes = {doc.get("scene", {}).get("id") for doc in documents}
-        return t["headline_digest"].format(cadence=t.get(f"cadence_{outgoing.cadence}", ""),
-                                           scenes=len(scenes), updates=len(documents)).strip()
+        cadence = outgoing.cadence if outgoing.cadence in ("daily", "weekly") else ""
+        return i18n.translate(
+            "email.headline_digest", locale,
+            cadence=i18n.translate(f"email.cadence_{cadence}", locale) if cadence else "",
+            scenes=i18n.translate("email.n_scenes", locale, n=len(scenes)),
+            updates=i18n.translate("email.n_updates", locale, n=len(documents))).strip()
     doc = documents[0] if documents else {}
-    return t["headline_one"].format(scene=doc.get("scene", {}).get("name", ""),
-                                    summary=count_summary(doc.get("counts", {}), t))
+    return i18n.translate("email.headline_one", locale, scene=doc.get("scene", {}).get("name", ""),
+                          summary=count_summary(doc.get("counts", {}), locale))
 
 
 def subject_for(outgoing: Outgoing) -> str:
     """The Subject header: brand prefix + :func:`headline`."""
-    return strings_for(outgoing.locale)["subject_prefix"] + headline(outgoing)
+    return i18n.translate("email.subject_prefix", outgoing.locale) + headline(outgoing)
 
 
 def render_bodies(outgoing: Outgoing, settings: Settings, unsubscribe: str | None = None) -> tuple[str, str]:
     """(text, html) bodies of the email for ``outgoing`` (``unsubscribe``: the link to show)."""
-    t = strings_for(outgoing.locale)
+    locale = i18n.locale_or_default(outgoing.locale)
+    words = i18n.helpers(locale, outgoing.timezone)
     documents = outgoing.documents
     digest = outgoing.event_type == DIGEST_EVENT
     first = documents[0] if documents else {}
+    empty = i18n.translate("email.empty_value", locale)
     context = {
-        "t": t,
-        "locale": "en" if t is STRINGS["en"] else "zh",
+        **words,
+        "locale": locale,
         "subject": subject_for(outgoing),
         "heading": headline(outgoing),
-        "intro": t["intro_digest"] if digest else t["intro_one"].format(
-            scene=first.get("scene", {}).get("name", ""),
-            matched=first.get("counts", {}).get("matched", 0)),
+        "intro": i18n.translate("email.intro_digest", locale) if digest else i18n.translate(
+            "email.intro_one", locale, scene=first.get("scene", {}).get("name", ""),
+            n=first.get("counts", {}).get("matched", 0)),
         "documents": documents,
         "max_items": MAX_ITEMS_DIGEST if digest else MAX_ITEMS,
         "unsubscribe_url": unsubscribe or unsubscribe_url(outgoing.channel_id, settings),
-        # Helpers that need the locale's words are passed with the context (not as
-        # environment filters), so renders in different locales never share them.
-        "summary": lambda counts: count_summary(counts or {}, t),
-        "reason": lambda reason: t.get(f"reason_{reason}", str(reason or "")),
-        "change": lambda change: show_change(change, t["empty_value"]),
-        "field": lambda name: field_label(str(name), outgoing.locale),
+        # Helpers that need the reader's words or zone are passed with the context (not
+        # as environment filters), so renders for different readers never share them.
+        "summary": lambda counts: count_summary(counts or {}, locale),
+        "reason": lambda reason: i18n.label("removed_reason", reason, locale),
+        "change": lambda change: show_change(change, empty),
+        "field": words["field_label"],
+        "when": lambda value: show_when(value, outgoing.timezone),
     }
-    env = _environment()
+    env = email_templates()
     text = env.get_template("email/diff.txt").render(context)
     html = env.get_template("email/diff.html").render(context)
     return text, _inline_css(html)
@@ -142,12 +158,8 @@ def render_bodies(outgoing: Outgoing, settings: Settings, unsubscribe: str | Non
 def _inline_css(html: str) -> str:
     """Move the layout's <style> rules onto the elements (many mail clients drop <style>)."""
     try:
-        from premailer import Premailer
-
-        return Premailer(html, allow_network=False, disable_validation=True, keep_style_tags=False,
-                         remove_classes=False, cssutils_logging_level=logging.CRITICAL,
-                         disable_leftover_css=True).transform()
-    except Exception:  # noqa: BLE001 - an un-inlined email is still a readable email
+        return _INLINER.inline(html)
+    except ValueError:  # an un-inlined email is still a readable email
         log.warning("could not inline email CSS; sending the html as rendered", exc_info=True)
         return html
 

@@ -38,7 +38,7 @@ def pause(scene_id: int, channel_id: int) -> Response:
             released = channel_admin.resume(s, channel)
         else:
             channel_admin.pause(channel)
-    flash(translate("channel.resumed", count=released) if resume else translate("channel.paused"), "ok")
+    flash(translate("channel.resumed", n=released) if resume else translate("channel.paused"), "ok")
     return _back(scene_id)
 
 

@@ -93,7 +93,7 @@ def edit(scene_id: int) -> Any:
                 if update.baseline is not None:
                     flash(translate("edit.saved_baseline", n="{:,}".format(update.baseline.matched)), "ok")
                 else:
-                    flash(translate("edit.saved" if update.changed else "edit.unchanged"), "ok")
+                    flash(translate("edit.saved") if update.changed else translate("edit.unchanged"), "ok")
                 return redirect(url_for("scenes.show", scene_id=scene_id))
         saved_query = dict(scene.query or {})
         channels = list(scene.channels)

@@ -339,7 +339,7 @@ def pause(scene_id: int) -> Response:
             scene.next_run_at = next_run_after(
                 scene.schedule, scene.timezone, datetime.now(timezone.utc)
             )
-    flash(translate("scene.resumed" if resume else "scene.paused_msg"), "ok")
+    flash(translate("scene.resumed") if resume else translate("scene.paused_msg"), "ok")
     return redirect(url_for("scenes.show", scene_id=scene_id))
 
 

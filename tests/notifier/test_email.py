@@ -43,8 +43,8 @@ def test_smtp_multipart_with_unsubscribe_headers(make_scene, smtp_server, smtp_s
     text = msg.get_body(("plain",)).get_content()
     html = msg.get_body(("html",)).get_content()
     assert "公交线路数据 0" in text and "公交线路数据 0" in html
-    assert "更新时间: 2026-01-01 → 2026-03-01" in text  # field names in the reader's language
-    assert "已从目录中删除" in text  # the removal reason, in the channel's language
+    assert "更新日期: 2026-01-01 → 2026-03-01" in text  # field names in the reader's language
+    assert "已从目录删除" in text  # the removal reason, in the channel's language
     assert "style=" in html  # CSS inlined for mail clients that drop <style>
     subject = str(msg["Subject"])
     assert "杭州交通" in subject and "新增 2" in subject and "移除 1" in subject and "变更 1" in subject

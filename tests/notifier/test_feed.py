@@ -71,7 +71,7 @@ def test_feed_lists_changed_runs_newest_first(settings, runs) -> None:
     assert {c.get("term") for c in newest.findall("a:category", NS)} == {"added", "changed"}
     html = newest.findtext("a:content", namespaces=NS)
     assert newest.find("a:content", NS).get("type") == "html"
-    assert "中关村新三板企业名单 (modified)" in html and "另有 5 项" in html
+    assert "中关村新三板企业名单 (更新日期)" in html and "另有 5 项" in html
     older_html = older.findtext("a:content", namespaces=NS)
     assert '<a href="http://data.beijing.gov.cn/zyml/1.htm">中关村新三板企业名单</a>' in older_html
     assert "旧名单 (已从目录删除)" in older_html

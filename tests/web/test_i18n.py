@@ -1,8 +1,7 @@
-"""The two message catalogs and the choice of language."""
+"""The message catalog in its two languages, and the choice of language."""
 
 from __future__ import annotations
 
-import json
 import re
 import string
 from pathlib import Path
@@ -13,7 +12,8 @@ from sqlalchemy import select
 
 from config.extensions import db
 from search.query_values import OPEN_TYPES, UPDATE_FREQUENCIES
-from subscriptions.i18n import MESSAGES_DIR, label, normalise_locale, translate
+from config.i18n import po_path
+from subscriptions.i18n import label, normalise_locale, translate
 from subscriptions.models import User
 from tests.web.conftest import PASSWORD, register
 
@@ -22,7 +22,14 @@ KEY_CALL = re.compile(r"""\b(?:_|t|translate)\(\s*["']([a-z_]+\.[a-zA-Z0-9_.\-]+
 
 
 def _catalog(locale: str) -> dict[str, str]:
-    return json.loads((MESSAGES_DIR / f"{locale}.json").read_text(encoding="utf-8"))
+    """key → text of the locale's .po (the forms of a plural message on one line each)."""
+    from babel.messages.pofile import read_po
+
+    with po_path(locale).open("rb") as handle:
+        catalog = read_po(handle, locale=locale)
+    return {(m.id if isinstance(m.id, str) else m.id[0]):
+            (m.string if isinstance(m.string, str) else "\n".join(m.string))
+            for m in catalog if m.id}
 
 
 def _placeholders(text: str) -> set[str]:

@@ -125,7 +125,7 @@ def test_save_shows_the_webhook_secret_once(
     assert 'id="changed"' in html and 'id="removed"' in html
     assert changed["title"] + "（更新）" in html
     assert re.search(r'<span class="diff-old">' + re.escape(changed["title"]) + r"</span>", html)
-    assert "removed from the catalog" in html and gone["title"] in html
+    assert "deleted from the catalog" in html and gone["title"] in html
     # The secret shown was the real one: the receiver verified the signature with it.
     assert len(receiver.received) == 1 and receiver.rejected == []
     # The delivery attempt is listed with its status and latency.
