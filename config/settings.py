@@ -75,6 +75,18 @@ class Settings:
     download_ttl: int = 7 * 24 * 3600
     # Share of a source's datasets one harvest may remove before it is held as suspect.
     harvest_max_removal: float = 0.2
+    # Fetching URL sources (search/harvest/http.py): limits of one harvest's download.
+    harvest_timeout: int = 1800
+    harvest_max_bytes: int = 512 * 1024 * 1024
+    harvest_connect_timeout: int = 15
+    harvest_read_timeout: int = 60
+    harvest_min_speed: int = 1024
+    harvest_speed_window: int = 60
+    harvest_retries: int = 3
+    harvest_allow_private: bool = True
+    # Harvester behaviour: CKAN full listing period, DCAT RDF literal languages.
+    harvest_full_every: int = 24 * 3600
+    harvest_languages: tuple[str, ...] = ("zh", "en")
     scheduler_enabled: bool = True
     default_locale: str = "zh"
     extra: dict[str, str] = field(default_factory=dict)
@@ -139,6 +151,11 @@ def _retry_schedule(raw: str) -> tuple[int, ...]:
     return steps
 
 
+def _languages(raw: str) -> tuple[str, ...]:
+    languages = tuple(part.strip().lower() for part in raw.split(",") if part.strip())
+    return languages or ("zh", "en")
+
+
 def load_settings(env: dict[str, str] | None = None) -> Settings:
     """Read the ``SCENEWATCH_*`` environment into a :class:`Settings`."""
     env = dict(os.environ if env is None else env)
@@ -183,6 +200,17 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         delivery_concurrency=max(1, _int(env, "SCENEWATCH_DELIVERY_CONCURRENCY", 16)),
         download_ttl=_int(env, "SCENEWATCH_DOWNLOAD_TTL", 7 * 24 * 3600),
         harvest_max_removal=_share(env, "SCENEWATCH_HARVEST_MAX_REMOVAL", 0.2),
+        harvest_timeout=max(1, _int(env, "SCENEWATCH_HARVEST_TIMEOUT", 1800)),
+        harvest_max_bytes=max(1, _int(env, "SCENEWATCH_HARVEST_MAX_BYTES", 512 * 1024 * 1024)),
+        harvest_connect_timeout=max(1, _int(env, "SCENEWATCH_HARVEST_CONNECT_TIMEOUT", 15)),
+        harvest_read_timeout=max(1, _int(env, "SCENEWATCH_HARVEST_READ_TIMEOUT", 60)),
+        harvest_min_speed=max(0, _int(env, "SCENEWATCH_HARVEST_MIN_SPEED", 1024)),
+        harvest_speed_window=max(1, _int(env, "SCENEWATCH_HARVEST_SPEED_WINDOW", 60)),
+        harvest_retries=max(0, _int(env, "SCENEWATCH_HARVEST_RETRIES", 3)),
+        # Like webhooks: an intranet portal is fine on a laptop, an SSRF hole in production.
+        harvest_allow_private=_flag(env.get("SCENEWATCH_HARVEST_ALLOW_PRIVATE"), mode != "production"),
+        harvest_full_every=max(0, _int(env, "SCENEWATCH_HARVEST_FULL_EVERY", 24 * 3600)),
+        harvest_languages=_languages(env.get("SCENEWATCH_HARVEST_LANGUAGES", "")),
         scheduler_enabled=_flag(env.get("SCENEWATCH_SCHEDULER"), True),
         default_locale=(env.get("SCENEWATCH_LOCALE", "") or "zh").strip(),
     )

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import http.client
 import io
 import json
 import re
@@ -32,10 +33,9 @@ from datetime import datetime, timezone
 from typing import IO, Any
 from urllib.parse import unquote, urlsplit
 
-import requests
-
+from config.outgoing import TargetRefused as WebhookTargetError
+from config.outgoing import TooManyRedirects, open_url
 from notifier.exports import Batch, csv_cell, iter_documents, json_array
-from notifier.ssrf import WebhookTargetError, check_webhook_url, guarded_session
 
 MAX_FILE_BYTES = 100 * 1024 * 1024  # one resource file
 MAX_TOTAL_BYTES = 1024 * 1024 * 1024  # all resource files of one archive
@@ -138,29 +138,22 @@ def _file_name(resource: dict[str, Any], taken: set[str]) -> str:
 
 
 def _ssrf_reason(exc: WebhookTargetError) -> str:
-    # The guard's messages are written for webhooks; the manifest is about files.
-    message = str(exc).replace("webhook ", "").removesuffix("; refused")
+    message = str(exc).removesuffix("; refused")
     return message if exc.retryable else f"refused: {message}"  # retryable = DNS trouble
 
 
 class Fetcher:
-    """Downloads resource files within the archive's caps, through the SSRF guard."""
+    """Downloads resource files within the archive's caps. Every connection (redirect
+    hops too) resolves, checks and connects to the checked address
+    (:mod:`config.outgoing`), so a refused address is never connected to."""
 
     def __init__(self, limits: BundleLimits, allow_private: bool,
-                 http: requests.Session | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.limits = limits
         self.allow_private = allow_private
         self.clock = clock
         self.deadline = clock() + limits.time_budget
         self.used = 0
-        self._own_http = http is None
-        self.http = http or guarded_session(allow_private)
-        self.http.max_redirects = MAX_REDIRECTS
-
-    def close(self) -> None:
-        if self._own_http:
-            self.http.close()
 
     def fetch(self, url: str) -> Fetched:
         """Download ``url`` to a spool, or say why not. Never raises."""
@@ -175,10 +168,6 @@ class Fetcher:
         room = self.limits.max_total_bytes - self.used
         if room <= 0:
             return Fetched("skipped", self._total_cap_reason())
-        try:
-            check_webhook_url(url, allow_private=self.allow_private)
-        except WebhookTargetError as exc:
-            return Fetched("failed", _ssrf_reason(exc))
         now = self.clock()
         file_deadline = min(now + self.limits.file_timeout, self.deadline)
         # Also the socket timeout: how long one read may wait for the server.
@@ -187,14 +176,14 @@ class Fetcher:
         try:
             cap = min(self.limits.max_file_bytes, room)
             result = self._download(url, cap, file_deadline, wait, spool)
-        except WebhookTargetError as exc:  # the connect-time peer check (redirects too)
-            result = Fetched("failed", _ssrf_reason(exc))
-        except requests.Timeout:
-            result = Fetched("failed", f"no answer within {wait:g} s")
-        except requests.TooManyRedirects:
+        except TooManyRedirects:
             result = Fetched("failed", f"more than {MAX_REDIRECTS} redirects")
-        except requests.RequestException as exc:
-            result = Fetched("failed", f"{type(exc).__name__}: {exc}"[:300])
+        except WebhookTargetError as exc:  # refused before connecting (redirect hops too)
+            result = Fetched("failed", _ssrf_reason(exc))
+        except TimeoutError:
+            result = Fetched("failed", f"no answer within {wait:g} s")
+        except (OSError, http.client.HTTPException) as exc:
+            result = Fetched("failed", f"could not download: {exc or type(exc).__name__}"[:300])
         except Exception as exc:  # noqa: BLE001 - one bad file must not break the archive
             result = Fetched("failed", f"{type(exc).__name__}: {exc}"[:300])
         if result.status == "ok":
@@ -209,11 +198,12 @@ class Fetcher:
                   spool: IO[bytes]) -> Fetched:
         limits = self.limits
         headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity"}
-        with self.http.get(url, stream=True, allow_redirects=True, headers=headers,
-                           timeout=(min(CONNECT_TIMEOUT, wait), wait)) as response:
-            if response.status_code != 200:
-                return Fetched("failed", f"HTTP {response.status_code}")
-            declared = response.headers.get("Content-Length", "")
+        with open_url(url, headers=headers, allow_private=self.allow_private, timeout=wait,
+                      connect_timeout=min(CONNECT_TIMEOUT, wait), max_redirects=MAX_REDIRECTS,
+                      noun="host") as response:
+            if response.status != 200:
+                return Fetched("failed", f"HTTP {response.status}")
+            declared = response.header("Content-Length") or ""
             if declared.isdigit() and int(declared) > cap:
                 return self._too_big(f"{declared} bytes", int(declared) > limits.max_file_bytes)
             digest = hashlib.sha256()
@@ -221,7 +211,7 @@ class Fetcher:
             while True:
                 # read1 returns what one socket read brought, so the deadline is
                 # checked at least every ``wait`` seconds even if a server trickles.
-                chunk = response.raw.read1(READ_BYTES, decode_content=True)
+                chunk = response.read1(READ_BYTES)
                 if not chunk:
                     break
                 size += len(chunk)
@@ -280,12 +270,11 @@ def _csv_line(row: list[Any]) -> str:
 def stream_bundle(batch: Batch, *, allow_private: bool = False,
                   max_file_bytes: int = MAX_FILE_BYTES, max_total_bytes: int = MAX_TOTAL_BYTES,
                   file_timeout: float = FILE_TIMEOUT, time_budget: float = TIME_BUDGET,
-                  stall_timeout: float = STALL_TIMEOUT, http: requests.Session | None = None,
+                  stall_timeout: float = STALL_TIMEOUT,
                   clock: Callable[[], float] = time.monotonic) -> Iterator[bytes]:
     """The ZIP archive of ``batch``, in chunks, fetching resource files as it goes.
 
-    ``allow_private`` lets files come from private addresses (tests, intranets);
-    ``http`` replaces the SSRF-guarded session (it must be guarded as well).
+    ``allow_private`` lets files come from private addresses (tests, intranets).
     """
     limits = BundleLimits(max_file_bytes, max_total_bytes, file_timeout, time_budget, stall_timeout)
     sink = _Sink()
@@ -295,7 +284,6 @@ def stream_bundle(batch: Batch, *, allow_private: bool = False,
     to_fetch = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)
     urls = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)
     results = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)
-    fetcher: Fetcher | None = None
     try:
         with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_DEFLATED) as archive:
             # Generated members have no size cap: ZIP64 headers keep them valid past 4 GiB.
@@ -310,7 +298,7 @@ def stream_bundle(batch: Batch, *, allow_private: bool = False,
                     out.write(block)
                     if data := sink.drain():
                         yield data
-            fetcher = Fetcher(limits, allow_private, http, clock)
+            fetcher = Fetcher(limits, allow_private, clock)
             yield from _write_files(archive, sink, to_fetch, results, fetcher)
             with archive.open(_entry("manifest.csv"), "w", force_zip64=True) as out:
                 out.write(("\ufeff" + _csv_line(list(MANIFEST_HEADER))).encode("utf-8"))
@@ -321,8 +309,6 @@ def stream_bundle(batch: Batch, *, allow_private: bool = False,
         if data := sink.drain():
             yield data
     finally:
-        if fetcher is not None:
-            fetcher.close()
         for spool in (plan, to_fetch, urls, results):
             spool.close()
 

@@ -1,5 +1,8 @@
 """Opening a snapshot: a local path or an http(s) URL, plain or gzip, read as a stream.
 
+URLs are fetched by :mod:`search.harvest.http` (conditional GET, timeouts, retries,
+caps, the address policy); whatever the origin, what a snapshot expands to is capped.
+
 Whether a file is gzip is decided by its first two bytes, not its name: portals serve
 ``.json`` files gzipped and ``.gz`` names that are not. Text encodings are detected
 from a sample (UTF-8, UTF-8 with BOM, UTF-16 with BOM, else GB18030, the superset of
@@ -12,31 +15,28 @@ import gzip
 import io
 import zlib
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 from urllib.parse import unquote, urlparse
 
-import requests
-
+from search.harvest.http import FetchPolicy, NotModified, open_http
 from search.harvest.records import HarvestError
+
+__all__ = [
+    "READ_ERRORS", "NotModified", "Snapshot", "decode_text", "describe_read_error", "is_url",
+    "open_location", "read_all", "text_encoding",
+]
 
 GZIP_MAGIC = b"\x1f\x8b"
 HEAD_SIZE = 65536
-CONNECT_TIMEOUT = 15
-READ_TIMEOUT = 120
+READ_BLOCK = 1 << 20
 
 # Everything reading a stream can raise on a corrupt file or a dropped connection.
 READ_ERRORS: tuple[type[BaseException], ...] = (
-    OSError, EOFError, zlib.error, requests.RequestException, UnicodeDecodeError,
+    OSError, EOFError, zlib.error, UnicodeDecodeError,
 )
-try:  # urllib3 raises its own errors from a streamed response body
-    from urllib3.exceptions import HTTPError as _Urllib3Error
-
-    READ_ERRORS = READ_ERRORS + (_Urllib3Error,)
-except ImportError:  # pragma: no cover - requests always brings urllib3
-    pass
 
 
 @dataclass
@@ -44,8 +44,8 @@ class Snapshot:
     """An opened snapshot: the decompressed byte stream, its name and first bytes.
 
     For a URL, also what the response said: status, ``ETag`` and ``Last-Modified``
-    (stored per source for the next conditional GET); ``counter`` counts the bytes
-    read off the wire or disk so far.
+    (stored per source for the next conditional GET); ``bytes_read`` counts the bytes
+    read off the wire (or the disk) so far.
     """
 
     stream: IO[bytes]
@@ -55,35 +55,34 @@ class Snapshot:
     http_status: int | None = None
     etag: str | None = None
     last_modified: str | None = None
-    counter: "_Counting | None" = None
+    counter: _Counting | None = None
 
     @property
     def bytes_read(self) -> int | None:
         return self.counter.count if self.counter is not None else None
 
 
-class NotModified(Exception):
-    """The server answered 304 to a conditional GET: the snapshot is unchanged."""
-
-    def __init__(self, http_status: int = 304) -> None:
-        super().__init__("not modified")
-        self.http_status = http_status
-
-
 class _Counting(io.RawIOBase):
-    """Counts the bytes read through it (what the harvest row reports as bytes)."""
+    """Counts the bytes read through it; past ``limit`` it raises :class:`HarvestError`
+    (what a snapshot expands to is capped while it streams, not after)."""
 
-    def __init__(self, raw: IO[bytes]) -> None:
+    def __init__(self, raw: IO[bytes], limit: int | None = None, what: str = "") -> None:
+        super().__init__()
         self._raw = raw
         self.count = 0
+        self._limit = limit
+        self._what = what
 
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer: "bytearray | memoryview") -> int:  # type: ignore[override]
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
         data = self._raw.read(len(buffer))
         buffer[: len(data)] = data
         self.count += len(data)
+        if self._limit is not None and self.count > self._limit:
+            raise HarvestError(f"{self._what} is larger than {self._limit} bytes "
+                               "(SCENEWATCH_HARVEST_MAX_BYTES); abandoned")
         return len(data)
 
     def close(self) -> None:
@@ -103,7 +102,7 @@ class _Prefixed(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer: "bytearray | memoryview") -> int:  # type: ignore[override]
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
         if self._prefix:
             count = min(len(buffer), len(self._prefix))
             buffer[:count] = self._prefix[:count]
@@ -128,80 +127,55 @@ def _read_head(stream: IO[bytes]) -> bytes:
     return head
 
 
-def request_headers(extra: Mapping[str, str] | None, etag: str | None,
-                    last_modified: str | None) -> dict[str, str]:
-    """The headers of a harvest GET: ours, the source's own, and the conditional ones."""
-    headers = {"User-Agent": "scenewatch-harvester"}
-    headers.update(extra or {})
-    if etag:
-        headers["If-None-Match"] = etag
-    if last_modified:
-        headers["If-Modified-Since"] = last_modified
-    return headers
-
-
 @contextmanager
 def open_location(location: str, *, headers: Mapping[str, str] | None = None,
-                  etag: str | None = None, last_modified: str | None = None) -> Iterator[Snapshot]:
+                  etag: str | None = None, last_modified: str | None = None,
+                  policy: FetchPolicy | None = None) -> Iterator[Snapshot]:
     """Open ``location`` for streaming; raise :class:`HarvestError` if it cannot be opened.
 
-    For a URL, ``etag``/``last_modified`` make the GET conditional: a 304 raises
-    :class:`NotModified` before anything is read. ``headers`` are sent as well.
+    A URL is fetched politely under ``policy`` (default: the app's settings), see
+    :mod:`search.harvest.http`; ``etag``/``last_modified`` make the GET conditional and
+    a 304 raises :class:`NotModified` before anything is read; ``headers`` are the
+    source's own. What a snapshot expands to (gzip) is capped at the policy's
+    ``max_bytes`` for files and URLs alike.
     """
-    response = None
-    status = new_etag = new_modified = None
-    if is_url(location):
-        try:
-            response = requests.get(location, stream=True, timeout=(CONNECT_TIMEOUT, READ_TIMEOUT),
-                                    headers=request_headers(headers, etag, last_modified))
-        except requests.RequestException as exc:
-            raise HarvestError(f"could not fetch {location}: {exc}") from exc
-        status = response.status_code
-        if status == 304:
-            response.close()
-            raise NotModified(status)
-        if status >= 400:
-            response.close()
-            raise HarvestError(f"could not fetch {location}: HTTP {status}")
-        new_etag = response.headers.get("ETag")
-        new_modified = response.headers.get("Last-Modified")
-        response.raw.decode_content = True  # undo Content-Encoding, keep file-level gzip
-        response.raw.auto_close = False  # EOF reads return b"" instead of failing on a closed body
-        counter = _Counting(response.raw)  # type: ignore[arg-type]
-        raw: IO[bytes] = io.BufferedReader(counter, 1 << 16)  # type: ignore[arg-type]
-        name = unquote(Path(urlparse(location).path).name)
-    else:
-        path = Path(location).expanduser()
-        if not path.exists():
-            raise HarvestError(f"no such file: {location}")
-        if path.is_dir():
-            raise HarvestError(f"{location} is a directory, not a catalog file")
-        try:
-            counter = _Counting(path.open("rb"))
-            raw = io.BufferedReader(counter, 1 << 16)  # type: ignore[arg-type]
-        except OSError as exc:
-            raise HarvestError(f"cannot open {location}: {exc.strerror or exc}") from exc
-        name = path.name
-    try:
+    policy = policy or FetchPolicy.current()
+    with ExitStack() as stack:
+        status = new_etag = new_modified = None
+        if is_url(location):
+            fetched = stack.enter_context(open_http(
+                location, headers=dict(headers or {}), etag=etag, last_modified=last_modified,
+                policy=policy))
+            status, new_etag, new_modified = fetched.status, fetched.etag, fetched.last_modified
+            counter = _Counting(fetched.body)  # type: ignore[arg-type]
+            name = unquote(Path(urlparse(fetched.url).path).name)
+        else:
+            path = Path(location).expanduser()
+            if not path.exists():
+                raise HarvestError(f"no such file: {location}")
+            if path.is_dir():
+                raise HarvestError(f"{location} is a directory, not a catalog file")
+            try:
+                counter = _Counting(path.open("rb"))
+            except OSError as exc:
+                raise HarvestError(f"cannot open {location}: {exc.strerror or exc}") from exc
+            name = path.name
+        raw: IO[bytes] = stack.enter_context(io.BufferedReader(counter, 1 << 16))
         try:
             magic = _read_head_bytes(raw, 2)
             stream: IO[bytes] = _Prefixed(magic, raw)  # type: ignore[assignment]
-            stream = io.BufferedReader(stream, 1 << 16)  # type: ignore[arg-type]
+            stream = io.BufferedReader(stream, 1 << 16)  # type: ignore[arg-type,type-var]
             if magic == GZIP_MAGIC:
                 stream = gzip.GzipFile(fileobj=stream, mode="rb")  # type: ignore[assignment]
+            # The cap on what the snapshot expands to, checked as it streams.
+            stream = _Counting(stream, policy.max_bytes, location)  # type: ignore[assignment]
             head = _read_head(stream)
         except READ_ERRORS as exc:
             raise HarvestError(f"cannot read {location}: {_describe(exc)}") from exc
-        lowered = name.lower()
-        if lowered.endswith(".gz"):
-            lowered = lowered[:-3]
+        lowered = name.lower().removesuffix(".gz")
         full = io.BufferedReader(_Prefixed(head, stream), 1 << 16)
         yield Snapshot(stream=full, name=lowered, head=head, location=location, http_status=status,
                        etag=new_etag, last_modified=new_modified, counter=counter)
-    finally:
-        raw.close()
-        if response is not None:
-            response.close()
 
 
 def _read_head_bytes(stream: IO[bytes], count: int) -> bytes:
@@ -215,11 +189,18 @@ def _read_head_bytes(stream: IO[bytes], count: int) -> bytes:
 
 
 def read_all(snapshot: Snapshot) -> bytes:
-    """The whole decompressed content (JSON and XLSX readers need it at once)."""
+    """The whole decompressed content (JSON and XLSX readers need it at once).
+
+    Read in blocks into one growing buffer: ``stream.read()`` would gather a list of
+    blocks and join them, holding the content twice at the end.
+    """
+    content = bytearray()
     try:
-        return snapshot.stream.read()
+        while block := snapshot.stream.read(READ_BLOCK):
+            content += block
     except READ_ERRORS as exc:
         raise HarvestError(f"cannot read {snapshot.location}: {_describe(exc)}") from exc
+    return content  # type: ignore[return-value]  # bytes-like; a copy would double the peak
 
 
 def _describe(exc: BaseException) -> str:

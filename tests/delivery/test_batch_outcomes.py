@@ -131,13 +131,15 @@ def test_recording_after_a_lost_lease_logs_the_attempt_but_keeps_the_state(make_
 
 def test_batch_resolves_a_host_once_and_still_checks_each_send(make_app, changed_scene, monkeypatch) -> None:
     from config.app import current_settings
+    from config.outgoing import override_resolver
+    from config.outgoing.addresses import system_resolver
     from notifier import ssrf
     from notifier.bulk import deliver_batch
 
     make_app(SCENEWATCH_DELIVERY_CONCURRENCY="4")
     now = datetime.now(timezone.utc)
     lookups: list[str] = []
-    real = ssrf._system_resolver
+    real = system_resolver
 
     def counting(host: str, port: int) -> list[str]:
         lookups.append(host)
@@ -156,9 +158,9 @@ def test_batch_resolves_a_host_once_and_still_checks_each_send(make_app, changed
         scene = changed_scene(webhook=receiver.url.replace("127.0.0.1", "localhost"))
         receiver.secrets = [scene.secret]
         ids = _add_notifications(scene.channel_ids[0], 6, now)
-        monkeypatch.setattr(ssrf, "_system_resolver", counting)
         monkeypatch.setattr(webhook, "check_webhook_url", counting_check)
-        counts = deliver_batch(ids, now, current_settings(), chunk_size=2)
+        with override_resolver(counting):  # every lookup, at check and at connect time
+            counts = deliver_batch(ids, now, current_settings(), chunk_size=2)
     assert counts.get("sent") == 6 and len(receiver.requests) == 6
     assert len(checks) == 6, "every send is checked at send time"
     assert lookups == ["localhost"], "one DNS lookup for the whole batch"

@@ -96,29 +96,26 @@ def test_refused_again_at_send_time(make_app, changed_scene) -> None:
     assert receiver.requests == []
 
 
-def test_send_path_refuses_a_private_peer_after_a_passing_check(monkeypatch) -> None:
-    """DNS rebinding: the name checked out as public, the socket lands on loopback.
-    The webhook channel's own connection refuses it before a byte is sent, for
-    plain HTTP and (before the TLS handshake) for HTTPS."""
+def test_send_path_refuses_a_rebound_name_before_connecting() -> None:
+    """DNS rebinding: the name checks out as public when the channel is validated at
+    send time, and answers loopback when the connection resolves it. The connection
+    checks the answer it connects to, so the receiver never sees a connection."""
     from datetime import datetime, timezone
 
+    from config.outgoing import override_resolver
     from config.settings import load_settings
     from notifier.channels import DeliveryError, Outgoing
     from notifier.channels import webhook
     from notifier.signing import generate_secret
-    from notifier.ssrf import WebhookTargetError, guarded_connection
 
     settings = load_settings({"SCENEWATCH_WEBHOOK_ALLOW_PRIVATE": "0", "SCENEWATCH_WEBHOOK_TIMEOUT": "3"})
-    monkeypatch.setattr(webhook, "check_webhook_url", lambda *a, **k: [])  # "resolved to a public address"
-    with RecordingReceiver() as receiver:
+    answers = iter([["93.184.215.14"], ["127.0.0.1"], ["127.0.0.1"]])
+    with RecordingReceiver() as receiver, override_resolver(lambda host, port: next(answers)):
+        port = receiver.server_address[1]
         outgoing = Outgoing(notification_id=1, message_id="msg_rebind", event_type="scene.changed",
                             payload={"counts": {}}, created_at=datetime.now(timezone.utc), channel_id=1,
-                            kind="webhook", target=receiver.url, secrets=(generate_secret(),))
-        with pytest.raises(DeliveryError, match="connected to 127.0.0.1"):
+                            kind="webhook", target=f"http://hooks.rebind.example:{port}/hook",
+                            secrets=(generate_secret(),))
+        with pytest.raises(DeliveryError, match=r"\(127.0.0.1\) is a loopback address; refused"):
             webhook.WebhookChannel().send(outgoing, settings)
-        port = receiver.server_address[1]
-        conn = guarded_connection("https", "127.0.0.1", port, allow_private=False, timeout=3)
-        with pytest.raises(WebhookTargetError, match="127.0.0.1"):
-            conn.connect()
-        assert conn.sock is None
     assert receiver.requests == []

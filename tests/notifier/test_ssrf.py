@@ -5,7 +5,8 @@ import socket
 
 import pytest
 
-from notifier.ssrf import WebhookTargetError, check_webhook_url, guarded_session
+from config.outgoing import open_url
+from notifier.ssrf import WebhookTargetError, check_webhook_url
 
 
 @pytest.mark.parametrize("url, reason", [
@@ -83,12 +84,12 @@ def test_dns_failure_is_retryable() -> None:
     assert not refused.value.retryable
 
 
-def test_guarded_session_refuses_a_private_peer_before_sending(receiver) -> None:
-    """The connection-level guard (against DNS rebinding) sends nothing to a private peer."""
-    with guarded_session(allow_private=False) as session:
-        with pytest.raises(WebhookTargetError, match="127.0.0.1"):
-            session.post(receiver.url, data=b"{}", timeout=2)
+def test_outgoing_requests_refuse_a_private_peer_before_sending(receiver) -> None:
+    """Every outgoing request checks the address it connects to; nothing reaches a
+    private peer unless private targets are allowed."""
+    with pytest.raises(WebhookTargetError, match="127.0.0.1"):
+        open_url(receiver.url, method="POST", body=b"{}", allow_private=False, timeout=2)
     assert receiver.requests == []
-    with guarded_session(allow_private=True) as session:
-        assert session.post(receiver.url, data=b"{}", timeout=2).status_code == 200
+    with open_url(receiver.url, method="POST", body=b"{}", allow_private=True, timeout=2) as response:
+        assert response.status == 200
     assert len(receiver.requests) == 1
