@@ -59,7 +59,7 @@ class Snapshot:
 
     @property
     def bytes_read(self) -> int | None:
-        return self.counter.count if self.counter is not None else None
+        return self.counter.on_the_wire() if self.counter is not None else None
 
 
 class _Counting(io.RawIOBase):
@@ -75,6 +75,10 @@ class _Counting(io.RawIOBase):
 
     def readable(self) -> bool:
         return True
+
+    def on_the_wire(self) -> int:
+        """Bytes received: before Content-Encoding is undone, when the stream knows."""
+        return int(getattr(self._raw, "bytes_read", self.count))
 
     def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
         data = self._raw.read(len(buffer))

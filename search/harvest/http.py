@@ -300,7 +300,7 @@ def open_http(url: str, *, headers: dict[str, str] | None = None, etag: str | No
             declared = response.header("Content-Length") or ""
             if declared.isdigit() and int(declared) > policy.max_bytes:
                 raise HarvestError(f"{url}: the response is {declared} bytes, larger than "
-                                   f"{policy.max_bytes} (SCENEWATCH_HARVEST_MAX_BYTES)")
+                                   f"{policy.max_bytes} bytes (SCENEWATCH_HARVEST_MAX_BYTES)")
             body = HttpBody(response, url, policy, ends_at)
             yield HttpSnapshot(response.url, response.status, response.header("ETag"),
                                response.header("Last-Modified"), body)
