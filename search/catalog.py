@@ -332,11 +332,12 @@ def _apply_batch(session: Session, source: str, batch: Sequence[Entry], known: d
 
 def apply_snapshot(source: str, entries: Sequence[Entry], harvest_id: int, now: datetime,
                    advance: Callable[[int], None] | None = None,
-                   max_removal: float | None = None) -> ApplyResult:
+                   max_removal: float | None = None, partial: bool = False) -> ApplyResult:
     """Make the store (and the search index) hold exactly ``entries`` for ``source``.
 
     When removals would exceed ``max_removal`` (a share of the source's live datasets),
     new and changed records are applied but the removals are held (``held_removals``).
+    A ``partial`` snapshot (an incremental pass) only adds and changes: nothing is removed.
     """
     result = ApplyResult()
     indexer = _Indexer(result.index_failures)
@@ -351,7 +352,7 @@ def apply_snapshot(source: str, entries: Sequence[Entry], harvest_id: int, now: 
             advance(len(batch))
 
     seen = {entry[0] for entry in entries}
-    gone = sorted(live_before - seen)
+    gone = [] if partial else sorted(live_before - seen)
     if gone and not entries:
         # An export with no usable record is far likelier a broken export than a
         # portal that closed every dataset: keep the catalog rather than empty it.

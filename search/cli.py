@@ -6,8 +6,9 @@ from typing import Any
 import click
 
 from config.cli_support import emit, fail, json_option, with_app
+from search.harvest.detect import FORMATS as HARVEST_FORMATS
 
-FORMATS = ("auto", "portal-json", "portal-csv", "portal-xlsx", "dcat-json")
+FORMATS = ("auto", *HARVEST_FORMATS)
 
 
 @click.command("harvest")

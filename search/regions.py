@@ -23,7 +23,7 @@ def region_from_name(name: str) -> str:
     stem = re.sub(r"(\.(json|csv|tsv|xlsx|xls|txt|gz|zip))+$", "", stem)
     parts = [p for p in re.split(r"[_\-]", stem) if p]
     names = _region_names()
-    for province, place in ((parts[-2:] + [""])[:2], (parts[:2] + [""])[:2]):
+    for province, place in ((parts[-2:] + ["", ""])[:2], (parts[:2] + ["", ""])[:2]):
         found = names.get(province, {}).get(place)
         if found:
             return found

@@ -92,7 +92,8 @@ def harvest_source(name: str, *, location: str | None = None, fmt: str | None = 
         conditional = own and not (accept_removals or full)
         fetch = FetchOptions(headers=dict(source.headers or {}),
                              etag=source.etag if conditional else None,
-                             last_modified=source.last_modified if conditional else None)
+                             last_modified=source.last_modified if conditional else None,
+                             state=dict(source.state or {}) if own else None, full=full)
     assert target is not None
     _claim(name, started)
     try:
@@ -106,8 +107,12 @@ def harvest_source(name: str, *, location: str | None = None, fmt: str | None = 
         return HarvestOutcome(record=_record_of(harvest_id))
     finally:
         _release(name, started)
+    values: dict[str, Any] = {}
     if own and summary.status != "not_modified" and (summary.etag or summary.last_modified):
         values = {"etag": summary.etag, "last_modified": summary.last_modified}
+    if own and summary.state is not None:  # what the harvester keeps between passes (CKAN)
+        values["state"] = summary.state
+    if values:
         with db.session() as session:
             session.execute(update(Source).where(Source.name == name).values(**values)
                             .execution_options(synchronize_session=False))

@@ -20,10 +20,15 @@ from typing import Any
 from tqdm import tqdm
 
 from search import catalog, quality
+from search.harvest.ckan import read_ckan
 from search.harvest.dcat_json import dcat_records
-from search.harvest.detect import FORMATS, JSON_FAMILY, UnknownFormat, is_dcat, sniff_format
+from search.harvest.dcat_rdf import is_jsonld, rdf_records
+from search.harvest.detect import (
+    FORMATS, JSON_FAMILY, UnknownFormat, is_dcat, looks_like_ckan, sniff_format,
+)
 from search.harvest.fetch import (
-    READ_ERRORS, NotModified, Snapshot, decode_text, describe_read_error, open_location, read_all,
+    READ_ERRORS, NotModified, Snapshot, decode_text, describe_read_error, is_url, open_location,
+    read_all,
 )
 from search.harvest.identity import Prepared, assign_ids
 from search.harvest.portal_csv import read_csv
@@ -65,11 +70,13 @@ class HarvestSummary:
     # For the scenes that can match them (not printed: a first harvest lists every id).
     changed_ids: list[str] = field(default_factory=list, repr=False)
     removed_ids: list[str] = field(default_factory=list, repr=False)
+    mode: str = "full"  # full | incremental (an incremental CKAN pass removes nothing)
+    state: dict[str, Any] | None = field(default=None, repr=False)  # for the source to keep
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["index_failures"] = [list(pair) for pair in self.index_failures]
-        del data["changed_ids"], data["removed_ids"]
+        del data["changed_ids"], data["removed_ids"], data["state"]
         return data
 
 
@@ -81,6 +88,8 @@ class FetchOptions:
     headers: dict[str, str] = field(default_factory=dict)
     etag: str | None = None
     last_modified: str | None = None
+    state: dict[str, Any] | None = None  # what the harvester kept from the last pass (CKAN)
+    full: bool = False  # force a full listing (CKAN)
 
 
 @dataclass
@@ -90,11 +99,20 @@ class _Fetched:
     bytes_read: int | None = None
     etag: str | None = None
     last_modified: str | None = None
+    state: dict[str, Any] | None = None  # for the source, to hand back next time
+    partial: bool = False  # an incremental pass: what is missing was not deleted
 
 
 def _read(location: str, fmt: str,
           fetch: FetchOptions) -> tuple[list[SourceRecord], _Fetched]:
     """Every record of the snapshot at ``location`` and how it was fetched and read."""
+    if fmt == "auto" and is_url(location) and looks_like_ckan(location, fetch.headers):
+        fmt = "ckan"
+    if fmt == "ckan":
+        found = read_ckan(location, headers=fetch.headers, state=fetch.state,
+                          force_full=fetch.full, full_every=_full_every())
+        return found.records, _Fetched("ckan", found.http_status, found.bytes_read,
+                                       state=found.state, partial=not found.full)
     with open_location(location, headers=fetch.headers, etag=fetch.etag,
                        last_modified=fetch.last_modified) as snapshot:
         records, kind = _read_snapshot(snapshot, location, fmt)
@@ -112,7 +130,10 @@ def _read_snapshot(snapshot: Snapshot, location: str, fmt: str) -> tuple[list[So
             raise HarvestError(f"{location}: {exc}") from None
     try:
         if kind in (JSON_FAMILY, "portal-json", "dcat-json"):
-            values = load_json_values(decode_text(read_all(snapshot), location), location)
+            content = read_all(snapshot)
+            values = load_json_values(decode_text(content, location), location)
+            if kind == JSON_FAMILY and is_jsonld(values):
+                return rdf_records(content, "catalog.jsonld", location, _languages()), "dcat-rdf"
             if kind == JSON_FAMILY:
                 kind = "dcat-json" if is_dcat(values) else "portal-json"
             if kind == "dcat-json":
@@ -123,6 +144,8 @@ def _read_snapshot(snapshot: Snapshot, location: str, fmt: str) -> tuple[list[So
             return list(records_from_values(values)), kind
         if kind == "portal-csv":
             return list(read_csv(snapshot)), kind
+        if kind == "dcat-rdf":
+            return rdf_records(read_all(snapshot), snapshot.name, location, _languages()), kind
         return list(read_xlsx(read_all(snapshot), location)), kind
     except READ_ERRORS as exc:
         raise HarvestError(f"cannot read {location}: {describe_read_error(exc)}") from None
@@ -175,6 +198,24 @@ def _collector_paused() -> Iterator[None]:
         if was_enabled:
             gc.enable()
             gc.collect(0)  # only the objects made meanwhile: a full pass costs far more
+
+
+def _full_every() -> float:
+    from config.app import current_settings
+
+    try:
+        return float(current_settings().harvest_full_every)
+    except RuntimeError:  # no app context: the default period
+        return 24 * 3600.0
+
+
+def _languages() -> tuple[str, ...]:
+    from config.app import current_settings
+
+    try:
+        return current_settings().harvest_languages
+    except RuntimeError:
+        return ("zh", "en")
 
 
 def _check_arguments(source: str, fmt: str) -> None:
@@ -246,7 +287,7 @@ def _run(source: str, location: str, fmt: str, mapping_path: str | None, progres
         bar.update(len(rejected))
         result = catalog.apply_snapshot(source, [(p.dataset_id, p.native_id, p.doc) for p in kept],
                                         harvest_id, now, advance=bar.update,
-                                        max_removal=max_removal)
+                                        max_removal=max_removal, partial=fetched.partial)
     except HarvestError as exc:
         bar.close()
         catalog.close_harvest(harvest_id, datetime.now(timezone.utc), error=str(exc),
@@ -273,6 +314,7 @@ def _run(source: str, location: str, fmt: str, mapping_path: str | None, progres
     summary.changed_ids, summary.removed_ids = result.changed_ids, result.removed_ids
     summary.http_status, summary.bytes_read = fetched.http_status, fetched.bytes_read
     summary.etag, summary.last_modified = fetched.etag, fetched.last_modified
+    summary.state, summary.mode = fetched.state, "incremental" if fetched.partial else "full"
     summary.seconds = round(time.perf_counter() - clock, 3)
     catalog.close_harvest(harvest_id, datetime.now(timezone.utc), fmt=summary.format,
                           status=summary.status, http_status=summary.http_status,

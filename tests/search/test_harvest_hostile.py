@@ -57,8 +57,9 @@ def _state(data_dir: Path, source: str) -> dict[str, Any]:
                             {"s": source}).scalar()
         versions = conn.execute(text("SELECT count(*) FROM dataset_version")).scalar()
         last = conn.execute(text("SELECT state, error FROM harvest WHERE source = :s ORDER BY id DESC"),
-                            {"s": source}).one()
+                            {"s": source}).first()
     engine.dispose()
+    assert last is not None, f"no harvest of {source}"
     return {"live": live, "versions": versions, "last_state": last[0], "last_error": last[1]}
 
 
