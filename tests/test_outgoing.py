@@ -149,3 +149,46 @@ def test_unparseable_and_unsupported_urls_are_refused_with_the_field() -> None:
     for url, words in cases.items():
         with pytest.raises(TargetRefused, match=words):
             open_url(url, allow_private=False, timeout=1)
+
+
+def _self_signed(tmp_path: Any, name: str) -> tuple[str, str]:
+    import subprocess
+
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-keyout", str(key), "-out", str(cert), "-subj", f"/CN={name}",
+                    "-addext", f"subjectAltName=DNS:{name}"], check=True, capture_output=True)
+    return str(key), str(cert)
+
+
+def test_tls_runs_on_the_pinned_socket_for_the_host_name(tmp_path: Any, monkeypatch: Any) -> None:
+    """The socket goes to the checked address; the certificate is checked against the
+    name in the URL (SNI), not the address."""
+    import http.server
+    import ssl
+    import threading
+
+    from config.outgoing import connections
+
+    key, cert = _self_signed(tmp_path, "portal.tls.example")
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.SimpleHTTPRequestHandler)
+    server.RequestHandlerClass.log_message = lambda *a: None  # type: ignore[method-assign]
+    serving = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    serving.load_cert_chain(cert, key)
+    server.socket = serving.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    trusting = ssl.create_default_context(cafile=cert)
+    monkeypatch.setattr(connections, "_TLS", trusting)
+    port = server.server_address[1]
+    resolve, asked = _dns({"portal.tls.example": [["127.0.0.1"]], "other.tls.example": [["127.0.0.1"]]})
+    try:
+        with override_resolver(resolve):
+            with open_url(f"https://portal.tls.example:{port}/", allow_private=True,
+                          timeout=5) as response:
+                assert response.status == 200 and response.peer == "127.0.0.1"
+            with pytest.raises(ssl.SSLCertVerificationError, match="other.tls.example"):
+                open_url(f"https://other.tls.example:{port}/", allow_private=True, timeout=5)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert asked == ["portal.tls.example", "other.tls.example"]
