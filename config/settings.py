@@ -51,6 +51,8 @@ class Settings:
     database_url: str
     search_url: str = ""
     search_index: str = "scenewatch-datasets"
+    # SCENEWATCH_SEARCH_BACKEND as given ('' chooses; see search_backend).
+    search_backend_name: str = ""
     secret_key: str = ""
     base_url: str = "http://127.0.0.1:8000"
     # True when SCENEWATCH_BASE_URL was given; else base_url follows where `serve` listens.
@@ -65,6 +67,8 @@ class Settings:
     smtp_password: str = ""
     smtp_security: str = "starttls"
     mail_from: str = "scenewatch <scenewatch@localhost>"
+    # Production keeps mail in the Maildir outbox only when asked to (no SMTP server).
+    mail_outbox: bool = False
     webhook_allow_private: bool = True
     webhook_timeout: int = 15
     webhook_retry_schedule: tuple[int, ...] = DEFAULT_RETRY_SCHEDULE
@@ -89,6 +93,7 @@ class Settings:
     harvest_languages: tuple[str, ...] = ("zh", "en")
     scheduler_enabled: bool = True
     default_locale: str = "zh"
+    log_level: str = "info"
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -99,6 +104,11 @@ class Settings:
     def embedded(self) -> bool:
         """True when no broker is configured: tasks run in-process."""
         return not self.broker_url
+
+    @property
+    def search_backend(self) -> str:
+        """sqlite, postgres or elasticsearch (see :func:`resolve_search_backend`)."""
+        return resolve_search_backend(self.search_backend_name, self.database_url, self.search_url)
 
     @property
     def outbox_dir(self) -> Path:
@@ -156,6 +166,46 @@ def _languages(raw: str) -> tuple[str, ...]:
     return languages or ("zh", "en")
 
 
+SEARCH_BACKENDS = ("sqlite", "postgres", "elasticsearch")
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+def resolve_search_backend(raw: str, database_url: str, search_url: str) -> str:
+    """The search backend to use: the one named, else Elasticsearch when a URL is set,
+    else the relational store's own (PostgreSQL or the embedded SQLite FTS5 index).
+
+    Refuses a PostgreSQL store with an SQLite index: the index would be a file on one
+    machine, which harvests and runs on the others would never see."""
+    name = raw.strip().lower()
+    postgres = database_url.startswith("postgresql")
+    if name and name not in SEARCH_BACKENDS:
+        raise SystemExit(
+            f"SCENEWATCH_SEARCH_BACKEND must be one of {', '.join(SEARCH_BACKENDS)}, got {raw!r}"
+        )
+    if not name:
+        name = "elasticsearch" if search_url else "postgres" if postgres else "sqlite"
+    if name == "elasticsearch" and not search_url:
+        raise SystemExit("SCENEWATCH_SEARCH_BACKEND=elasticsearch needs SCENEWATCH_SEARCH_URL")
+    if name == "postgres" and not postgres:
+        raise SystemExit(
+            "SCENEWATCH_SEARCH_BACKEND=postgres needs a PostgreSQL SCENEWATCH_DATABASE_URL"
+        )
+    if name == "sqlite" and postgres:
+        raise SystemExit(
+            "refusing a PostgreSQL store with a local SQLite search index "
+            "(SCENEWATCH_SEARCH_BACKEND=sqlite): harvests on other machines would not "
+            "update it; unset SCENEWATCH_SEARCH_BACKEND to keep the index in PostgreSQL, "
+            "or set SCENEWATCH_SEARCH_URL for Elasticsearch"
+        )
+    return name
+
+
+def _checked_search_backend(raw: str, database_url: str, search_url: str) -> str:
+    """``raw`` normalised, after checking it can be resolved (else SystemExit)."""
+    resolve_search_backend(raw, database_url, search_url)
+    return raw.strip().lower()
+
+
 def load_settings(env: dict[str, str] | None = None) -> Settings:
     """Read the ``SCENEWATCH_*`` environment into a :class:`Settings`."""
     env = dict(os.environ if env is None else env)
@@ -172,10 +222,15 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
     host = env.get("SCENEWATCH_HOST", "").strip() or "127.0.0.1"
     port = _int(env, "SCENEWATCH_PORT", 8000)
     base_url = env.get("SCENEWATCH_BASE_URL", "").strip().rstrip("/")
+    search_url = env.get("SCENEWATCH_SEARCH_URL", "").strip()
+    log_level = (env.get("SCENEWATCH_LOG_LEVEL", "") or "info").strip().lower()
+    if log_level not in LOG_LEVELS:
+        raise SystemExit(f"SCENEWATCH_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, got {log_level!r}")
     return Settings(
         data_dir=data_dir,
         database_url=database_url,
-        search_url=env.get("SCENEWATCH_SEARCH_URL", "").strip(),
+        search_url=search_url,
+        search_backend_name=_checked_search_backend(env.get("SCENEWATCH_SEARCH_BACKEND", ""), database_url, search_url),
         search_index=env.get("SCENEWATCH_SEARCH_INDEX", "").strip() or "scenewatch-datasets",
         secret_key=_secret_key(data_dir, env.get("SCENEWATCH_SECRET_KEY", "").strip()),
         # Links in mail and webhooks must reach this server: by default, where it listens.
@@ -191,6 +246,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         smtp_password=env.get("SCENEWATCH_SMTP_PASSWORD", ""),
         smtp_security=security,
         mail_from=env.get("SCENEWATCH_MAIL_FROM", "").strip() or "scenewatch <scenewatch@localhost>",
+        mail_outbox=_flag(env.get("SCENEWATCH_MAIL_OUTBOX"), False),
         # Private targets are fine on a laptop (the receiver is usually local) and
         # refused in production, where they would be an SSRF hole.
         webhook_allow_private=_flag(env.get("SCENEWATCH_WEBHOOK_ALLOW_PRIVATE"), mode != "production"),
@@ -213,4 +269,5 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         harvest_languages=_languages(env.get("SCENEWATCH_HARVEST_LANGUAGES", "")),
         scheduler_enabled=_flag(env.get("SCENEWATCH_SCHEDULER"), True),
         default_locale=(env.get("SCENEWATCH_LOCALE", "") or "zh").strip(),
+        log_level=log_level,
     )

@@ -2,9 +2,10 @@
 
 The golden queries and their expected ids, facet counts and sorted first pages are in
 ``golden.json`` (made by ``make_golden.py`` from the reference reading of the query
-model, not by either backend). Every query runs on the embedded FTS5 backend and on
-the Elasticsearch backend (osmem-server, or SCENEWATCH_TEST_ES_URL) through the same
-code; any difference from the golden answer, on either side, fails.
+model, not by any backend). Every query runs on the embedded FTS5 backend, on the
+Elasticsearch backend (osmem-server, or SCENEWATCH_TEST_ES_URL) and on the PostgreSQL
+backend (SCENEWATCH_TEST_POSTGRES_URL; marker postgres) through the same code; any
+difference from the golden answer, on any side, fails.
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from search.query_values import parse_datetime
 from tests.parity.make_golden import CATALOG, FACET_SIZE, FACETS, GOLDEN, PAGE, load_catalog
 
 ENTRIES: list[dict[str, Any]] = json.loads(GOLDEN.read_text("utf-8"))["queries"]
-BACKENDS = ("sqlite", "elasticsearch")
+BACKENDS = ("sqlite", "elasticsearch", pytest.param("postgres", marks=pytest.mark.postgres))
 
 
 @pytest.fixture(scope="module")
@@ -38,6 +39,10 @@ def backend(request: pytest.FixtureRequest, catalog: list[dict[str, Any]],
 
         path: Path = tmp_path_factory.mktemp("parity") / "search.sqlite"
         instance: Any = SqliteSearchBackend(f"sqlite:///{path}")
+    elif request.param == "postgres":
+        from tests.search.pg_fixtures import new_backend as new_pg_backend
+
+        instance = new_pg_backend()
     else:
         from tests.search.es_fixtures import new_backend, server_url
 
@@ -53,6 +58,10 @@ def backend(request: pytest.FixtureRequest, catalog: list[dict[str, Any]],
             from tests.search.es_fixtures import drop_backend
 
             drop_backend(instance)
+        elif request.param == "postgres":
+            from tests.search.pg_fixtures import drop_backend as drop_pg_backend
+
+            drop_pg_backend(instance)
         else:
             instance.close()
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from search.backends.terms import filter_term, term_values
 from search.query import SceneQuery
 from search.query_values import FILTER_FIELDS, normalise_datetime
 from search.text import TEXT_FIELDS, Clause, Term, index_text
@@ -68,23 +69,6 @@ def es_document(document: dict[str, Any]) -> dict[str, Any]:
     return {**document, "derived": derived}
 
 
-def term_values(document: dict[str, Any], name: str) -> list[str]:
-    """The exact-match values of filter field ``name`` (sorted, without duplicates)."""
-    raw = document.get(name)
-    if name == "machine_readable":
-        return [bool_term(raw)] if isinstance(raw, bool) else []
-    out: set[str] = set()
-    for value in raw if isinstance(raw, (list, tuple)) else [raw]:
-        if isinstance(value, str) and value.strip():
-            value = value.strip()
-            out.add(value.lower() if name == "formats" else value)
-    return sorted(out)
-
-
-def bool_term(value: bool) -> str:
-    return "true" if value else "false"
-
-
 def _analysed(name: str, value: Any) -> str | list[str]:
     """Analysed text of a field. Values of the list fields (tags, themes) stay apart so
     a phrase never spans two of them (the mapping's position gap); the other fields
@@ -115,9 +99,9 @@ def compile_query(query: SceneQuery, now: datetime | None = None) -> dict[str, A
     must_not = [_clause(c) for c in text.negative]
     filters: list[dict[str, Any]] = []
     for name, values in query.filters:
-        filters.append({"terms": {term_field(name): [_term(v) for v in values]}})
+        filters.append({"terms": {term_field(name): [filter_term(v) for v in values]}})
     for name, values in query.exclude:
-        must_not.append({"terms": {term_field(name): [_term(v) for v in values]}})
+        must_not.append({"terms": {term_field(name): [filter_term(v) for v in values]}})
     for bound in query.resolve_ranges(now):
         field = _DATE_FIELDS.get(bound.field) or _NUMBER_FIELDS[bound.field]
         filters.append({"range": {field: {bound.op: bound.value}}})
@@ -131,10 +115,6 @@ def compile_query(query: SceneQuery, now: datetime | None = None) -> dict[str, A
     if must_not:
         body["must_not"] = must_not
     return {"bool": body}
-
-
-def _term(value: str | bool) -> str:
-    return bool_term(value) if isinstance(value, bool) else value
 
 
 def _clause(clause: Clause) -> dict[str, Any]:
