@@ -37,7 +37,7 @@ run: setup
 	$(BIN)/scenewatch serve
 
 test: setup-test
-	$(BIN)/python -m pytest -m "not realdata and not postgres and not redis"
+	$(BIN)/python -m pytest -m "not realdata and not postgres and not redis and not production"
 
 # Everything, as CI runs it (needs PostgreSQL, Redis and ../shared/data).
 test-all: setup-test

@@ -39,12 +39,14 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
 
     celery_init_app(app)
 
+    from config.request_id import init_request_id
     from config.routing import install_converters
     from subscriptions.i18n import init_i18n
     from subscriptions.views import register_views
 
     install_converters(app)
     init_i18n(app)
+    init_request_id(app)
     register_views(app)
     return app
 

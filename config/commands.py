@@ -1,9 +1,13 @@
 """Service-level commands: init, serve, scheduler, demo."""
 from __future__ import annotations
 
+import logging
+
 import click
 
 from config.cli_support import emit, get_app, json_option, with_app
+from config.settings import Settings
+from config.startup import refuse_unsafe_start
 
 
 @click.command("init")
@@ -18,12 +22,21 @@ def init_command(as_json: bool) -> None:
     data = {
         "data_dir": str(settings.data_dir),
         "database": settings.database_url,
-        "search": settings.search_url or settings.search_database_url,
+        "search": _search_location(settings),
         "datasets_indexed": search.get().count(),
     }
     emit(data, as_json, lambda d: click.echo(
         f"scenewatch is ready in {d['data_dir']}\n  database: {d['database']}\n  search:   {d['search']}"
         f" ({d['datasets_indexed']} datasets indexed)"))
+
+
+def _search_location(settings: Settings) -> str:
+    """Where the search index lives, for people."""
+    if settings.search_backend == "elasticsearch":
+        return settings.search_url
+    if settings.search_backend == "postgres":
+        return "PostgreSQL (the catalog database)"
+    return settings.search_database_url
 
 
 @click.command("serve")
@@ -50,6 +63,7 @@ def serve_command(host: str | None, port: int | None, no_clock: bool) -> None:
             settings, host=host, port=port,
             base_url=settings.base_url if settings.base_url_set else listening_url(host, port))
         app.config["SCENEWATCH"] = settings
+    refuse_unsafe_start(settings, "web")
     clock = None
     if settings.scheduler_enabled and not no_clock:
         clock = build_clock(app)
@@ -70,12 +84,26 @@ def serve_command(host: str | None, port: int | None, no_clock: bool) -> None:
 
 
 @click.command("scheduler")
-@with_app
 def scheduler_command() -> None:
     """Run the clock alone (production: exactly one such process; work goes to Celery)."""
+    from config.settings import load_settings
+
+    settings = load_settings()
+    refuse_unsafe_start(settings, "scheduler")  # before touching the database
+    _run_clock()
+
+
+@with_app
+def _run_clock() -> None:
+    from config.app import current_settings
+    from config.logging import configure_process_logging
     from subscriptions.clock import build_clock
 
-    click.echo("scenewatch scheduler running (Ctrl-C to stop)")
+    settings = current_settings()
+    configure_process_logging(settings)
+    logging.getLogger("scenewatch.scheduler").info("scheduler running")
+    if not settings.production:
+        click.echo("scenewatch scheduler running (Ctrl-C to stop)")
     build_clock(get_app(), blocking=True).start()
 
 
