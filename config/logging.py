@@ -97,6 +97,9 @@ def configure_process_logging(settings: Settings) -> None:
     handler.setFormatter(formatter_for(settings))
     root.addHandler(handler)
     root.setLevel(_level(settings))
+    if _level(settings) > logging.DEBUG:
+        # Its "Running job … executed successfully" pair every 15 s would drown the rest.
+        logging.getLogger("apscheduler").setLevel(logging.WARNING)
     logging.captureWarnings(True)  # warnings.warn() lines too (e.g. Celery's SecurityWarning)
 
 
