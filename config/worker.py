@@ -39,14 +39,14 @@ def _ready(sender: Any = None, **_: Any) -> None:
         "worker ready", extra={"sw_hostname": getattr(sender, "hostname", None), "sw_queues": queues})
 
 
-def _say_as_json(msg: str, f: TextIO = sys.__stderr__) -> None:
+def _say_as_json(msg: str, f: TextIO | None = sys.__stderr__) -> None:
     """Celery's shutdown notices ("worker: Warm shutdown"), written as JSON lines.
     Celery writes them from its signal handlers with a bare os.write (no logging
     locks there), and so do we."""
     record = logging.LogRecord("celery.worker", logging.WARNING, __file__, 0, msg.strip(), None, None)
     try:
-        os.write(f.fileno(), (JsonFormatter().format(record) + "\n").encode())
-    except (OSError, ValueError):
+        os.write((f or sys.__stderr__ or sys.stderr).fileno(), (JsonFormatter().format(record) + "\n").encode())
+    except (OSError, ValueError, AttributeError):
         pass  # a lost notice must not abort the shutdown
 
 

@@ -49,7 +49,8 @@ class SearchResult:
         return {
             "total": self.total,
             "facets": {name: [{"value": v, "count": c} for v, c in values] for name, values in self.facets.items()},
-            "hits": [{"id": h.id, "score": h.score, **{k: v for k, v in h.document.items() if k != "id"}} for h in self.hits],
+            "hits": [{"id": h.id, "score": h.score, **{k: v for k, v in h.document.items() if k != "id"}}
+                     for h in self.hits],
         }
 
 

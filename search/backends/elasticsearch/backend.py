@@ -32,7 +32,12 @@ from search.backends.base import BaseSearchBackend, Hit, IndexReport, SearchResu
 from search.backends.elasticsearch.bulk import Action, BulkOutcome, BulkWriter
 from search.backends.elasticsearch.client import client_from_settings
 from search.backends.elasticsearch.query import (
-    compile_facets, compile_query, compile_sort, es_document, is_ranked, read_facets,
+    compile_facets,
+    compile_query,
+    compile_sort,
+    es_document,
+    is_ranked,
+    read_facets,
     source_document,
 )
 from search.query import SceneQuery

@@ -207,7 +207,7 @@ class PostgresSearchBackend(BaseSearchBackend):
                 else:
                     counts[part].append((key, int(n)))
             page = [(doc_id, score) for _, doc_id, score in sorted(ranked)]
-            documents = dict(conn.exec_driver_sql(
+            documents: dict[str, str] = dict(conn.exec_driver_sql(
                 f"SELECT id, document FROM {TABLE} WHERE id = ANY(%s::text[])",
                 ([doc_id for doc_id, _ in page],)).all()) if page else {}
         for values in counts.values():

@@ -94,7 +94,8 @@ def document_row(document: dict[str, Any]) -> tuple[Any, ...]:
     if "\x00" in doc_id:
         raise ValueError("document id contains a NUL character")
     get = document.get
-    quality = get("quality") if isinstance(get("quality"), dict) else {}
+    raw_quality = get("quality")
+    quality: dict[str, Any] = raw_quality if isinstance(raw_quality, dict) else {}
     title = _text(get("title"))
     keywords = [index_text(v) for name in ("tags", "themes") for v in _strings(get(name))]
     texts = (
