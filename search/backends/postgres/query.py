@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from search.backends.postgres.schema import RANGE_COLUMNS, TEXT_COLUMNS, phrase_pattern
+from search.backends.postgres.schema import RANGE_COLUMNS, TEXT_COLUMNS, clean_text, phrase_pattern
 from search.backends.terms import filter_term
 from search.query import SceneQuery
 from search.text import Clause, Term
@@ -67,10 +67,10 @@ def compile_query(query: SceneQuery, now: datetime | None = None) -> CompiledQue
         out.params.extend(params)
     for name, values in query.filters:
         out.where.append(f"d.{name} && %s::text[]")
-        out.params.append([filter_term(v) for v in values])
+        out.params.append(_terms(values))
     for name, values in query.exclude:
         out.where.append(f"NOT (d.{name} && %s::text[])")
-        out.params.append([filter_term(v) for v in values])
+        out.params.append(_terms(values))
     for bound in query.resolve_ranges(now):
         column = RANGE_COLUMNS[bound.field]
         cast = "::text" if isinstance(bound.value, str) else ""
@@ -86,6 +86,11 @@ def compile_query(query: SceneQuery, now: datetime | None = None) -> CompiledQue
         out.score = "(" + " + ".join(parts) + ")::float8"
         out.score_params = [phrase_pattern(t.tokens) for t in terms for _ in _WEIGHTS]
     return out
+
+
+def _terms(values: tuple[str | bool, ...]) -> list[str]:
+    # PostgreSQL text holds no NUL; indexed values had theirs removed the same way.
+    return [clean_text(filter_term(v)) for v in values]
 
 
 def _clause(clause: Clause) -> tuple[str, list[Any]]:

@@ -104,7 +104,7 @@ def document_row(document: dict[str, Any]) -> tuple[Any, ...]:
         VALUE_SEPARATOR.join(k for k in keywords if k),
     )
     tokens = sorted({token for text in texts for token in text.split()} - {"_"})
-    terms = [[_clean(v) for v in term_values(document, name)] for name in FILTER_FIELDS]
+    terms = [[clean_text(v) for v in term_values(document, name)] for name in FILTER_FIELDS]
     body = json.dumps(document, ensure_ascii=False, separators=(",", ":"), default=str)
     return (
         doc_id,
@@ -118,7 +118,7 @@ def document_row(document: dict[str, Any]) -> tuple[Any, ...]:
         _float(quality.get("completeness")),
         _float(quality.get("timeliness")),
         _float(quality.get("accuracy")),
-        _clean(title.casefold()),
+        clean_text(title.casefold()),
         body,
     )
 
@@ -137,8 +137,8 @@ def _strings(value: Any) -> list[str]:
     return list(dict.fromkeys(v.strip() for v in items if isinstance(v, str) and v.strip()))
 
 
-def _clean(value: str) -> str:
-    # PostgreSQL text cannot hold NUL; nobody can type one into a filter either.
+def clean_text(value: str) -> str:
+    """``value`` without NUL characters, which PostgreSQL text cannot hold."""
     return value.replace("\x00", "")
 
 
