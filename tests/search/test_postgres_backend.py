@@ -35,7 +35,7 @@ def ids(backend: PostgresSearchBackend, query: dict[str, Any]) -> list[str]:
 
 
 def test_upsert_delete_and_reported_failures(backend: PostgresSearchBackend) -> None:
-    report = backend.index([doc(1), doc(2), {"title": "no id"}, "not a document", doc(1, title="改名 1")])
+    report = backend.index([doc(1), doc(2), {"title": "no id"}, "not a document", doc(1, title="改名 1")])  # type: ignore[list-item]
     assert report.indexed == 2 and [reason for _, reason in report.failed] == [
         "document has no id", "document is not an object"]
     assert ids(backend, {"text": "改名"}) == ["t:1"]  # the last version of an id in a batch wins
