@@ -67,7 +67,7 @@ def fanout(count: int, channel_id: int, log: Path) -> dict[str, Any]:
     """Send ``count`` due notifications in one batch; deliveries per second."""
     from config.extensions import db
     from notifier.delivery import deliver_due
-    from notifier.notifications import new_message_id
+    from notifier.lifecycle import new_message_id
     from notifier.models import Notification
 
     before = len(read_log(log))

@@ -12,15 +12,16 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import select
 
 from config.extensions import db
 from config.settings import Settings
+from notifier import lifecycle
 from notifier.channels import DeliveryError, EndpointGone, Outgoing, SendResult
-from notifier.delivery import ACTIVE, prepare_claimed, record_outcomes, send_outgoing
-from notifier.models import Channel, Notification
+from notifier.delivery import prepare_claimed, send_outgoing
+from notifier.models import Channel
 from notifier.owner_notice import tell_owner_endpoint_gone
 from notifier.retry import lease_seconds
 from notifier.ssrf import ResolutionCache, use_resolver
@@ -37,27 +38,17 @@ def _chunks(ids: Sequence[int], size: int) -> Iterator[Sequence[int]]:
 
 def _claim_chunk(ids: Sequence[int], now: datetime, lease: int,
                  counts: Counter[str]) -> list[tuple[int, int, Outgoing]]:
-    """Claim what is still due among ``ids`` with one UPDATE … RETURNING (so exactly the
-    rows this worker won come back, with what sending them needs); (id, attempt,
-    outgoing) for each to send."""
+    """Claim what is still due among ``ids`` (:func:`notifier.lifecycle.claim`); (id,
+    attempt, outgoing) for each to send."""
     to_send: list[tuple[int, int, Outgoing]] = []
     with db.session() as session:
-        claimed = session.execute(
-            update(Notification)
-            .where(Notification.id.in_(ids), Notification.state.in_(ACTIVE),
-                   or_(Notification.next_attempt_at.is_(None), Notification.next_attempt_at <= now))
-            .values(next_attempt_at=now + timedelta(seconds=lease), attempts=Notification.attempts + 1)
-            .returning(Notification.id, Notification.attempts, Notification.channel_id, Notification.state,
-                       Notification.message_id, Notification.event_type, Notification.payload,
-                       Notification.created_at)
-            .execution_options(synchronize_session=False)
-        ).all()
+        claimed = lifecycle.claim(session, ids, now, lease)
         counts["skipped"] += len(ids) - len(claimed)  # not due any more, or another worker's
         if not claimed:
             return to_send
         channels = {channel.id: channel for channel in session.scalars(
             select(Channel).where(Channel.id.in_({row.channel_id for row in claimed})))}
-        for row in sorted(claimed, key=lambda r: r.id):
+        for row in claimed:
             first, second = prepare_claimed(session, row, row.attempts, now, channels[row.channel_id])
             if isinstance(second, bool):
                 counts[str(first)] += 1
@@ -91,7 +82,7 @@ def deliver_batch(ids: Sequence[int], now: datetime, settings: Settings,
         # recorded after its sends have finished.
         def record(to_send: list[tuple[int, int, Outgoing]], outcomes: list[Sent]) -> None:
             with db.session() as session:
-                counts.update(record_outcomes(
+                counts.update(lifecycle.record(
                     session, [(notification_id, attempt, result, failure)
                               for (notification_id, attempt, _), (result, failure) in zip(to_send, outcomes)],
                     now, settings))

@@ -121,7 +121,7 @@ def send_test(channel: Channel, settings: Settings, now: datetime | None = None)
 
     Not recorded as a notification; the outcome is returned for the caller to show.
     """
-    from notifier.notifications import new_message_id
+    from notifier.lifecycle import new_message_id
 
     if channel.kind != ChannelKind.webhook.value:
         raise ValueError(f"channel {channel.id} is an {channel.kind} channel; test events are for webhooks")

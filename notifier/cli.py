@@ -57,7 +57,7 @@ def list_command(state: str | None, limit: int, as_json: bool) -> None:
 def redeliver_command(notification_id: int, as_json: bool) -> None:
     """Send a notification again (same webhook-id), e.g. after it went dead."""
     from notifier.delivery import deliver_notification
-    from notifier.notifications import redeliver
+    from notifier.lifecycle import redeliver
 
     try:
         redeliver(notification_id)

@@ -51,7 +51,7 @@ def confirm_channel(token: str) -> Channel:
 
     Raises InvalidToken (or ExpiredToken) for a bad link or one for an old address.
     """
-    from notifier.notifications import release_held
+    from notifier.lifecycle import release
 
     channel_id, address = read_confirm_token(token)
     with db.session() as session:
@@ -60,5 +60,5 @@ def confirm_channel(token: str) -> Channel:
             raise InvalidToken("this confirmation link is for an address that is no longer used")
         channel.verified = True
         session.flush()
-        release_held(session, channel.id)
+        release(session, channel)
         return channel

@@ -16,24 +16,23 @@ import logging
 from datetime import datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from config.extensions import db
 from config.settings import Settings
-from notifier.channels import DIGEST_EVENT, DeliveryError, Outgoing, get_channel
-from notifier.delivery import resolve_settings, utcnow
-from notifier.notifications import DIGEST_CADENCES
-from notifier.models import Channel, ChannelKind, Delivery, DigestCursor, Notification, NotificationState
-from notifier.retry import lease_seconds, next_delay
-from subscriptions.models import User
+from notifier import lifecycle
+from notifier.channels import DIGEST_EVENT, Outgoing
+from notifier.delivery import resolve_settings, send_outgoing, utcnow
+from notifier.lifecycle import DIGEST_CADENCES, HELD
+from notifier.models import Channel, ChannelKind, DigestCursor, Notification
+from notifier.retry import lease_seconds
 
 log = logging.getLogger("scenewatch.digest")
 
 SEND_HOUR = 8
 WEEKLY_DAY = 0  # Monday
 MAX_PER_DIGEST = 200  # more than this waits for the next digest (the email stays readable)
-HELD = NotificationState.held.value
 
 
 def _zone(name: str | None) -> ZoneInfo:
@@ -75,10 +74,9 @@ def due_digest_channels(now: datetime | None = None, send_hour: int = SEND_HOUR)
     due: list[int] = []
     with db.session() as session:
         rows = session.execute(
-            select(Channel.id, Channel.cadence, User.timezone,
+            select(Channel.id, Channel.cadence, Channel.timezone,
                    func.coalesce(DigestCursor.last_notification_id, 0), Channel.digest_hour,
                    Channel.digest_weekday)
-            .join(User, User.id == Channel.owner_id)
             .outerjoin(DigestCursor, DigestCursor.channel_id == Channel.id)
             .where(Channel.kind == ChannelKind.email.value, Channel.cadence.in_(DIGEST_CADENCES),
                    Channel.verified.is_(True), Channel.disabled_reason.is_(None),
@@ -100,23 +98,9 @@ def due_digest_channels(now: datetime | None = None, send_hour: int = SEND_HOUR)
 def _claim_batch(session: Session, channel: Channel, cursor: DigestCursor, now: datetime,
                  lease: int) -> list[Notification]:
     """Take this channel's unsent held notifications (a lease on next_attempt_at)."""
-    waiting = or_(Notification.next_attempt_at.is_(None), Notification.next_attempt_at <= now)
-    ids = list(session.scalars(
-        select(Notification.id)
-        .where(Notification.channel_id == channel.id, Notification.state == HELD,
-               Notification.id > cursor.last_notification_id, waiting)
-        .order_by(Notification.id).limit(MAX_PER_DIGEST)
-    ))
-    if not ids:
-        return []
-    claimed = session.execute(
-        update(Notification)
-        .where(Notification.id.in_(ids), Notification.state == HELD, waiting)
-        .values(next_attempt_at=now + timedelta(seconds=lease))
-        .execution_options(synchronize_session=False)
-    )
-    if claimed.rowcount != len(ids):  # type: ignore[attr-defined]
-        return []  # another worker is sending this digest; the caller rolls back
+    ids = lifecycle.held_ids(session, channel.id, cursor.last_notification_id, now, MAX_PER_DIGEST)
+    if not ids or not lifecycle.claim_held(session, ids, now, lease):
+        return []  # nothing, or another worker is sending this digest; the caller rolls back
     return list(session.scalars(select(Notification).where(Notification.id.in_(ids))
                                 .order_by(Notification.id)))
 
@@ -152,39 +136,16 @@ def send_digest(channel_id: int, now: datetime | None = None, *, settings: Setti
             locale=channel.locale or "zh", timezone=channel.timezone or "UTC", cadence=channel.cadence,
         )
         attempts = {n.id: n.attempts + 1 for n in batch}
-    try:
-        result = get_channel(outgoing.kind).send(outgoing, settings)
-        failure: DeliveryError | None = None
-    except DeliveryError as exc:
-        result, failure = None, exc
-    except Exception as exc:  # noqa: BLE001 - a bug still leaves a visible failed attempt
-        log.exception("digest for channel %s crashed", channel_id)
-        result, failure = None, DeliveryError(f"internal error: {type(exc).__name__}: {exc}", retryable=True)
+    result, failure = send_outgoing(outgoing, settings)
     with db.session() as session:
-        for nid in ids:
-            session.add(Delivery(
-                notification_id=nid, attempt=attempts[nid], attempted_at=now, ok=failure is None,
-                status_code=(result.status_code if result else failure.status_code if failure else None),
-                latency_ms=(result.latency_ms if result else failure.latency_ms if failure else None),
-                error=None if failure is None else f"digest not sent: {failure.message}",
-            ))
-        if failure is None:
-            session.execute(update(Notification).where(Notification.id.in_(ids)).values(
-                state=NotificationState.sent.value, sent_at=now, next_attempt_at=None,
-                attempts=Notification.attempts + 1).execution_options(synchronize_session=False))
+        if lifecycle.record_digest(session, attempts, now, result, failure, settings):
             # Stamped only now that the email is out: the high-water mark never skips mail.
             session.execute(update(DigestCursor).where(
                 DigestCursor.channel_id == channel_id, DigestCursor.last_notification_id == previous_mark,
             ).values(last_notification_id=ids[-1], sent_at=now).execution_options(synchronize_session=False))
             log.info("digest for channel %s sent with %s notifications", channel_id, len(ids))
             return len(ids)
-        failures = max(attempts.values())
-        steps = settings.webhook_retry_schedule or (300,)
-        delay = next_delay(min(failures, len(steps)), steps, failure.retry_after) or 0.0
-        session.execute(update(Notification).where(Notification.id.in_(ids)).values(
-            next_attempt_at=now + timedelta(seconds=delay), attempts=Notification.attempts + 1,
-        ).execution_options(synchronize_session=False))
-        log.warning("digest for channel %s failed: %s", channel_id, failure.message)
+        log.warning("digest for channel %s failed: %s", channel_id, failure.message if failure else "")
         return 0
 
 

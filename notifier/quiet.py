@@ -11,10 +11,9 @@ import re
 from datetime import datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from notifier.models import Channel, Notification, NotificationState
+from notifier.models import Channel
 
 CLOCK = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 
@@ -59,13 +58,7 @@ def quiet_until(start: str | None, end: str | None, tz_name: str | None, now: da
 def resume_channel(session: Session, channel: Channel, now: datetime | None = None) -> int:
     """Unpause ``channel``; its held notifications become due now (immediate cadence and
     confirmed addresses only: digest channels keep them for the digest). Returns how many."""
+    from notifier.lifecycle import release
+
     channel.paused = False
-    if channel.cadence in ("daily", "weekly") or not channel.verified:
-        return 0
-    result = session.execute(
-        update(Notification)
-        .where(Notification.channel_id == channel.id, Notification.state == NotificationState.held.value)
-        .values(state=NotificationState.pending.value, next_attempt_at=now or datetime.now(timezone.utc))
-        .execution_options(synchronize_session=False)
-    )
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    return release(session, channel, now)

@@ -41,11 +41,8 @@ def set_preferences(user: User, locale: str, timezone_name: str) -> None:
         check_timezone(timezone_name)
     except ScheduleError as exc:
         raise AccountError("timezone", exc.message) from None
+    # Mail follows from now on: the account's channels get copies (subscriptions.models).
     user.locale, user.timezone = locale, timezone_name
-    # Mail follows the account's language and time zone from now on (each channel
-    # carries a copy, so the delivery side never reads the account).
-    for channel in _owned_channels(user):
-        channel.locale, channel.timezone = locale, timezone_name
 
 
 def _owned_channels(user: User) -> list[Channel]:

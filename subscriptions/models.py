@@ -5,8 +5,8 @@ import enum
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Boolean, Column, ForeignKey, Integer, String, Table, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import Boolean, Column, ForeignKey, Integer, String, Table, Text, UniqueConstraint, event, select
+from sqlalchemy.orm import Mapped, mapped_column, object_session, relationship
 
 from config.extensions import Base
 
@@ -35,6 +35,21 @@ class User(Base):
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
 
     scenes: Mapped[list["Scene"]] = relationship(back_populates="owner")
+
+
+@event.listens_for(User.locale, "set")
+@event.listens_for(User.timezone, "set")
+def _copy_to_channels(user: User, value: Any, old: Any, initiator: Any) -> None:
+    """Each channel carries a copy of its owner's language and time zone (the delivery
+    side reads no account): a change to either is copied to every channel they own."""
+    session = object_session(user)
+    if session is None or user.id is None or value == old:
+        return
+    from notifier.models import Channel
+
+    with session.no_autoflush:
+        for channel in session.scalars(select(Channel).where(Channel.owner_id == user.id)):
+            setattr(channel, initiator.key, value)
 
 
 scene_channel = Table(

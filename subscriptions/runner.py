@@ -199,7 +199,7 @@ def _run_once(scene_id: int, scheduled_for: datetime, started: datetime,
         run.diff = document
         notification_ids: list[int] = []
         if not baseline:
-            from notifier.notifications import create_notifications
+            from notifier.lifecycle import create_notifications
 
             notifications = create_notifications(session, scene, run, document, now=now)
             session.flush()

@@ -14,7 +14,7 @@ from flask.testing import FlaskClient
 from config.extensions import db
 from notifier.delivery import deliver_notification
 from notifier.mailer import list_outbox, read_outbox_message
-from notifier.notifications import create_notifications
+from notifier.lifecycle import create_notifications
 from subscriptions.accounts import find_user
 from subscriptions.models import SceneRun
 from subscriptions.scenes import create_scene

@@ -44,13 +44,7 @@ def load_user() -> None:
             return
         chosen = normalise_locale(request.args.get("lang"))
         if chosen and user.locale != chosen:
-            from subscriptions.account import set_preferences
-            from subscriptions.accounts import AccountError
-
-            try:
-                set_preferences(user, chosen, user.timezone or "UTC")
-            except AccountError:  # a stored zone this tz database lacks: keep the page working
-                user.locale = chosen
+            user.locale = chosen
         g.user = user
 
 

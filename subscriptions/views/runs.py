@@ -83,7 +83,7 @@ REDELIVERABLE = ("dead", "sent")
 def redeliver(scene_id: int, run_id: int, notification_id: int) -> Response:
     """Send a dead (or already sent) notification again, with the same webhook-id."""
     from notifier.delivery import deliver_notification
-    from notifier.notifications import redeliver as queue_again
+    from notifier.lifecycle import redeliver as queue_again
     from notifier.models import Notification
 
     with db.session() as s:

@@ -14,7 +14,7 @@ from tests.delivery.receiver_server import RecordingReceiver
 
 def _add_notifications(channel_id: int, count: int, now: datetime) -> list[int]:
     from config.extensions import db
-    from notifier.notifications import new_message_id
+    from notifier.lifecycle import new_message_id
     from notifier.models import Notification
 
     with db.session() as session:
@@ -105,7 +105,7 @@ def test_recording_after_a_lost_lease_logs_the_attempt_but_keeps_the_state(make_
     from config.app import current_settings
     from config.extensions import db
     from notifier.channels import SendResult
-    from notifier.delivery import record_outcomes
+    from notifier.lifecycle import record
     from notifier.models import Delivery, Notification
 
     make_app()
@@ -116,7 +116,7 @@ def test_recording_after_a_lost_lease_logs_the_attempt_but_keeps_the_state(make_
         for notification in session.scalars(select(Notification).where(Notification.id.in_([lost, kept]))):
             notification.attempts = 2 if notification.id == lost else 1
     with db.session() as session:
-        states = record_outcomes(session, [(lost, 1, SendResult(status_code=200, latency_ms=3), None),
+        states = record(session, [(lost, 1, SendResult(status_code=200, latency_ms=3), None),
                                            (kept, 1, SendResult(status_code=200, latency_ms=4), None)],
                                  now, current_settings())
     assert states == ["pending", "sent"]

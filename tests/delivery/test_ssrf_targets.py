@@ -86,7 +86,7 @@ def test_refused_again_at_send_time(make_app, changed_scene) -> None:
         for url, words in TARGETS:
             with db.session() as session:
                 session.get(Channel, channel.id).target = url
-            from notifier.notifications import redeliver
+            from notifier.lifecycle import redeliver
 
             redeliver(nid)
             assert deliver_notification(nid) == "dead"

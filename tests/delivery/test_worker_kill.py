@@ -58,7 +58,7 @@ def test_kill_9_mid_batch_loses_nothing(make_app, tmp_path: Path) -> None:
     import redis
 
     from config.extensions import db
-    from notifier.notifications import new_message_id
+    from notifier.lifecycle import new_message_id
     from notifier.dispatch import dispatch_notifications
     from notifier.models import Channel, Notification
     from notifier.signing import generate_secret

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import select
 
 from config.extensions import db
-from notifier.notifications import create_notifications
+from notifier.lifecycle import create_notifications
 from notifier.digest import due_digest_channels, latest_slot, send_digest
 from notifier.models import Delivery, DigestCursor, Notification
 from subscriptions.models import Scene, SceneRun

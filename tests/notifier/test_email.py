@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from config.extensions import db
 from notifier.delivery import deliver_notification
-from notifier.notifications import create_notifications, release_held
+from notifier.lifecycle import create_notifications, release
 from notifier.mailer import list_outbox, read_outbox_message
 from notifier.models import Delivery, Notification
 from notifier.tokens import read_unsubscribe_token
@@ -98,9 +98,10 @@ def test_unverified_address_gets_nothing_until_confirmed(make_scene, smtp_server
     from notifier.models import Channel
 
     with db.session() as session:
-        session.get(Channel, channel_id).verified = True
+        channel = session.get(Channel, channel_id)
+        channel.verified = True
         session.flush()
-        assert release_held(session, channel_id, NOW) == 1
+        assert release(session, channel, NOW) == 1
     assert deliver_notification(nid, NOW, settings=smtp_settings) == "sent"
     assert len(sink.messages) == 1
 
@@ -131,7 +132,7 @@ def test_catalog_text_is_escaped_and_unsafe_links_dropped(make_scene, nsettings)
 
 
 def test_redelivered_email_gets_a_new_message_id(make_scene, nsettings) -> None:
-    from notifier.notifications import redeliver
+    from notifier.lifecycle import redeliver
 
     nid, _ = _email_notification(make_scene)
     deliver_notification(nid, NOW, settings=nsettings)

@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Flask
 
 from config.extensions import db
-from notifier.notifications import create_notifications
+from notifier.lifecycle import create_notifications
 from notifier.models import Notification
 from notifier.signing import generate_secret
 from notifier.tasks import deliver_due_task, deliver_notification_task

@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import select
 
 from config.extensions import db
-from notifier.delivery import _claim, deliver_due, deliver_notification
-from notifier.notifications import create_notifications, redeliver
+from notifier.delivery import deliver_due, deliver_notification
+from notifier.lifecycle import claim, create_notifications, redeliver
 from notifier.models import Channel, Delivery, Notification
 from notifier.signing import generate_secret
 from notifier.mailer import list_outbox
@@ -197,14 +197,18 @@ def test_redeliver_sends_again_with_same_id(make_scene, receiver, nsettings) -> 
 def test_a_claimed_attempt_is_not_made_twice(make_scene, receiver, nsettings) -> None:
     nid, _ = _webhook(make_scene, receiver)
     with db.session() as session:
-        assert _claim(session, nid, NOW, 300) == 1  # another worker holds the lease
-        assert _claim(session, nid, NOW, 300) is None
+        # another worker holds the lease
+        assert [row.attempts for row in claim(session, [nid], NOW, 300)] == [1]
+        assert claim(session, [nid], NOW, 300) == []
     assert deliver_notification(nid, NOW, settings=nsettings) == "pending"
     assert receiver.requests == []
     # When the lease runs out (that worker died), the attempt is due again.
     assert deliver_notification(nid, NOW + timedelta(seconds=301), settings=nsettings) == "sent"
-    _, (row,) = _state(nid)
-    assert row.attempt == 2  # the lost attempt counts
+    _, (lost, row) = _state(nid)
+    assert row.attempt == 2 and row.ok  # the lost attempt counts
+    # ... and is in the log: cut off, with no outcome, when its lease ran out.
+    assert (lost.attempt, lost.ok, lost.status_code) == (1, False, None)
+    assert lost.error.startswith("interrupted")
 
 
 def test_concurrent_workers_send_once(make_scene, receiver, nsettings) -> None:
