@@ -50,6 +50,7 @@ bench: setup-test
 	$(BIN)/python bench/harvest_throughput.py
 	$(BIN)/python bench/search_latency.py
 	$(BIN)/python bench/search_latency_es.py
+	$(BIN)/python bench/harvest_conditional.py
 
 # After adding or changing a user-visible string: new ids into both catalogs.
 messages: $(VENV)/.setup

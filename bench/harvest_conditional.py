@@ -29,7 +29,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 DEFAULT_FILE = ROOT.parent / "shared" / "data" / "cnpds-china-portals" / "datacrawler" / \
-    "shanghai_shanghai.json.gz"
+    "jiangsu_taizhou.json.gz"
 DEFAULT_OUT = ROOT / "bench" / "results" / "harvest_conditional.json"
 
 
