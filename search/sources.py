@@ -102,6 +102,22 @@ class SourceSpec:
     headers: tuple[str, ...] = ()
 
 
+def check_url_location(location: str) -> None:
+    """Refuse a URL the harvester would refuse (production: private addresses), now
+    rather than at the first harvest. A name that does not resolve yet is accepted."""
+    from config.outgoing import Target, TargetRefused, checked_addresses
+    from search.harvest.http import FetchPolicy
+
+    try:
+        target = Target.parse(location, "source")
+        port = target.port or (443 if target.scheme == "https" else 80)
+        checked_addresses(target.host, port, allow_private=FetchPolicy.current().allow_private,
+                          noun="source host")
+    except TargetRefused as exc:
+        if not exc.retryable:
+            raise SourceError("location", str(exc)) from None
+
+
 def add_source(session: Session, spec: SourceSpec, now: datetime | None = None) -> Source:
     """Validate ``spec`` and add the source; SourceError names the first bad field."""
     now = now or datetime.now(timezone.utc)
@@ -116,8 +132,12 @@ def add_source(session: Session, spec: SourceSpec, now: datetime | None = None) 
         if not path.is_file():
             raise SourceError("location", f"{location} is neither an http(s) URL nor a file")
         location = str(path.resolve())
+    else:
+        check_url_location(location)
     if spec.format not in SOURCE_FORMATS:
         raise SourceError("format", f"{spec.format!r}; use one of {', '.join(SOURCE_FORMATS)}")
+    if spec.format == "ckan" and not location.startswith(("http://", "https://")):
+        raise SourceError("location", "a CKAN source is the portal's http(s) base URL")
     mapping = None
     if spec.mapping_path:
         mapping_file = Path(spec.mapping_path).expanduser()

@@ -118,6 +118,7 @@ def read_ckan(location: str, *, headers: dict[str, str] | None = None,
     full = wants_full(state, force_full, now, full_every)
     found = CkanPass(records=[], full=full, state=state)
     packages: dict[str, dict[str, Any]] = {}
+    broken: list[SourceRecord] = []  # answers that are not packages: quarantined
     newest = None if full else str(state["last_modified"])
     # An incremental pass starts strictly after the newest package seen ("{" excludes).
     lower = "*" if full else "{" + solr_time(str(newest))
@@ -133,33 +134,57 @@ def read_ckan(location: str, *, headers: dict[str, str] | None = None,
                   "rows": PAGE_ROWS, "start": skip}
         result = _page(base, params, dict(headers or {}),
                        dataclasses.replace(policy, deadline=left), found)
-        rows = [r for r in result["results"] if isinstance(r, dict)]
-        for package in rows:
-            key = str(package.get("id") or package.get("name") or "")
-            packages[key] = package  # a package seen twice (edited meanwhile): the later one
-            found.packages_returned.append(key)
+        rows = _collect(result["results"], packages, broken, found)
         if len(result["results"]) < PAGE_ROWS:
             break
         last = str(rows[-1].get("metadata_modified") or "") if rows else ""
-        if not last:
-            skip += len(result["results"])  # no key to page on: plain offsets
+        key = _solr_or_none(last)
+        if key is None:
+            skip += len(result["results"])  # no usable key to page on: plain offsets
             continue
         ties = sum(1 for r in rows if str(r.get("metadata_modified") or "") == last)
-        if lower.startswith("[") and solr_time(last) == lower[1:]:
+        if lower.startswith("[") and key == lower[1:]:
             skip += len(result["results"])  # a whole page on one timestamp
         else:
-            lower, skip = "[" + solr_time(last), ties
+            lower, skip = "[" + key, ties
     else:
         raise HarvestError(f"{base}: more than {MAX_PAGES} pages of packages; stopped")
     for number, package in enumerate(packages.values(), start=1):
         modified = str(package.get("metadata_modified") or "")
-        if modified and (newest is None or modified > newest):
+        if _solr_or_none(modified) and (newest is None or _solr_or_none(modified) > solr_time(newest)):
             newest = modified
         found.records.append(SourceRecord(position=f"package {number} ({package.get('name', '')})",
                                           raw=package, mapped=map_package(package, base)))
+    found.records.extend(broken)
     found.state = {**state, "last_modified": newest,
                    "last_full_at": now.isoformat() if full else state.get("last_full_at")}
     return found
+
+
+def _solr_or_none(value: str) -> str | None:
+    try:
+        return solr_time(value) if value else None
+    except HarvestError:
+        return None
+
+
+def _collect(results: list[Any], packages: dict[str, dict[str, Any]], broken: list[SourceRecord],
+             found: CkanPass) -> list[dict[str, Any]]:
+    """Keep the page's packages by id (a package seen twice, edited meanwhile: the later
+    one); what is not a package with an id becomes a quarantined record."""
+    rows = []
+    for item in results:
+        key = str(item.get("id") or item.get("name") or "") if isinstance(item, dict) else ""
+        if not key:
+            what = "has no id or name" if isinstance(item, dict) else \
+                f"is a JSON {type(item).__name__}, not a package object"
+            broken.append(SourceRecord(position=f"answer item {len(found.packages_returned) + len(broken) + 1}",
+                                       raw=item, problem=f"CKAN result {what}"))
+            continue
+        rows.append(item)
+        packages[key] = item
+        found.packages_returned.append(key)
+    return rows
 
 
 def _texts(values: Any, *keys: str) -> list[Any]:

@@ -148,3 +148,41 @@ def test_auto_detects_a_ckan_portal(run_json) -> None:
     with CkanPortal(_datos()[:50]) as portal:
         code, summary = run_json("harvest", "ckan-auto", portal.url + "/")
     assert code == 0 and summary["format"] == "ckan" and summary["new"] == 50
+
+
+def test_odd_answers_are_quarantined_not_fatal() -> None:
+    packages = _justicia()
+    packages[0]["metadata_modified"] = "not a date"
+    with CkanPortal(packages) as portal:
+        portal.packages["junk"] = {"id": "", "metadata_modified": "2019-01-01T00:00:00"}
+        found = read_ckan(portal.url, policy=POLICY)
+    problems = [r.problem for r in found.records if r.problem]
+    assert problems == ["CKAN result has no id or name"]
+    assert len([r for r in found.records if r.mapped]) == 3
+    assert found.state["last_modified"] == max(p["metadata_modified"] for p in packages[1:])
+
+
+def test_add_refuses_what_the_harvester_would_refuse(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from config.cli import cli
+
+    production = {"SCENEWATCH_DATA_DIR": str(tmp_path / "prod"), "SCENEWATCH_ENV": "production",
+                  "SCENEWATCH_SECRET_KEY": "k" * 40}
+    runner = CliRunner()
+    for url, words in (("http://127.0.0.1:8080/catalog.json", "127.0.0.1 is a loopback address"),
+                       ("http://169.254.169.254/latest/", "cloud metadata"),
+                       ("http://[::ffff:10.0.0.1]/c.json", "private address")):
+        result = runner.invoke(cli, ["sources", "add", "p", url, "--json"], env=production)
+        assert result.exit_code != 0 and "Traceback" not in result.output
+        error = json.loads(result.stdout)["error"]
+        assert words in error["message"] and "location" in json.dumps(error), error
+    development = {"SCENEWATCH_DATA_DIR": str(tmp_path / "dev")}
+    path = HARVEST_FIXTURES / "argentina_justicia.json"
+    result = runner.invoke(cli, ["sources", "add", "c", str(path), "--format", "ckan", "--json"],
+                           env=development)
+    assert result.exit_code != 0
+    assert "CKAN source is the portal's http(s) base URL" in result.stdout
+    ok = runner.invoke(cli, ["sources", "add", "d", "http://127.0.0.1:8080/", "--format", "ckan"],
+                       env=development)
+    assert ok.exit_code == 0, ok.output
