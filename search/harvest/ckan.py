@@ -57,14 +57,22 @@ def api_base(location: str) -> str:
     return base
 
 
-def solr_time(value: str) -> str:
-    """A CKAN timestamp (``2016-12-19T18:19:32.496552``, UTC) as a Solr date."""
+def _moment(value: str) -> datetime | None:
+    """A CKAN timestamp as a naive UTC datetime (CKAN writes UTC without an offset)."""
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise HarvestError(f"CKAN metadata_modified {value!r} is not an ISO date") from exc
+    except ValueError:
+        return None
     if moment.tzinfo is not None:
         moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+    return moment
+
+
+def solr_time(value: str) -> str:
+    """A CKAN timestamp (``2016-12-19T18:19:32.496552``, UTC) as a Solr date."""
+    moment = _moment(value)
+    if moment is None:
+        raise HarvestError(f"CKAN metadata_modified {value!r} is not an ISO date")
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
@@ -149,10 +157,12 @@ def read_ckan(location: str, *, headers: dict[str, str] | None = None,
             lower, skip = "[" + key, ties
     else:
         raise HarvestError(f"{base}: more than {MAX_PAGES} pages of packages; stopped")
+    newest_moment = _moment(newest) if newest else None
     for number, package in enumerate(packages.values(), start=1):
         modified = str(package.get("metadata_modified") or "")
-        if _solr_or_none(modified) and (newest is None or _solr_or_none(modified) > solr_time(newest)):
-            newest = modified
+        moment = _moment(modified)
+        if moment is not None and (newest_moment is None or moment > newest_moment):
+            newest, newest_moment = modified, moment
         found.records.append(SourceRecord(position=f"package {number} ({package.get('name', '')})",
                                           raw=package, mapped=map_package(package, base)))
     found.records.extend(broken)
