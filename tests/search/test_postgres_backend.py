@@ -113,3 +113,17 @@ def test_an_index_of_another_schema_version_is_replaced_empty(backend: PostgresS
     fresh.ensure_index()
     assert fresh.count() == 0  # start-up then refills it from the catalog
     fresh.close()
+
+
+def test_landing_counts_are_cached_until_any_process_writes(backend: PostgresSearchBackend) -> None:
+    backend.index([doc(n) for n in range(5)])
+    first = backend.search(parse_query({}), facets=("formats", "region"))
+    assert first.total == 5 and first.facets["formats"] == [("csv", 5)]
+    writer = PostgresSearchBackend(backend.url, schema=backend.schema)  # as another process
+    writer.index([doc(9, formats=["JSON"], region="宁波市")])
+    writer.delete(["t:0"])
+    writer.close()
+    again = backend.search(parse_query({}), facets=("formats", "region"), sort="-modified", limit=2)
+    assert again.total == 5
+    assert again.facets == {"formats": [("csv", 4), ("json", 1)], "region": [("杭州市", 4), ("宁波市", 1)]}
+    assert [h.id for h in again.hits] == ["t:9", "t:4"]  # 2024-01-10, then 2024-01-05

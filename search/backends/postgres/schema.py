@@ -78,6 +78,8 @@ DDL: tuple[str, ...] = (
         for name in INDEXED_FIELDS
     ),
     f"CREATE INDEX IF NOT EXISTS {TABLE}_modified ON {TABLE} (modified, id)",
+    # The landing page's default order (newest first, undated last) as an index walk.
+    f"CREATE INDEX IF NOT EXISTS {TABLE}_newest ON {TABLE} (modified DESC NULLS LAST, id DESC)",
     f"CREATE INDEX IF NOT EXISTS {TABLE}_title ON {TABLE} (title_key, id)",
 )
 DROP: tuple[str, ...] = (f"DROP TABLE IF EXISTS {TABLE}", f"DROP TABLE IF EXISTS {META}")
