@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
+from search import vocabulary
+
 FILTER_FIELDS: tuple[str, ...] = (
     "source",
     "publisher",
@@ -32,18 +34,9 @@ NUMBER_RANGE_FIELDS: tuple[str, ...] = (
 )
 RANGE_FIELDS: tuple[str, ...] = DATE_RANGE_FIELDS + NUMBER_RANGE_FIELDS
 RANGE_OPERATORS: tuple[str, ...] = ("gte", "gt", "lte", "lt")
-OPEN_TYPES: tuple[str, ...] = ("unconditional", "conditional", "restricted")
-UPDATE_FREQUENCIES: tuple[str, ...] = (
-    "realtime",
-    "hourly",
-    "daily",
-    "weekly",
-    "monthly",
-    "quarterly",
-    "semiannual",
-    "yearly",
-    "irregular",
-)
+# One owner: the vocabularies the harvester maps portal wording onto.
+OPEN_TYPES: tuple[str, ...] = vocabulary.OPEN_TYPES
+UPDATE_FREQUENCIES: tuple[str, ...] = vocabulary.FREQUENCIES
 ENUMS: dict[str, tuple[str, ...]] = {
     "open_type": OPEN_TYPES,
     "update_frequency": UPDATE_FREQUENCIES,

@@ -14,10 +14,14 @@ import re
 from functools import lru_cache
 from typing import Any
 
-OPEN_TYPES: tuple[str, ...] = ("unconditional", "conditional", "restricted")
+# "registration": open to anyone after logging in / real-name registration, nothing
+# reviewed (Hangzhou's 登录开放) — the portals keep it apart from 完全开放, and so do we.
+OPEN_TYPES: tuple[str, ...] = ("unconditional", "registration", "conditional", "restricted")
+# "never": the portal says the data is not updated (不更新, static, one-off), unlike
+# "irregular", which is updated at no fixed interval (不定期).
 FREQUENCIES: tuple[str, ...] = (
     "realtime", "hourly", "daily", "weekly", "monthly", "quarterly", "semiannual", "yearly",
-    "irregular",
+    "irregular", "never",
 )
 # Nominal period of each frequency in days (used for ISO 8601 durations and timeliness).
 FREQUENCY_DAYS: dict[str, float] = {
@@ -58,10 +62,12 @@ _OPEN_EXACT = {
 }
 _RESTRICTED = ("不予开放", "不开放", "禁止开放", "不予公开", "不公开", "非开放", "暂不开放", "局内使用",
                "内部使用", "仅限内部")
-# Login or real-name registration is not a condition in the portals' own sense: anyone
-# may register, nothing is reviewed (Hangzhou: 完全开放 / 登录开放 / 申请开放).
-_UNCONDITIONAL = ("无条件", "完全开放", "普通公开", "无特殊条件", "无限制", "登录开放", "登录后开放",
-                  "实名制开放", "实名开放", "实名公开", "注册用户可下载", "实名注册")
+# Login or real-name registration is not a condition in the portals' own sense (anyone
+# may register, nothing is reviewed), but it is not "unconditional" either: the portals
+# list it apart (Hangzhou: 完全开放 / 登录开放 / 申请开放), so it has its own type.
+_REGISTRATION = ("登录开放", "登录后开放", "实名制开放", "实名开放", "实名公开", "注册用户可下载", "实名注册",
+                 "注册后开放", "登录后下载")
+_UNCONDITIONAL = ("无条件", "完全开放", "普通公开", "无特殊条件", "无限制")
 _CONDITIONAL = ("有条件", "条件开放", "依申请", "申请", "受限", "审核", "审批", "授权", "同意",
                 "校验", "核验", "协同", "半开放", "需", "限制")
 
@@ -81,6 +87,8 @@ def _open_type(value: str) -> str:
     compact = key.replace(" ", "")
     if any(word in compact for word in _RESTRICTED):
         return "restricted"
+    if any(word in compact for word in _REGISTRATION):
+        return "registration"
     if any(word in compact for word in _UNCONDITIONAL):
         return "unconditional"
     if any(word in compact for word in _CONDITIONAL):
@@ -97,17 +105,17 @@ _ISO_DURATION = re.compile(
 )
 # Checked in order: the more specific wording first (半年 before 年, 半月 before 月).
 _FREQUENCY_WORDS: tuple[tuple[str, str], ...] = (
-    ("不定期", "irregular"), ("不定时", "irregular"), ("不更新", "irregular"), ("无需更新", "irregular"),
-    ("静态", "irregular"), ("一次性", "irregular"), ("按需", "irregular"), ("随时", "irregular"),
+    ("不定期", "irregular"), ("不定时", "irregular"), ("不更新", "never"), ("无需更新", "never"),
+    ("静态", "never"), ("一次性", "never"), ("按需", "irregular"), ("随时", "irregular"),
     ("实时", "realtime"), ("即时", "realtime"), ("分钟", "realtime"), ("秒", "realtime"),
     ("小时", "hourly"), ("半年", "semiannual"), ("两年", "yearly"), ("季", "quarterly"),
     ("半月", "monthly"), ("旬", "weekly"), ("月", "monthly"), ("周", "weekly"), ("日", "daily"),
     ("天", "daily"), ("年", "yearly"),
     ("irregular", "irregular"), ("as required", "irregular"), ("as needed", "irregular"),
     ("ad hoc", "irregular"), ("adhoc", "irregular"), ("eventual", "irregular"),
-    ("static", "irregular"),
-    ("never", "irregular"), ("one-off", "irregular"), ("one off", "irregular"),
-    ("not updated", "irregular"), ("discontinued", "irregular"),
+    ("static", "never"),
+    ("never", "never"), ("one-off", "never"), ("one off", "never"),
+    ("not updated", "never"), ("discontinued", "never"),
     ("continuous", "realtime"), ("real-time", "realtime"), ("realtime", "realtime"),
     ("real time", "realtime"), ("streaming", "realtime"), ("hour", "hourly"),
     ("semiweekly", "weekly"), ("semi-weekly", "weekly"), ("biweekly", "weekly"),
