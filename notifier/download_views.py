@@ -97,7 +97,7 @@ def _logged(chunks: Iterator[bytes], what: str) -> Iterator[bytes]:
 
 def _streamed(chunks: Iterator[bytes], mimetype: str, filename: str, what: str) -> Response:
     headers = {**PRIVATE_HEADERS, "Content-Disposition": content_disposition(filename)}
-    return Response(_logged(chunks, what), mimetype=mimetype, headers=headers)
+    return Response(_logged(chunks, what), content_type=mimetype, headers=headers)
 
 
 def _batch_for_token(token: str) -> Batch | Response:

@@ -33,6 +33,7 @@ FACET_ORDER = (
     "source",
 )
 FACETS_SHOWN = 8  # more values fold into a <details> list
+FACET_SIZE = 20  # values asked of the backend per facet; "show all" lists the rest
 
 
 def error_slot(field: str | None) -> str:
@@ -153,6 +154,11 @@ def index() -> tuple[str, int]:
     editing = _edited_scene(args.get("edit"))
     total = result.total if result else 0
     pages = min(max(ceil(total / PAGE_SIZE), 1), MAX_PAGE)
+    if result is not None and page > pages:
+        # A page past the end (an old link, a hand-edited URL) shows the last page.
+        page = pages
+        hits = search.get().search(parsed, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE, facets=(), sort=sort)
+        result.hits = hits.hits
     terms = highlight_terms(query.get("text", ""))
     sort_params = params + ([("sort", sort)] if sort != "relevance" else [])
     if editing:
@@ -172,6 +178,7 @@ def index() -> tuple[str, int]:
         sort_params=sort_params,
         facets=facet_groups(query, result.facets if result else {}, sort_params),
         facets_shown=FACETS_SHOWN,
+        facet_size=FACET_SIZE,
         terms=terms,
         highlight=highlight,
         with_params=with_params,
