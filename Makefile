@@ -30,6 +30,7 @@ $(VENV)/.setup-test: $(VENV)/.setup
 setup: $(VENV)/.setup $(COMPILED)
 setup-test: $(VENV)/.setup-test $(COMPILED)
 	bash scripts/bootstrap-browser
+	bash scripts/fetch-axe
 
 run: setup
 	$(BIN)/scenewatch init
