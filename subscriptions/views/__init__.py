@@ -31,6 +31,24 @@ def http_url(value: str | None) -> str:
     return text if urlsplit(text).scheme.lower() in ("http", "https") else ""
 
 
+def short_id(dataset_id: str) -> str:
+    """A dataset id short enough to cite: ``source:`` and the last part of the native
+    id (ids are often whole portal URLs); the full id stays in the page."""
+    from urllib.parse import parse_qsl
+
+    source, _, native = (dataset_id or "").partition(":")
+    if not native:
+        return dataset_id
+    parts = urlsplit(native)
+    tail = ""
+    if parts.scheme in ("http", "https"):
+        values = [v for _, v in parse_qsl(parts.query) if v]
+        segments = [s for s in parts.path.split("/") if s]
+        tail = values[-1] if values else (segments[-1] if segments else parts.netloc)
+    short = f"{source}:{tail or native}"
+    return short if len(short) <= 48 else short[:47] + "…"
+
+
 def _template_context() -> dict[str, Any]:
     settings = current_app.config["SCENEWATCH"]
     return {
@@ -102,4 +120,5 @@ def register_views(app: Flask) -> None:
     _register_delivery_links(app)
     app.context_processor(_template_context)
     app.jinja_env.filters["http_url"] = http_url
+    app.jinja_env.filters["short_id"] = short_id
     app.after_request(_security_headers)

@@ -111,6 +111,25 @@ def own_field_facets(
     return counts
 
 
+def _facets_without(query: dict[str, Any], bad_fields: list[str]) -> dict[str, list[tuple[str, int]]]:
+    """Facet counts for ``query`` minus the parts with errors, so a mistake in one box
+    does not take the filter column away (the page still asks to fix the mistake)."""
+    from search.backends.base import FACET_FIELDS
+    from search.query import QueryError, parse_query
+
+    kept = dict(query)
+    for field in bad_fields:
+        head = field.split(".", 1)[0].split("[", 1)[0]
+        kept.pop(head if head in ("text", "filters", "exclude", "ranges") else "", None)
+    if any(not f for f in bad_fields):
+        kept = {}
+    try:
+        parsed = parse_query(kept)
+    except QueryError:
+        parsed = parse_query({})
+    return search.get().search(parsed, limit=0, offset=0, facets=FACET_FIELDS).facets
+
+
 def _edited_scene(raw: str | None) -> dict[str, Any] | None:
     """The logged-in user's scene whose query this search is changing (``?edit=ID``)."""
     from flask import g
@@ -141,11 +160,13 @@ def index() -> tuple[str, int]:
     sort = args.get("sort") if args.get("sort") in SORTS else "relevance"
     errors: dict[str, list[Any]] = {}
     result = None
+    facets_only: dict[str, list[tuple[str, int]]] = {}
     try:
         parsed = parse_query(query)
     except QueryError as exc:
         for error in exc.errors:
             errors.setdefault(error_slot(getattr(error, "field", None)), []).append(error)
+        facets_only = _facets_without(query, [str(getattr(e, "field", "") or "") for e in exc.errors])
     else:
         result = search.get().search(
             parsed, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE, facets=FACET_FIELDS, sort=sort
@@ -176,7 +197,7 @@ def index() -> tuple[str, int]:
         sorts=SORTS,
         params=params,
         sort_params=sort_params,
-        facets=facet_groups(query, result.facets if result else {}, sort_params),
+        facets=facet_groups(query, result.facets if result else facets_only, sort_params),
         facets_shown=FACETS_SHOWN,
         facet_size=FACET_SIZE,
         terms=terms,

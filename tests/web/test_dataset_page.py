@@ -44,7 +44,7 @@ def test_history_shows_what_changed_between_versions(
     assert "Title" not in newest
     assert f'<span class="diff-new">{doc["title"]}（2024版）</span>' in middle
     assert '<span class="diff-new">+ csv</span>' in middle
-    assert '<span class="diff-old">api</span>' in middle
+    assert '<span class="diff-old">API</span>' in middle  # the api/data form in words
     assert "First seen with this content." in oldest
 
 

@@ -75,3 +75,11 @@ def test_csv_type_once_and_an_icon(user_client: FlaskClient, catalog: list[dict]
     assert export.status_code == 200 and export.headers["Content-Type"] == "text/csv; charset=utf-8"
     icon = user_client.get("/favicon.ico")
     assert icon.status_code == 200 and icon.mimetype == "image/svg+xml"
+
+
+def test_facets_stay_on_a_search_error(client: FlaskClient, catalog: list[dict]) -> None:
+    html = client.get("/?q=交通&modified_from=someday&lang=zh").get_data(as_text=True)
+    assert "不是日期" in html and 'id="total"' not in html
+    counts = re.findall(r'<section class="facet" data-field="region">(.*?)</section>', html, re.S)
+    assert counts and _values(counts[0]) == dict(Counter(d["region"] for d in catalog
+                                                         if "交通" in text_of(d) and d["region"]))
