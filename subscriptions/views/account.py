@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, session, url_for
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
@@ -19,6 +19,14 @@ bp = Blueprint("account", __name__)
 
 def _settings() -> Any:
     return current_app.config["SCENEWATCH"]
+
+
+def _me(s: Any) -> User:
+    """The logged-in user's row (gone only if deleted meanwhile: then 404)."""
+    user = s.get(User, g.user.id)
+    if user is None:
+        abort(404)
+    return user
 
 
 def _problems(problems: list[Any]) -> dict[str, list[str]]:
@@ -45,7 +53,7 @@ def _channels(s: Any, user_id: int) -> list[dict[str, Any]]:
 def _render(errors: dict[str, list[str]] | None = None, status: int = 200,
             form: dict[str, str] | None = None) -> tuple[str, int]:
     with db.session() as s:
-        user = s.get(User, g.user.id)
+        user = _me(s)
         channels = _channels(s, user.id)
         values = {"locale": user.locale, "timezone": user.timezone, **(form or {})}
         return render_template("account.html", user=user, channels=channels, errors=errors or {},
@@ -69,7 +77,7 @@ def preferences() -> Any:
     locale = (request.form.get("locale") or "").strip()
     zone = (request.form.get("timezone") or "").strip()
     with db.session() as s:
-        user = s.get(User, g.user.id)
+        user = _me(s)
         try:
             set_preferences(user, locale, zone)
         except AccountError as exc:
@@ -88,7 +96,7 @@ def password() -> Any:
 
     form = request.form
     with db.session() as s:
-        user = s.get(User, g.user.id)
+        user = _me(s)
         problems = change_password(user, form.get("current_password") or "", form.get("new_password") or "",
                                    form.get("new_password2") or "")
         if problems:
@@ -106,7 +114,7 @@ def confirm_address() -> Response:
     from subscriptions.views.scenes import send_confirmations
 
     with db.session() as s:
-        channel = account_address_channel(s, s.get(User, g.user.id))
+        channel = account_address_channel(s, _me(s))
         pending = [] if channel.verified else [(channel.id, channel.target)]
     send_confirmations(pending)
     return redirect(url_for("account.show") + "#channels")
@@ -121,7 +129,7 @@ def delete() -> Any:
     typed = (request.form.get("confirm_email") or "").strip().lower()
     if request.method == "POST" and typed == g.user.email.lower():
         with db.session() as s:
-            delete_account(s, s.get(User, g.user.id))
+            delete_account(s, _me(s))
         lang = session.get("lang")
         session.clear()
         if lang:

@@ -72,3 +72,64 @@ def matched_chart(
         )
     parts.append("</svg>")
     return Markup("".join(parts))
+
+
+SERIES = (("added", "bar-added"), ("removed", "bar-removed"), ("changed", "bar-changed"))
+
+
+def changes_chart(
+    points: Sequence[tuple[datetime | str, int, int, int]],
+    *,
+    title: str,
+    names: dict[str, str],
+    width: int = 640,
+    height: int = 180,
+) -> Markup:
+    """Stacked bars of added / removed / changed per run (oldest first), with a legend
+    naming each colour in ``names``. Empty input gives an empty string."""
+    if not points:
+        return Markup("")
+    left, right, top, bottom = 48, 12, 24, 28
+    plot_w, plot_h = width - left - right, height - top - bottom
+    top_value = _nice_max(max(a + r + c for _, a, r, c in points))
+    slot = plot_w / len(points)
+    bar = max(2.0, min(28.0, slot * 0.7))
+    bottom_y = top + plot_h
+
+    def when(value: datetime | str) -> str:
+        return value.strftime("%Y-%m-%d %H:%M") if isinstance(value, datetime) else str(value)
+
+    parts = [
+        f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" '
+        f'aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg">',
+        f"<title>{escape(title)}</title>",
+        f'<line class="axis" x1="{left}" y1="{bottom_y}" x2="{width - right}" y2="{bottom_y}"/>',
+        f'<line class="axis" x1="{left}" y1="{top}" x2="{left}" y2="{bottom_y}"/>',
+        _tick(left - 6, top + 4, str(top_value)),
+        _tick(left - 6, bottom_y + 4, "0"),
+        f'<text class="tick" x="{left}" y="{height - 8}">{escape(when(points[0][0]))}</text>',
+    ]
+    if len(points) > 1:
+        parts.append(f'<text class="tick" x="{width - right}" y="{height - 8}" text-anchor="end">'
+                     f"{escape(when(points[-1][0]))}</text>")
+    legend_x = left + 4
+    for key, css in SERIES:
+        parts.append(f'<rect class="{css}" x="{legend_x}" y="6" width="10" height="10"/>'
+                     f'<text class="tick" x="{legend_x + 14}" y="15">{escape(names.get(key, key))}</text>')
+        legend_x += 24 + 8 * len(names.get(key, key))
+    for i, (moment, added, removed, changed) in enumerate(points):
+        x = left + i * slot + (slot - bar) / 2
+        y = float(bottom_y)
+        label = (f"{when(moment)}: {names.get('added', 'added')} {added}, "
+                 f"{names.get('removed', 'removed')} {removed}, {names.get('changed', 'changed')} {changed}")
+        parts.append(f"<g><title>{escape(label)}</title>")
+        for (key, css), count in zip(SERIES, (added, removed, changed)):
+            if count <= 0:
+                continue
+            h = count / top_value * plot_h
+            y -= h
+            parts.append(f'<rect class="{css}" data-series="{key}" x="{x:.1f}" y="{y:.1f}" '
+                         f'width="{bar:.1f}" height="{h:.1f}"/>')
+        parts.append("</g>")
+    parts.append("</svg>")
+    return Markup("".join(parts))

@@ -50,7 +50,7 @@ def all_values(field: str) -> Any:
         counts = []
     chosen = {str(v) for v in (query.get("filters") or {}).get(field, [])}
     needle = (args.get("filter") or "").strip().lower()
-    items = [
+    items: list[dict[str, Any]] = [
         {"value": v, "count": c, "selected": v in chosen, "href": url_for("search_page.index")
          + toggle_filter([*params, *keep], field, v)}
         for v, c in counts

@@ -198,7 +198,7 @@ def test_the_bad_date_message_reads_as_documented() -> None:
         (
             {"filters": {"open_type": ["open"]}},
             'filters.open_type[0]: "open" is not a valid open_type '
-            "(known: unconditional, conditional, restricted)",
+            "(known: unconditional, registration, conditional, restricted)",
         ),
         (
             {"filters": {"update_frequency": "montly"}},

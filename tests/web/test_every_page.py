@@ -14,7 +14,14 @@ import pytest
 from flask.testing import FlaskClient
 
 from tests.web.browser_support import (
-    PHONE, Shots, axe_violations, chromium, dump, free_port, horizontal_overflow, served_app,
+    PHONE,
+    Shots,
+    axe_violations,
+    chromium,
+    dump,
+    free_port,
+    horizontal_overflow,
+    served_app,
 )
 from tests.web.conftest import PASSWORD, harvest, later, slice_records, text_of
 
@@ -40,7 +47,7 @@ def _prepare(page, base: str, tmp_path: Path, records: list[dict]) -> dict[str, 
     for row in changed:
         if "交通" in (row.get("资源名称") or ""):
             row["资源名称"] += "（更新）"
-    harvest(changed, page.context.tmp_path, now=later(1))  # type: ignore[attr-defined]
+    harvest(changed, tmp_path, now=later(1))
     page.goto(base + scene)
     page.click("#run-now")
     page.wait_for_selector("#changed")
@@ -69,7 +76,6 @@ def test_every_page_is_accessible_and_fits_a_phone(tmp_path: Path) -> None:
         records = slice_records()
         harvest(records, tmp_path)
         context = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 900}, bypass_csp=True)
-        context.tmp_path = tmp_path  # type: ignore[attr-defined]
         page = context.new_page()
         page.set_default_timeout(20_000)
         shots = Shots("every-page")
