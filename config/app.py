@@ -45,9 +45,12 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     from subscriptions.views import register_views
 
     install_converters(app)
+    from subscriptions.api import init_api
+
     init_i18n(app)
     init_request_id(app)
     register_views(app)
+    init_api(app)
     return app
 
 

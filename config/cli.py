@@ -21,9 +21,10 @@ def _register() -> None:
     from notifier.cli import register as register_notifier
     from search.cli import register as register_search
     from subscriptions.cli import register as register_subscriptions
+    from subscriptions.token_cli import register as register_tokens
 
     for register in (register_config, register_search, register_subscriptions, register_notifier,
-                     register_channels):
+                     register_channels, register_tokens):
         register(cli)
 
 

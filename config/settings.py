@@ -94,6 +94,8 @@ class Settings:
     scheduler_enabled: bool = True
     default_locale: str = "zh"
     log_level: str = "info"
+    # Requests per API token (Flask-Limiter notation, e.g. "300/minute;5000/hour").
+    api_rate_limit: str = "300/minute"
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -204,6 +206,15 @@ def _checked_search_backend(raw: str, database_url: str, search_url: str) -> str
     """``raw`` normalised, after checking it can be resolved (else SystemExit)."""
     resolve_search_backend(raw, database_url, search_url)
     return raw.strip().lower()
+def _rate_limit(raw: str) -> str:
+    value = raw.strip() or "300/minute"
+    try:
+        from limits import parse_many
+
+        parse_many(value)
+    except ValueError as exc:
+        raise SystemExit(f"SCENEWATCH_API_RATE_LIMIT must look like 300/minute, got {raw!r}") from exc
+    return value
 
 
 def load_settings(env: dict[str, str] | None = None) -> Settings:
@@ -270,4 +281,5 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         scheduler_enabled=_flag(env.get("SCENEWATCH_SCHEDULER"), True),
         default_locale=(env.get("SCENEWATCH_LOCALE", "") or "zh").strip(),
         log_level=log_level,
+        api_rate_limit=_rate_limit(env.get("SCENEWATCH_API_RATE_LIMIT", "")),
     )

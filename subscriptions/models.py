@@ -115,3 +115,36 @@ class SceneMember(Base):
     scene_id: Mapped[int] = mapped_column(ForeignKey("scene.id", ondelete="CASCADE"), primary_key=True)
     dataset_id: Mapped[str] = mapped_column(String(512), primary_key=True)
     version_id: Mapped[int] = mapped_column(ForeignKey("dataset_version.id"))
+
+
+class ApiToken(Base):
+    """A personal API token: only its prefix and a hash are kept; the token is shown once."""
+
+    __tablename__ = "api_token"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    prefix: Mapped[str] = mapped_column(String(32), unique=True)  # shown in lists, finds the row
+    token_hash: Mapped[str] = mapped_column(String(64))  # sha256 hex of the whole token
+    scope: Mapped[str] = mapped_column(String(16), default="read")  # read < write < admin
+    created_at: Mapped[datetime]
+    last_used_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    expires_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class IdempotencyRecord(Base):
+    """A POST made with an ``Idempotency-Key``: its fingerprint and, once done, its response."""
+
+    __tablename__ = "idempotency_record"
+    __table_args__ = (UniqueConstraint("owner_id", "key", name="uq_idempotency_record_owner_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
+    key: Mapped[str] = mapped_column(String(255))
+    fingerprint: Mapped[str] = mapped_column(String(64))  # sha256 of method, path and body
+    status: Mapped[int | None] = mapped_column(Integer, nullable=True)  # None: still running
+    body: Mapped[str] = mapped_column(Text, default="")
+    headers: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(index=True)

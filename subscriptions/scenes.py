@@ -234,3 +234,23 @@ def duplicate_scene(session: Session, scene: Scene, *, name: str | None = None,
 def _copy_name(name: str) -> str:
     suffix = " (copy)"
     return name[:MAX_NAME - len(suffix)] + suffix
+def delete_scene(session: Session, scene: Scene) -> None:
+    """Delete ``scene`` with its runs and members, and every channel no other scene uses
+    (it would only deliver leftovers of a scene its owner deleted)."""
+    from sqlalchemy import delete, select
+
+    from subscriptions.models import SceneMember, scene_channel
+
+    channel_ids = [c.id for c in scene.channels]
+    # Members are not an ORM relationship of Scene; delete them explicitly so databases
+    # without cascading foreign keys are left clean too.
+    session.execute(delete(SceneMember).where(SceneMember.scene_id == scene.id))
+    session.delete(scene)
+    session.flush()
+    shared = set(session.scalars(
+        select(scene_channel.c.channel_id).where(scene_channel.c.channel_id.in_(channel_ids))
+    ))
+    for channel_id in set(channel_ids) - shared:
+        channel = session.get(Channel, channel_id)
+        if channel is not None:
+            session.delete(channel)

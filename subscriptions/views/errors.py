@@ -23,6 +23,11 @@ def wants_json() -> bool:
 
 def render_error(error: HTTPException) -> Any:
     """The error page for ``error`` (its code, a helpful sentence, where to go next)."""
+    from subscriptions.api import handle_api_error
+
+    problem = handle_api_error(error)
+    if problem is not None:  # /api/v1 speaks RFC 9457 problem+json
+        return problem
     code = error.code or 500
     from flask_wtf.csrf import CSRFError
 
@@ -39,9 +44,18 @@ def render_error(error: HTTPException) -> Any:
     return response
 
 
+def _other_http_error(error: HTTPException) -> Any:
+    """Codes without a page of their own (401, 415, 422, 429 …): a problem on API
+    paths, werkzeug's plain response elsewhere."""
+    from subscriptions.api import handle_api_error
+
+    return handle_api_error(error) or error
+
+
 def init_errors(app: Flask) -> None:
     """Register the handlers on the app (so they cover every blueprint)."""
     for code in HANDLED:
         app.register_error_handler(code, render_error)
+    app.register_error_handler(HTTPException, _other_http_error)
     # Unhandled exceptions reach the 500 handler after Flask has logged them; tests
     # (PROPAGATE_EXCEPTIONS) still see the original traceback.

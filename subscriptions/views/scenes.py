@@ -347,34 +347,13 @@ def pause(scene_id: int) -> Response:
 @login_required
 def delete(scene_id: int) -> Any:
     """GET asks for confirmation; POST deletes the scene, its runs and members."""
-    from sqlalchemy import delete as sql_delete
-
-    from notifier.models import Channel
-    from subscriptions.models import SceneMember, scene_channel
+    from subscriptions.scenes import delete_scene
 
     with db.session() as s:
         scene = owned_scene(s, scene_id)
         if request.method == "GET":
             return render_template("scene_delete.html", scene=scene)
         name = scene.name
-        channel_ids = [c.id for c in scene.channels]
-        # Members are not an ORM relationship of Scene; delete them explicitly so
-        # databases without cascading foreign keys are left clean too.
-        s.execute(sql_delete(SceneMember).where(SceneMember.scene_id == scene_id))
-        s.delete(scene)
-        s.flush()
-        # A channel no other scene uses would only deliver leftovers of a scene the
-        # user deleted: drop it (its pending notifications go with it).
-        shared = set(
-            s.scalars(
-                select(scene_channel.c.channel_id).where(
-                    scene_channel.c.channel_id.in_(channel_ids)
-                )
-            )
-        )
-        for channel_id in set(channel_ids) - shared:
-            channel = s.get(Channel, channel_id)
-            if channel is not None:
-                s.delete(channel)
+        delete_scene(s, scene)
     flash(translate("scene.deleted", name=name), "ok")
     return redirect(url_for("scenes.index"))
