@@ -49,8 +49,8 @@ class IssuedToken:
 
 
 def is_admin(user: User) -> bool:
-    """True for administrators (the ``users grant-admin`` role, when the model has it)."""
-    return bool(getattr(user, "is_admin", False))
+    """True for administrators (``scenewatch users grant-admin``)."""
+    return bool(user.is_admin)
 
 
 def scope_allows(held: str, needed: str) -> bool:

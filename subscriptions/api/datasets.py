@@ -37,7 +37,7 @@ def parse_scene_query(raw: Any, field: str = "query") -> Any:
 
 def run_search(query: Any, args: dict[str, Any]) -> dict[str, Any]:
     """One page of hits for ``query`` with facets and the next cursor."""
-    from search.backend import FACET_FIELDS
+    from search.backends import FACET_FIELDS
 
     offset = decode_cursor(CURSOR_KIND, args.get("cursor")) or 0
     limit = int(args["limit"])

@@ -32,8 +32,7 @@ def new_account(email: str, admin: bool = False) -> int:
 
     with db.session() as session:
         user = register_user(session, email, PASSWORD, "en")
-        if admin and hasattr(user, "is_admin"):
-            user.is_admin = True
+        user.is_admin = admin
         return user.id
 
 

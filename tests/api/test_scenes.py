@@ -109,3 +109,21 @@ def test_concurrent_creates_with_one_key_make_one_scene(app, served, catalog, al
     assert set(results) <= {201, 409} and 201 in results
     with db.session() as session:
         assert session.scalar(select(func.count()).select_from(Scene)) == 1
+
+
+def test_patch_changes_only_what_is_given_and_a_new_query_records_a_baseline(api, catalog):
+    scene = _create(api, query={"text": "交通"}).get_json()
+    runs_before = api("GET", f"/api/v1/scenes/{scene['id']}/runs").get_json()["items"]
+    renamed = api("PATCH", f"/api/v1/scenes/{scene['id']}", json={"name": "新名字"})
+    assert renamed.status_code == 200
+    assert renamed.get_json()["name"] == "新名字" and renamed.get_json()["query"]["text"] == "交通"
+    assert api("GET", f"/api/v1/scenes/{scene['id']}/runs").get_json()["items"] == runs_before
+    requery = api("PATCH", f"/api/v1/scenes/{scene['id']}", json={"query": {"text": "教育"}})
+    assert requery.status_code == 200 and requery.get_json()["query"]["text"] == "教育"
+    runs_after = api("GET", f"/api/v1/scenes/{scene['id']}/runs").get_json()["items"]
+    assert len(runs_after) == len(runs_before) + 1 and runs_after[0]["state"] == "baseline"
+    paused = api("PATCH", f"/api/v1/scenes/{scene['id']}", json={"paused": True}).get_json()
+    assert paused["paused"] is True
+    bad = api("PATCH", f"/api/v1/scenes/{scene['id']}", json={"name": "", "schedule": "fortnightly"})
+    assert bad.status_code == 422 and {"name"} <= {e["field"] for e in bad.get_json()["errors"]}
+    assert api("GET", f"/api/v1/scenes/{scene['id']}").get_json()["name"] == "新名字"  # nothing half-changed
