@@ -66,9 +66,9 @@ def handle_api_error(error: Exception) -> Response | None:
 
 def blueprints() -> list[Any]:
     """Every resource blueprint of the API, in the order the document lists them."""
-    from subscriptions.api import channels, datasets, notifications, runs, scenes, tokens
+    from subscriptions.api import channels, datasets, notifications, runs, scenes, sources, tokens
 
-    return [datasets.bp, scenes.bp, runs.bp, channels.bp, notifications.bp, tokens.bp]
+    return [datasets.bp, scenes.bp, runs.bp, channels.bp, notifications.bp, sources.bp, tokens.bp]
 
 
 def init_api(app: Flask) -> None:

@@ -347,3 +347,4 @@ class TokenOut(ma.Schema):
 class TokenPage(ma.Schema):
     items = fields.List(fields.Nested(TokenOut), required=True)
     next_cursor = nullable(Str(required=True))
+

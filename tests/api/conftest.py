@@ -17,12 +17,15 @@ PASSWORD = "correct horse battery"
 
 
 def harvest_sample(folder: Path, count: int = 80, source: str = "hz") -> list[dict[str, Any]]:
-    """Harvest the first ``count`` records of the bundled Hangzhou export with the real pipeline."""
-    from search.harvest import run_harvest
+    """Register source ``source`` at a file holding the first ``count`` records of the
+    bundled Hangzhou export, and harvest it with the real pipeline."""
+    from search.source_runs import harvest_source
     from tests.helpers import sample_records, write_snapshot
 
     records = sample_records()[:count]
-    run_harvest(source, write_snapshot(folder / "snapshot.json", records), fmt="portal-json")
+    outcome = harvest_source(source, location=write_snapshot(folder / "snapshot.json", records),
+                             fmt="portal-json")
+    assert outcome.status == "ok", outcome.record
     return records
 
 

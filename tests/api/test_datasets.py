@@ -78,3 +78,25 @@ def test_etag_gives_304_when_nothing_changed(api, catalog):
     assert again.status_code == 304 and again.data == b""
     other = api("GET", "/api/v1/datasets?limit=4", headers={"If-None-Match": etag})
     assert other.status_code == 200
+
+
+def test_admins_list_sources_and_harvest_now(app, client, tmp_path):
+    from tests.api.conftest import bearer, issue_token, new_account
+    from tests.helpers import sample_records, write_snapshot
+
+    harvest_sample(tmp_path, 20)
+    admin = issue_token(new_account("admin@example.org", admin=True), "admin")
+    listed = client.get("/api/v1/sources", headers=bearer(admin)).get_json()["items"]
+    assert [s["name"] for s in listed] == ["hz"] and listed[0]["last_harvest"]["counts"]["new"] == 20
+    write_snapshot(tmp_path / "snapshot.json", sample_records()[:25])  # the portal publishes more
+    ran = client.post("/api/v1/sources/hz/harvests", json={}, headers=bearer(admin))
+    assert ran.status_code == 201, ran.get_json()
+    assert ran.get_json()["counts"]["new"] == 5
+    harvests = client.get("/api/v1/sources/hz/harvests", headers=bearer(admin)).get_json()["items"]
+    assert [h["counts"]["new"] for h in harvests] == [5, 20]
+    assert client.get("/api/v1/sources/nope", headers=bearer(admin)).status_code == 404
+    # A write token of an ordinary account, or an admin's write token, may not.
+    writer = issue_token(new_account("someone@example.org"), "write")
+    assert client.get("/api/v1/sources", headers=bearer(writer)).status_code == 403
+    admin_write = issue_token(new_account("admin2@example.org", admin=True), "write")
+    assert client.post("/api/v1/sources/hz/harvests", json={}, headers=bearer(admin_write)).status_code == 403
