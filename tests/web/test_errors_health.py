@@ -46,7 +46,8 @@ def test_500_page_hides_the_error(app: Flask) -> None:
 def test_json_errors_for_api_clients(client: FlaskClient) -> None:
     response = client.get("/api/v1/nothing-here")
     assert response.status_code == 404
-    assert response.get_json()["error"]["code"] == 404
+    assert response.content_type == "application/problem+json"  # RFC 9457 under /api/v1
+    assert response.get_json()["status"] == 404
     response = client.get("/nothing", headers={"Accept": "application/json"})
     assert response.get_json()["error"]["code"] == 404
 
