@@ -93,7 +93,7 @@ def init_api(app: Flask) -> None:
     app.register_error_handler(ApiProblem, from_problem)
     for blueprint in blueprints():
         api.register_blueprint(blueprint)
-        exempt_blueprint(blueprint.name)
+        exempt_blueprint(blueprint)
     app.register_blueprint(docs_bp)
     from subscriptions.api.limits import init_limits
 

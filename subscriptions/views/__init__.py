@@ -97,6 +97,7 @@ def register_views(app: Flask) -> None:
         scene_edit,
         scenes,
         search_page,
+        tokens_page,
     )
     from subscriptions.views.csrf import init_csrf
 
@@ -110,6 +111,7 @@ def register_views(app: Flask) -> None:
         scene_edit.bp,
         account.bp,
         facets.bp,
+        tokens_page.bp,
         runs.bp,
         channels.bp,
         datasets.bp,
