@@ -1,7 +1,7 @@
 """API tokens and idempotency records
 
-Revision ID: 0004_api_tokens
-Revises: 0003_sources
+Revision ID: 0005_api_tokens
+Revises: 0004_channel_zone
 Create Date: 2026-12-02 06:00:00
 """
 from __future__ import annotations
@@ -11,8 +11,8 @@ from alembic import op
 
 from config.extensions import UTCDateTime
 
-revision = '0004_api_tokens'
-down_revision = '0003_sources'
+revision = '0005_api_tokens'
+down_revision = '0004_channel_zone'
 branch_labels = None
 depends_on = None
 
