@@ -121,7 +121,7 @@ class NotificationRedeliver(MethodView):
         state after this attempt (`sent`, or `retrying` with the retry schedule).
         """
         from notifier.delivery import deliver_notification
-        from notifier.notifications import redeliver
+        from notifier.lifecycle import redeliver
 
         with db.session() as session:
             note = _owned_notification(session, notification_id)
