@@ -85,6 +85,8 @@ def test_gzip_bomb_is_refused_with_peak_rss_under_1_gb(tmp_path: Path) -> None:
     after = _state(tmp_path / "instance", "nanning")
     assert (after["live"], after["versions"]) == (before["live"], before["versions"]) == (6, 6)
     assert after["last_state"] == "error" and "SCENEWATCH_HARVEST_MAX_BYTES" in after["last_error"]
+    shown = json.loads(_cli(env, "sources", "show", "nanning", "--json").stdout)
+    assert "SCENEWATCH_HARVEST_MAX_BYTES" in shown["harvests"][0]["error"]
 
 
 def test_drip_server_ends_with_a_clear_error_and_keeps_earlier_data(tmp_path: Path) -> None:
@@ -103,3 +105,22 @@ def test_drip_server_ends_with_a_clear_error_and_keeps_earlier_data(tmp_path: Pa
     after = _state(tmp_path / "instance", "nanning")
     assert (after["live"], after["versions"]) == (before["live"], before["versions"])
     assert after["last_state"] == "error" and "slower than" in after["last_error"]
+    shown = json.loads(_cli(env, "sources", "show", "nanning", "--json").stdout)
+    assert "slower than 1024 bytes/s" in shown["harvests"][0]["error"]
+    assert shown["harvests"][0]["status"] == "error"
+
+
+def test_a_one_byte_per_5_s_drip_ends_within_5_minutes_on_default_settings(tmp_path: Path) -> None:
+    """No setting shortened: the 60 s window at 1 KB/s abandons the drip after about
+    60 + 5 s (the arithmetic is in test_harvest_fetch.py)."""
+    env = _env(tmp_path / "instance")
+    assert _cli(env, "init").returncode == 0
+    with DripServer(gap=5.0) as server:
+        started = time.monotonic()
+        done = _cli(env, "harvest", "drip", server.url, "--json", timeout=300)
+        elapsed = time.monotonic() - started
+    error = json.loads(done.stdout)["error"]["message"]
+    assert done.returncode != 0 and "slower than 1024 bytes/s; abandoned" in error, error
+    print(f"default-settings drip abandoned after {elapsed:.1f} s")
+    assert 60 <= elapsed < 5 * 60, elapsed
+    assert server.connections == 1
