@@ -171,8 +171,11 @@ def test_tls_runs_on_the_pinned_socket_for_the_host_name(tmp_path: Any, monkeypa
     from config.outgoing import connections
 
     key, cert = _self_signed(tmp_path, "portal.tls.example")
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.SimpleHTTPRequestHandler)
-    server.RequestHandlerClass.log_message = lambda *a: None  # type: ignore[method-assign]
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
     serving = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     serving.load_cert_chain(cert, key)
     server.socket = serving.wrap_socket(server.socket, server_side=True)

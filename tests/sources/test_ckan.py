@@ -69,7 +69,7 @@ def test_paging_full_then_incremental_at_the_api_level() -> None:
     assert portal.returned_ids(seen) == [changed]  # only the changed package was sent
     request = portal.answers[seen][0]
     assert request.param("fq") == "metadata_modified:{2019-01-01T00:00:00.000Z TO *]"
-    assert [r.mapped["title"] for r in second.records] == [["Nuevo título"]]
+    assert [(r.mapped or {})["title"] for r in second.records] == [["Nuevo título"]]
     assert second.state["last_modified"] == "2019-02-01T10:00:00.123456"
     assert second.state["last_full_at"] == first.state["last_full_at"]
 
