@@ -62,7 +62,7 @@ def _send_confirmations(channel_ids: list[int]) -> None:
 
     try:
         send_confirmations(channel_ids, current_app.config["SCENEWATCH"])
-    except Exception:  # noqa: BLE001 - logged; the address stays unconfirmed and can be re-sent
+    except Exception:  # logged; the address stays unconfirmed and can be re-sent
         log.exception("confirmation mail failed for channels %s", channel_ids)
 
 
@@ -170,6 +170,6 @@ class ScenePreview(MethodView):
         with db.session() as session:
             scene = owned(session, Scene, scene_id)
             saved = dict(scene.query or {})
-        query = parse_scene_query(body["query"] if "query" in body else saved)
+        query = parse_scene_query(body.get("query", saved))
         result = search.get().search(query, limit=body["limit"], offset=0, facets=())
         return {"total": result.total, "query": query.to_dict(), "items": result.to_dict()["hits"]}
