@@ -25,7 +25,7 @@ from config.extensions import db, search
 from subscriptions.i18n import localise_problem, query_field_label, translate
 from subscriptions.models import Scene, SceneRun, User
 from subscriptions.views.auth import COMMON_ZONES, login_required
-from subscriptions.views.charts import matched_chart
+from subscriptions.views.charts import changes_chart, matched_chart
 from subscriptions.views.query_params import build_query, query_params, query_to_params, with_params
 
 bp = Blueprint("scenes", __name__)
@@ -244,6 +244,11 @@ def show(scene_id: int) -> str:
         [(r.started_at.astimezone(_zone()), r.matched) for r in finished],
         title=translate("scene.chart_title"),
     )
+    changes = changes_chart(
+        [(r.started_at.astimezone(_zone()), r.added, r.removed, r.changed) for r in finished],
+        title=translate("scene.changes_chart_title"),
+        names={k: translate(f"count.{k}") for k in ("added", "removed", "changed")},
+    )
     # The Atom feed belongs to another module; link it only once it is served.
     served = "downloads" in current_app.blueprints
     feed_href = url_for("downloads.feed", feed_token=scene.feed_token) if served else None
@@ -263,6 +268,7 @@ def show(scene_id: int) -> str:
         run_count=run_count,
         secret=secret,
         chart=chart,
+        changes_chart=changes,
         feed_href=feed_href,
         exports=exports,
         search_href=url_for("search_page.index") + with_params(query_to_params(scene.query or {})),

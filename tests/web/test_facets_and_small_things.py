@@ -83,3 +83,27 @@ def test_facets_stay_on_a_search_error(client: FlaskClient, catalog: list[dict])
     counts = re.findall(r'<section class="facet" data-field="region">(.*?)</section>', html, re.S)
     assert counts and _values(counts[0]) == dict(Counter(d["region"] for d in catalog
                                                          if "交通" in text_of(d) and d["region"]))
+
+
+def test_scene_page_plots_changes_per_run(user_client: FlaskClient, catalog: list[dict], records: list[dict],
+                                          tmp_path) -> None:
+    from tests.web.conftest import harvest, later
+
+    made = user_client.post("/scenes/new", data={"q": "交通", "name": "plot", "schedule": "daily",
+                                                 "timezone": "UTC", "email_cadence": "immediate"})
+    scene_path = made.headers["Location"]
+    user_client.post(scene_path + "/run")
+    changed = [dict(r) for r in records]
+    retitled = 0
+    for row in changed:
+        if "交通" in (row.get("资源名称") or "") and retitled < 3:
+            row["资源名称"] += "（更新）"
+            retitled += 1
+    harvest(changed, tmp_path, now=later(1))
+    user_client.post(scene_path + "/run")
+    html = user_client.get(scene_path + "?lang=zh").get_data(as_text=True)
+    chart = re.search(r'<section class="card" id="changes-chart">(.*?)</section>', html, re.S).group(1)
+    assert "每次运行" in chart and 'role="img"' in chart
+    bars = re.findall(r'data-series="(\w+)"', chart)
+    assert bars == ["changed"]  # the baseline has no bars; the second run changed 3
+    assert "变更 3" in chart
