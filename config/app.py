@@ -6,15 +6,18 @@ from typing import Any
 from flask import Flask
 
 from config.extensions import db, search
+from config.extensions import settings as bound_settings
 from config.logging import configure_logging, route_app_logger
 from config.settings import Settings, load_settings
 
 
 def init_services(settings: Settings) -> None:
-    """Bind the database and the search backend to ``settings`` (web, CLI and workers)."""
+    """Bind the settings, the database and the search backend (web, CLI, workers and
+    plain scripts: nothing here needs a Flask app)."""
     from search.backends import make_backend
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    bound_settings.value = settings
     db.init(settings.database_url)
     search.backend = make_backend(settings)
 
@@ -55,7 +58,5 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
 
 
 def current_settings() -> Settings:
-    """The settings of the running app (inside an app context)."""
-    from flask import current_app
-
-    return current_app.config["SCENEWATCH"]
+    """The settings in force (the running app's inside its context)."""
+    return bound_settings.get()

@@ -46,12 +46,12 @@ def _search_location(settings: Settings) -> str:
 @with_app
 def serve_command(host: str | None, port: int | None, no_clock: bool) -> None:
     """Serve the web form and run the clock (scenes and deliveries) in-process."""
-    from config.app import current_settings
-    from subscriptions.clock import build_clock
-
     import dataclasses
 
+    from config.app import current_settings
+    from config.extensions import settings as bound_settings
     from config.settings import listening_url
+    from subscriptions.clock import build_clock
 
     app = get_app()
     settings = current_settings()
@@ -63,6 +63,7 @@ def serve_command(host: str | None, port: int | None, no_clock: bool) -> None:
             settings, host=host, port=port,
             base_url=settings.base_url if settings.base_url_set else listening_url(host, port))
         app.config["SCENEWATCH"] = settings
+        bound_settings.value = settings
     refuse_unsafe_start(settings, "web")
     clock = None
     if settings.scheduler_enabled and not no_clock:

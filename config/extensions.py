@@ -1,6 +1,9 @@
-"""Unbound extensions: created here, bound to settings by the app factory.
+"""Unbound extensions: created here, bound to settings by :func:`config.app.init_services`
+(the app factory, a worker, a command or a plain script).
 
-Every package imports ``db`` and ``search_backend`` from here, never builds its own.
+Every package imports ``db``, ``search`` and ``settings`` from here, never builds its
+own; domain code reads the settings it was not handed from ``settings.get()``, never
+from a Flask app.
 """
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 if TYPE_CHECKING:
+    from config.settings import Settings
     from search.backends.base import SearchBackend
 
 # Stable constraint names so Alembic migrations are the same on SQLite and PostgreSQL.
@@ -125,8 +129,38 @@ class SearchHolder:
         return self.backend
 
 
+class SettingsHolder:
+    """The settings in force: those of the Flask app whose context is active (a web
+    request, a task on a worker), else those bound by ``init_services`` (a command or a
+    plain script with no Flask app)."""
+
+    def __init__(self) -> None:
+        self.value: Settings | None = None
+
+    def peek(self) -> "Settings | None":
+        """The settings in force, or None when nothing is bound."""
+        from flask import current_app, has_app_context
+
+        if has_app_context():
+            configured = current_app.config.get("SCENEWATCH")
+            if configured is not None:
+                return configured  # type: ignore[no-any-return]
+        return self.value
+
+    def get(self) -> "Settings":
+        found = self.peek()
+        if found is None:
+            raise RuntimeError("settings not bound: call config.app.init_services(settings) first")
+        return found
+
+    def resolve(self, given: "Settings | None") -> "Settings":
+        """``given`` when a caller passed settings, else the settings in force."""
+        return given if given is not None else self.get()
+
+
 db = Database()
 search = SearchHolder()
+settings = SettingsHolder()
 # CSRF protection of the web form; blueprints exempt themselves through
 # subscriptions.views.csrf.exempt_blueprint, nowhere else.
 csrf = CSRFProtect()

@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from config.extensions import db
+from config.extensions import settings as bound_settings
 from config.settings import Settings
 from notifier import lifecycle
 from notifier.channels import DeliveryError, EndpointGone, Outgoing, SendResult, get_channel
@@ -25,14 +26,6 @@ from notifier.retry import lease_seconds
 from notifier.signing import active_secrets
 
 log = logging.getLogger("scenewatch.delivery")
-
-
-def resolve_settings(settings: Settings | None) -> Settings:
-    if settings is not None:
-        return settings
-    from config.app import current_settings
-
-    return current_settings()
 
 
 def _outgoing(session: Session, notification: Notification, channel: Channel, now: datetime) -> Outgoing:
@@ -137,7 +130,7 @@ def deliver_notification(notification_id: int, now: datetime | None = None, *,
     Not due, or claimed by another worker: nothing is sent and the current state is
     returned. Raises LookupError for an unknown id.
     """
-    return _attempt(notification_id, now or utcnow(), resolve_settings(settings))[0]
+    return _attempt(notification_id, now or utcnow(), bound_settings.resolve(settings))[0]
 
 
 def due_notification_ids(now: datetime | None = None, limit: int | None = None) -> list[int]:
@@ -159,7 +152,7 @@ def deliver_due(now: datetime | None = None, limit: int | None = None, *,
     With ``delivery_concurrency`` > 1 the batch is claimed, sent in parallel and
     recorded in chunks (:mod:`notifier.bulk`); the outcome is the same.
     """
-    settings = resolve_settings(settings)
+    settings = bound_settings.resolve(settings)
     now = now or utcnow()
     ids = due_notification_ids(now, limit)
     if settings.delivery_concurrency > 1 and len(ids) > 1:

@@ -20,10 +20,11 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from config.extensions import db
+from config.extensions import settings as bound_settings
 from config.settings import Settings
 from notifier import lifecycle
 from notifier.channels import DIGEST_EVENT, Outgoing
-from notifier.delivery import resolve_settings, send_outgoing, utcnow
+from notifier.delivery import send_outgoing, utcnow
 from notifier.lifecycle import DIGEST_CADENCES, HELD
 from notifier.models import Channel, ChannelKind, DigestCursor, Notification
 from notifier.retry import lease_seconds
@@ -113,7 +114,7 @@ def send_digest(channel_id: int, now: datetime | None = None, *, settings: Setti
     notifications stay held with a failed Delivery row each and a back-off, and the
     cursor does not move.
     """
-    settings = resolve_settings(settings)
+    settings = bound_settings.resolve(settings)
     now = now or utcnow()
     with db.session() as session:
         channel = session.get(Channel, channel_id)
@@ -151,7 +152,7 @@ def send_digest(channel_id: int, now: datetime | None = None, *, settings: Setti
 
 def send_due_digests(now: datetime | None = None, *, settings: Settings | None = None) -> dict[str, int]:
     """Send every digest that is due; returns counts of channels and notifications."""
-    settings = resolve_settings(settings)
+    settings = bound_settings.resolve(settings)
     now = now or utcnow()
     channels = due_digest_channels(now)
     sent = [send_digest(cid, now, settings=settings) for cid in channels]

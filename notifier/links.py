@@ -1,24 +1,22 @@
 """Links a notification carries: the scene, the run, and signed batch downloads."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from flask import current_app
-
-if TYPE_CHECKING:
-    from subscriptions.models import Scene, SceneRun
+from config.extensions import settings as bound_settings
+from config.settings import Settings
 
 
-def run_links(scene: "Scene", run: "SceneRun") -> dict[str, str]:
-    """Absolute URLs for the scene page, the run's diff page and its downloads."""
+def run_links(scene_id: int, run_id: int, feed_token: str, settings: Settings | None = None) -> dict[str, str]:
+    """Absolute URLs for the scene page, the run's diff page, the scene's feed and the
+    run's downloads (``settings``: default the settings in force)."""
     from notifier.tokens import make_download_token
 
-    base = current_app.config["SCENEWATCH"].base_url
+    settings = bound_settings.resolve(settings)
+    base = settings.base_url
     links = {
-        "scene": f"{base}/scenes/{scene.id}",
-        "run": f"{base}/scenes/{scene.id}/runs/{run.id}",
-        "feed": f"{base}/feeds/{scene.feed_token}.atom",
+        "scene": f"{base}/scenes/{scene_id}",
+        "run": f"{base}/scenes/{scene_id}/runs/{run_id}",
+        "feed": f"{base}/feeds/{feed_token}.atom",
     }
     for selection in ("added", "changed", "all"):
-        links[f"download_{selection}"] = f"{base}/downloads/{make_download_token(run.id, selection)}"
+        links[f"download_{selection}"] = f"{base}/downloads/{make_download_token(run_id, selection, settings)}"
     return links

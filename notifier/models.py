@@ -40,10 +40,11 @@ class Channel(Base):
     send_when_empty: Mapped[bool] = mapped_column(Boolean, default=False)
     verified: Mapped[bool] = mapped_column(Boolean, default=False)
     disabled_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
-    # The owner's language and time zone, copied here so that delivery renders what the
-    # owner reads without looking up the account.
+    # The owner's language, time zone and account address, copied here (and kept in
+    # step by subscriptions.models) so that delivery never looks up the account.
     locale: Mapped[str] = mapped_column(String(8), default="zh")
     timezone: Mapped[str] = mapped_column(String(64), default="Asia/Shanghai", server_default="Asia/Shanghai")
+    owner_email: Mapped[str | None] = mapped_column(String(320), nullable=True)
     created_at: Mapped[datetime]
     # Digest time in the owner's zone (None: the default hour / Monday).
     digest_hour: Mapped[int | None] = mapped_column(Integer, nullable=True)

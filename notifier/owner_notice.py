@@ -15,6 +15,7 @@ from notifier.models import Channel, Notification
 
 log = logging.getLogger("scenewatch.delivery")
 
+
 def tell_owner_endpoint_gone(notification_id: int, settings: Settings) -> bool:
     """Mail the owner of the notification's channel that it was disabled by a 410.
 
@@ -23,19 +24,14 @@ def tell_owner_endpoint_gone(notification_id: int, settings: Settings) -> bool:
         with db.session() as session:
             notification = session.get(Notification, notification_id)
             channel = session.get(Channel, notification.channel_id) if notification else None
-            if channel is None:
+            if notification is None or channel is None or not channel.owner_email:
                 return False
-            from subscriptions.models import User
-
-            owner = session.get(User, channel.owner_id)
-            if owner is None:
-                return False
-            locale = i18n.locale_or_default(owner.locale)
+            locale = i18n.locale_or_default(channel.locale)
             link = f"{settings.base_url}/scenes/{notification.scene_id}" if notification.scene_id else settings.base_url
             msg = EmailMessage()
             msg["Subject"] = i18n.translate("notice.gone_subject", locale, target=channel.target)
             msg["From"] = settings.mail_from
-            msg["To"] = owner.email
+            msg["To"] = channel.owner_email
             msg["Date"] = format_datetime(datetime.now(timezone.utc))
             msg["Message-ID"] = make_msgid(domain="scenewatch")
             msg["Auto-Submitted"] = "auto-generated"

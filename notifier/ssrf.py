@@ -33,13 +33,11 @@ __all__ = [
 
 
 def _configured_allow_private() -> bool:
-    """settings.webhook_allow_private inside an app context; refuse outside one."""
-    try:
-        from config.app import current_settings
+    """The bound settings' webhook_allow_private; refuse when none are bound."""
+    from config.extensions import settings as bound_settings
 
-        return bool(current_settings().webhook_allow_private)
-    except RuntimeError:  # no app context: the safe answer
-        return False
+    current = bound_settings.peek()
+    return bool(current is not None and current.webhook_allow_private)
 
 
 def check_webhook_url(url: str, *, allow_private: bool | None = None,

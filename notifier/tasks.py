@@ -9,7 +9,8 @@ import logging
 
 from celery import shared_task
 
-from notifier.delivery import deliver_due, deliver_notification, due_notification_ids, resolve_settings
+from config.extensions import settings as bound_settings
+from notifier.delivery import deliver_due, deliver_notification, due_notification_ids
 from notifier.digest import due_digest_channels, send_digest, send_due_digests
 
 log = logging.getLogger("scenewatch.tasks")
@@ -29,7 +30,7 @@ def deliver_notification_task(notification_id: int) -> str:
 def deliver_due_task(limit: int | None = None) -> dict[str, int]:
     """Attempt every due notification: in-process when embedded, else one task each
     so slow endpoints do not hold up the rest."""
-    if resolve_settings(None).embedded:
+    if bound_settings.get().embedded:
         return deliver_due(limit=limit)
     ids = due_notification_ids(limit=limit)
     for notification_id in ids:
@@ -46,7 +47,7 @@ def send_digest_task(channel_id: int) -> int:
 @shared_task(name="notifier.tasks.send_due_digests_task")
 def send_due_digests_task() -> dict[str, int]:
     """Send every due digest (in-process when embedded, else one task per channel)."""
-    if resolve_settings(None).embedded:
+    if bound_settings.get().embedded:
         return send_due_digests()
     channels = due_digest_channels()
     for channel_id in channels:

@@ -28,11 +28,9 @@ class ExpiredToken(InvalidToken):
 
 
 def _settings(settings: Settings | None) -> Settings:
-    if settings is not None:
-        return settings
-    from config.app import current_settings
+    from config.extensions import settings as bound_settings
 
-    return current_settings()
+    return bound_settings.resolve(settings)
 
 
 def _serializer(salt: str, settings: Settings | None) -> URLSafeTimedSerializer:

@@ -36,9 +36,9 @@ class HarvestOutcome:
 
 
 def _max_removal() -> float:
-    from flask import current_app
+    from config.extensions import settings as bound_settings
 
-    return float(current_app.config["SCENEWATCH"].harvest_max_removal)
+    return float(bound_settings.get().harvest_max_removal)
 
 
 def _claim(name: str, now: datetime) -> None:

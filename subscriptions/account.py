@@ -156,7 +156,8 @@ def account_address_channel(session: Session, user: User) -> Channel:
     if channel is None:
         channel = Channel(owner_id=user.id, kind=ChannelKind.email.value, target=user.email,
                           cadence="immediate", verified=False, locale=user.locale,
-                          timezone=user.timezone or "UTC", created_at=datetime.now(timezone.utc))
+                          timezone=user.timezone or "UTC", owner_email=user.email,
+                          created_at=datetime.now(timezone.utc))
         session.add(channel)
         session.flush()
     return channel

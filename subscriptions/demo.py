@@ -50,14 +50,14 @@ def _demo_owner(session: Any, owner_email: str | None) -> tuple[Any, str | None]
 
 def run_demo(echo: Any = click.echo, owner_email: str | None = None) -> dict[str, Any]:
     """Replay the snapshots; returns what happened and where to look."""
-    from config.app import current_settings
     from config.extensions import db
+    from config.extensions import settings as bound_settings
     from notifier.receiver import VerifyingReceiver
     from search.harvest import run_harvest
     from subscriptions.runner import run_scene
     from subscriptions.scenes import create_scene
 
-    settings = current_settings()
+    settings = bound_settings.get()
     snapshots = demo_snapshots()
     if len(snapshots) < 2:
         raise click.ClickException(f"demo snapshots missing in {DEMO_DIR}")

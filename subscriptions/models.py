@@ -37,11 +37,33 @@ class User(Base):
     scenes: Mapped[list["Scene"]] = relationship(back_populates="owner")
 
 
+# Each channel carries copies of its owner's language, time zone and address (the
+# delivery side reads no account); a change to one is copied to every channel they own.
+_COPIED = {"locale": "locale", "timezone": "timezone", "email": "owner_email"}
+
+
+def _fill_channel_copies(mapper: Any, connection: Any, channel: Any) -> None:
+    """A new channel without the copies gets them from its owner."""
+    if channel.timezone is not None and channel.owner_email is not None:
+        return
+    owner = connection.execute(select(User.timezone, User.email).where(User.id == channel.owner_id)).first()
+    if owner is not None:
+        if channel.timezone is None:
+            channel.timezone = owner.timezone
+        if channel.owner_email is None:
+            channel.owner_email = owner.email
+
+
+def _listen_for_new_channels() -> None:
+    from notifier.models import Channel
+
+    event.listen(Channel, "before_insert", _fill_channel_copies)
+
+
 @event.listens_for(User.locale, "set")
 @event.listens_for(User.timezone, "set")
+@event.listens_for(User.email, "set")
 def _copy_to_channels(user: User, value: Any, old: Any, initiator: Any) -> None:
-    """Each channel carries a copy of its owner's language and time zone (the delivery
-    side reads no account): a change to either is copied to every channel they own."""
     session = object_session(user)
     if session is None or user.id is None or value == old:
         return
@@ -49,7 +71,7 @@ def _copy_to_channels(user: User, value: Any, old: Any, initiator: Any) -> None:
 
     with session.no_autoflush:
         for channel in session.scalars(select(Channel).where(Channel.owner_id == user.id)):
-            setattr(channel, initiator.key, value)
+            setattr(channel, _COPIED[initiator.key], value)
 
 
 scene_channel = Table(
@@ -148,3 +170,6 @@ class IdempotencyRecord(Base):
     body: Mapped[str] = mapped_column(Text, default="")
     headers: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(index=True)
+
+
+_listen_for_new_channels()

@@ -21,8 +21,7 @@ def evaluate_affected(changed_ids: Collection[str], removed_ids: Collection[str]
                       now: datetime | None = None) -> list[dict[str, Any]]:
     """Run every on-change scene the change can affect; returns ``{"id", "state"}`` each
     (state ``queued`` when a worker will run it)."""
-    from flask import current_app
-
+    from config.extensions import settings as bound_settings
     from subscriptions.affected import affected_scene_ids
     from subscriptions.runner import run_scene
     from subscriptions.tasks import run_scene_task
@@ -32,7 +31,7 @@ def evaluate_affected(changed_ids: Collection[str], removed_ids: Collection[str]
     with db.session() as session:
         scene_ids = affected_scene_ids(session, changed_ids, removed_ids)
     when = now or datetime.now(timezone.utc)
-    embedded = current_app.config["SCENEWATCH"].embedded
+    embedded = bound_settings.get().embedded
     results: list[dict[str, Any]] = []
     for scene_id in scene_ids:
         if embedded:

@@ -111,7 +111,7 @@ def _has_baseline(session: Session, scene_id: int) -> bool:
 def _links(scene: Scene, run: SceneRun) -> dict[str, str]:
     from notifier.links import run_links
 
-    return run_links(scene, run)
+    return run_links(scene.id, run.id, scene.feed_token)
 
 
 def _record_error(scene_id: int, scheduled_for: datetime, started: datetime, message: str) -> dict[str, Any]:

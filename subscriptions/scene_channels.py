@@ -23,11 +23,10 @@ class SceneProblem:
 
 
 def _allow_private() -> bool:
-    from flask import current_app, has_app_context
+    from config.extensions import settings as bound_settings
 
-    if not has_app_context():
-        return False
-    return bool(current_app.config["SCENEWATCH"].webhook_allow_private)
+    current = bound_settings.peek()
+    return bool(current is not None and current.webhook_allow_private)
 
 
 def new_channels(owner: User, *, email: str | None = None, email_verified: bool = False,
@@ -49,7 +48,7 @@ def new_channels(owner: User, *, email: str | None = None, email_verified: bool 
             channels.append(Channel(owner_id=owner.id, kind=ChannelKind.email.value, target=address,
                                     cadence=email_cadence, verified=email_verified,
                                     send_when_empty=send_when_empty, locale=owner.locale,
-                                    timezone=owner.timezone or "UTC", created_at=now))
+                                    timezone=owner.timezone or "UTC", owner_email=owner.email, created_at=now))
         except AccountError as exc:
             problems.append(SceneProblem(exc.field, exc.message))
     if webhook:
@@ -58,7 +57,7 @@ def new_channels(owner: User, *, email: str | None = None, email_verified: bool 
             channels.append(Channel(owner_id=owner.id, kind=ChannelKind.webhook.value, target=webhook.strip(),
                                     secret=generate_secret(), verified=True,
                                     send_when_empty=send_when_empty, locale=owner.locale,
-                                    timezone=owner.timezone or "UTC", created_at=now))
+                                    timezone=owner.timezone or "UTC", owner_email=owner.email, created_at=now))
         except WebhookTargetError as exc:
             problems.append(SceneProblem("webhook", str(exc)))
     return channels

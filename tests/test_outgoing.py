@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from config.outgoing import TargetRefused, open_url, override_resolver
-from notifier.bundle import BundleLimits, Fetcher
+from subscriptions.downloads.bundle import BundleLimits, Fetcher
 from search.harvest import HarvestError
 from search.harvest.fetch import open_location, read_all
 from search.harvest.http import FetchPolicy

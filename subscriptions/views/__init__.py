@@ -74,8 +74,8 @@ def _register_delivery_links(app: Flask) -> None:
 
     They live with the notifier; registered here so every app has them, and only
     once should the app factory register them too."""
-    from notifier.confirm_views import bp as confirm_bp
-    from notifier.download_views import bp as downloads_bp
+    from subscriptions.views.confirm import bp as confirm_bp
+    from subscriptions.downloads.views import bp as downloads_bp
 
     for blueprint in (confirm_bp, downloads_bp):
         if blueprint.name not in app.blueprints:
@@ -84,7 +84,7 @@ def _register_delivery_links(app: Flask) -> None:
 
 def register_views(app: Flask) -> None:
     """Register every page blueprint, CSRF protection, error pages and helpers."""
-    from notifier.views import bp as notifier_bp
+    from subscriptions.views.mail import bp as notifier_bp
     from subscriptions.views import (
         account,
         auth,

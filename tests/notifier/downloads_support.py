@@ -46,7 +46,7 @@ def init_store(settings: Settings) -> None:
 
 def web_app(settings: Settings) -> Flask:
     """A bare Flask app with only the download views (the rest of the app is not needed)."""
-    from notifier.download_views import register_download_views
+    from subscriptions.downloads.views import register_download_views
 
     app = Flask("downloads-test")
     app.config.update(SECRET_KEY=settings.secret_key, SCENEWATCH=settings, TESTING=True)

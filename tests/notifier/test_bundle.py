@@ -14,8 +14,8 @@ from urllib.parse import quote
 import pytest
 
 from config.extensions import db
-from notifier.bundle import stream_bundle
-from notifier.exports import Batch, run_batch
+from subscriptions.downloads.bundle import stream_bundle
+from subscriptions.downloads.exports import Batch, run_batch
 from notifier.tokens import make_download_token
 from tests.notifier.downloads_support import (
     NOW, add_dataset, add_run, add_scene, add_user, file_server, init_store, make_settings, web_app,

@@ -12,8 +12,8 @@ import pytest
 from openpyxl import load_workbook
 
 from config.extensions import db
-from notifier.download_views import content_disposition, export_url
-from notifier.exports import HEADER, Batch, iter_csv, stream_export
+from subscriptions.downloads.views import content_disposition, export_url
+from subscriptions.downloads.exports import HEADER, Batch, iter_csv, stream_export
 from notifier.tokens import make_download_token
 from tests.notifier.downloads_support import (
     add_dataset, add_run, add_scene, add_user, init_store, make_settings, web_app,

@@ -43,7 +43,7 @@ def _require_outbox() -> None:
 def outbox_access(view: Any) -> Any:
     """The outbox of a development instance is its one user's mail catcher, open like
     the rest of the local install; in production it needs a login. Either way a
-    viewer sees only the mail notifier.outbox_access allows."""
+    viewer sees only the mail subscriptions.views.outbox_access allows."""
     guarded = login_required(view)
 
     @wraps(view)
@@ -56,8 +56,8 @@ def outbox_access(view: Any) -> Any:
 
 
 def _visible_to_viewer() -> Any:
-    """The predicate on ``To`` headers for the current viewer (see notifier.outbox_access)."""
-    from notifier.outbox_access import visibility
+    """The predicate on ``To`` headers for the current viewer (see subscriptions.views.outbox_access)."""
+    from subscriptions.views.outbox_access import visibility
 
     with db.session() as s:
         return visibility(s, getattr(g, "user", None))

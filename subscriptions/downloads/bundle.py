@@ -35,7 +35,7 @@ from urllib.parse import unquote, urlsplit
 
 from config.outgoing import TargetRefused as WebhookTargetError
 from config.outgoing import TooManyRedirects, open_url
-from notifier.exports import Batch, csv_cell, iter_documents, json_array
+from subscriptions.downloads.exports import Batch, csv_cell, iter_documents, json_array
 
 MAX_FILE_BYTES = 100 * 1024 * 1024  # one resource file
 MAX_TOTAL_BYTES = 1024 * 1024 * 1024  # all resource files of one archive

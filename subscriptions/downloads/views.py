@@ -23,7 +23,7 @@ from werkzeug.wrappers import Response
 
 from config.extensions import db
 from config.settings import Settings
-from notifier.exports import EXPORT_TYPES, Batch, run_batch, scene_batch, stream_export
+from subscriptions.downloads.exports import EXPORT_TYPES, Batch, run_batch, scene_batch, stream_export
 from notifier.tokens import ExpiredToken, InvalidToken, make_download_token, read_download_token
 from subscriptions.models import Scene
 
@@ -114,7 +114,7 @@ def _batch_for_token(token: str) -> Batch | Response:
 @bp.route("/downloads/<token>")
 def download(token: str) -> Response:
     """The ZIP of the run and selection named by ``token``."""
-    from notifier.bundle import stream_bundle
+    from subscriptions.downloads.bundle import stream_bundle
 
     batch = _batch_for_token(token)
     if isinstance(batch, Response):
@@ -159,7 +159,7 @@ def export_scene(scene_id: int, fmt: str) -> Response:
 @bp.route("/feeds/<feed_token>.atom")
 def feed(feed_token: str) -> Response:
     """The scene's Atom feed; readers may poll it, so it answers conditional requests."""
-    from notifier.feed import load_feed, render_feed
+    from subscriptions.downloads.feed import load_feed, render_feed
 
     loaded = load_feed(feed_token)
     if loaded is None:
