@@ -23,11 +23,17 @@ def _channel_info(channel: Any) -> dict[str, Any]:
     return info
 
 
+def _baseline_info(run: Any) -> dict[str, Any] | None:
+    if run is None:
+        return None
+    return {"run_id": run.id, "state": run.state, "matched": run.matched, "finished_at": run.finished_at}
+
+
 @scenes_group.command("create")
 @click.option("--name", required=True, help="A name for the scene.")
 @click.option("--query", "raw_query", default="{}", show_default=True, help="Scene query JSON ({} matches every dataset).")
 @click.option("--schedule", default="daily", show_default=True,
-              help="hourly | daily | weekly | monthly | manual, or a 5-field cron expression.")
+              help="on-change | hourly | daily | weekly | monthly | manual, or a 5-field cron expression.")
 @click.option("--timezone", "tz_name", default=None, help="Time zone of the schedule (default: the owner's).")
 @click.option("--email", default=None, help="Send diffs to this address (set here, it counts as verified).")
 @click.option("--cadence", type=click.Choice(["immediate", "daily", "weekly"]), default="immediate",
@@ -66,6 +72,7 @@ def create_command(name: str, raw_query: str, schedule: str, tz_name: str | None
                 "schedule": created.scene.schedule, "timezone": created.scene.timezone,
                 "next_run_at": created.scene.next_run_at,
                 "channels": [_channel_info(c) for c in created.channels],
+                "baseline": _baseline_info(created.baseline),
             }
     except SceneError as exc:
         fail(str(exc), as_json, code=2, errors=[{"field": p.field, "message": p.message} for p in exc.problems])
@@ -73,6 +80,9 @@ def create_command(name: str, raw_query: str, schedule: str, tz_name: str | None
 
     def human(d: dict[str, Any]) -> None:
         click.echo(f"scene {d['id']} created: {d['name']} ({d['schedule']}, next run {d['next_run_at'] or 'manual'})")
+        if d["baseline"]:
+            click.echo(f"  baseline run {d['baseline']['run_id']}: {d['baseline']['matched']} datasets "
+                       "match now; changes from here on are reported")
         for channel in d["channels"]:
             click.echo(f"  {channel['kind']}: {channel['target']}")
             if channel.get("secret"):

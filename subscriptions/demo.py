@@ -65,6 +65,9 @@ def run_demo(echo: Any = click.echo, owner_email: str | None = None) -> dict[str
     steps: list[dict[str, Any]] = []
     with VerifyingReceiver(save_dir=webhook_dir) as receiver:
         use_webhook = settings.webhook_allow_private
+        # The first snapshot is the catalog the scene is saved against: saving takes
+        # the baseline, and each later snapshot's diff is delivered.
+        first = run_harvest(DEMO_SOURCE, str(snapshots[0]), fmt="portal-csv")
         with db.session() as session:
             owner, password = _demo_owner(session, owner_email)
             login = {"email": owner.email, "password": password}
@@ -76,7 +79,13 @@ def run_demo(echo: Any = click.echo, owner_email: str | None = None) -> dict[str
             scene_id = created.scene.id
             # The receiver checks signatures with the secret the new channel was given.
             receiver.secret = next((c.secret for c in created.channels if c.kind == "webhook"), "")
-        for snapshot in snapshots:
+            assert created.baseline is not None
+            baseline = dict(created.baseline.diff or {})
+        echo(f"{snapshots[0].name}: harvest new {first.new} → scene saved, baseline of "
+             f"{baseline['counts']['matched']} datasets")
+        steps.append({"snapshot": snapshots[0].name, "harvest": first.to_dict(),
+                      "run": baseline["run"], "counts": baseline["counts"]})
+        for snapshot in snapshots[1:]:
             summary = run_harvest(DEMO_SOURCE, str(snapshot), fmt="portal-csv")
             document = run_scene(scene_id)
             counts = document["counts"]

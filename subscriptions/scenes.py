@@ -128,7 +128,8 @@ def create_scene(
     send_when_empty: bool = False,
     now: datetime | None = None,
 ) -> NewScene:
-    """Validate everything, then add the scene and its channels to ``session``.
+    """Validate everything, then add the scene, its channels and its baseline run
+    (state ``baseline``: its current matches, nothing sent) to ``session``.
 
     Raises SceneError listing every problem (field and reason); nothing is added then.
     """
@@ -152,7 +153,12 @@ def create_scene(
     session.add(scene)
     session.add_all(channels)
     session.flush()
-    return NewScene(scene=scene, channels=channels)
+    from subscriptions.runner import record_baseline
+
+    # The baseline is taken now, so the first change after saving is reported (an
+    # on-change scene would otherwise swallow it into a late baseline).
+    baseline = record_baseline(session, scene, now)
+    return NewScene(scene=scene, channels=channels, baseline=baseline)
 
 
 def update_scene(

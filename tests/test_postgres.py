@@ -38,8 +38,9 @@ def test_loop_on_postgres(pg_app, tmp_path: Path) -> None:
     summary = run_harvest("pg", write_snapshot(tmp_path / "a.json", records[:30]), fmt="portal-json")
     assert summary.seen == 30 and summary.new + summary.quarantined == 30
     with db.session() as session:
-        scene_id = create_scene(session, operator_user(session), name="pg", query={}, schedule="manual").scene.id
-    assert run_scene(scene_id)["run"]["state"] == "baseline"
+        created = create_scene(session, operator_user(session), name="pg", query={}, schedule="manual")
+        scene_id = created.scene.id
+        assert created.baseline is not None and created.baseline.state == "baseline"
     summary2 = run_harvest("pg", write_snapshot(tmp_path / "b.json", records[10:40]), fmt="portal-json")
     document = run_scene(scene_id)
     assert document["run"]["state"] == "changed"

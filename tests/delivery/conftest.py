@@ -76,7 +76,6 @@ def changed_scene(tmp_path: Path) -> Callable[..., ChangedScene]:
     from config.extensions import db
     from search.harvest import run_harvest
     from subscriptions.accounts import operator_user
-    from subscriptions.runner import run_scene
     from subscriptions.scenes import create_scene
 
     def make(webhook: str | None = None, email: str | None = None, cadence: str = "immediate",
@@ -89,7 +88,7 @@ def changed_scene(tmp_path: Path) -> Callable[..., ChangedScene]:
             scene_id = created.scene.id
             secret = next((c.secret for c in created.channels if c.kind == "webhook"), "")
             channel_ids = [c.id for c in created.channels]
-        assert run_scene(scene_id)["run"]["state"] == "baseline"
+            assert created.baseline is not None and created.baseline.state == "baseline"  # taken on save
         run_harvest("hz", write_snapshot(tmp_path / "b.json", records[5:40]), fmt="portal-json")
         return ChangedScene(scene_id, channel_ids, secret)
 

@@ -78,8 +78,8 @@ def walkthrough(env: dict[str, str], snapshots: tuple[str, str]) -> dict[str, An
         searched = list(search.get().iter_ids(parse_query({"text": "交通"})))
         with db.session() as session:
             scene_id = create_scene(session, operator_user(session), name="交通", query={"text": "交通"},
-                                    schedule="manual").scene.id
-        baseline = run_scene(scene_id, T0)
+                                    schedule="manual", now=T0).scene.id
+        baseline = run_scene(scene_id, T0)  # the baseline taken on save, at T0
         second = run_harvest("hangzhou-sample", snapshots[1], fmt="portal-json", now=T0 + timedelta(days=1))
         assert second.index_failures == []
         diff = run_scene(scene_id, T0 + timedelta(days=1))

@@ -46,9 +46,10 @@ def test_loop_baseline_change_noop(app, settings, tmp_path: Path, records: list[
                                    webhook=receiver.url)
             scene_id = created.scene.id
             secret = next(c.secret for c in created.channels if c.kind == "webhook")
+            # Saving took the baseline: recorded, nothing sent.
+            assert created.baseline is not None and created.baseline.state == "baseline"
+            baseline = created.baseline.diff or {}
         receiver.secret = secret
-
-        baseline = run_scene(scene_id)
         assert baseline["run"]["state"] == "baseline"
         assert baseline["counts"]["matched"] == summary.new
         assert receiver.received == {} and list_outbox(settings) == []
@@ -143,4 +144,5 @@ def test_same_scheduled_time_runs_once(app, tmp_path: Path, records: list[dict])
     second = run_scene(scene_id, when)
     assert first == second
     with db.session() as session:
-        assert session.scalar(select(func.count()).select_from(SceneRun).where(SceneRun.scene_id == scene_id)) == 1
+        assert session.scalar(select(func.count()).select_from(SceneRun).where(
+            SceneRun.scene_id == scene_id, SceneRun.scheduled_for == when)) == 1

@@ -114,15 +114,15 @@ def test_register_search_filter_save_and_switch_language(page: Page, base_url: s
     page.click("header nav >> text=我的场景")
     page.wait_for_selector("#scenes")
     assert "浏览器里的交通场景" in page.inner_text("#scenes")
-    assert "基线" in page.inner_text("#scenes")
+    assert "无变化" in page.inner_text("#scenes")  # the baseline was taken on save
 
     page.click('.lang a[hreflang="en"]')
     page.wait_for_selector("html[lang=en]")
-    assert "My scenes" in page.inner_text("header") and "baseline" in page.inner_text("#scenes")
+    assert "My scenes" in page.inner_text("header") and "no change" in page.inner_text("#scenes")
     page.screenshot(path=str(SHOTS / "scenewatch-scenes-en.png"), full_page=True)
     page.click("#scenes a")
     page.wait_for_selector("#run-now")
-    assert page.locator("svg.chart circle").count() == 1
+    assert page.locator("svg.chart circle").count() == 2  # baseline on save + run now
     page.screenshot(path=str(SHOTS / "scenewatch-scene-en.png"), full_page=True)
     page.click('.lang a[hreflang="zh"]')
     page.wait_for_selector("html[lang=zh-CN]")

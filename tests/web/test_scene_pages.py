@@ -100,13 +100,13 @@ def test_save_shows_the_webhook_secret_once(
         receiver.secret = secret.group(1)
         assert "reader@example.org" in page and "等待确认" in page  # unverified email channel
 
-        # Run now: the first run is the baseline; nothing is sent.
+        # Saving took the baseline; running now finds nothing new, and nothing is sent.
+        assert "基线" in page
         run = user_client.post(location + "/run")
         assert run.status_code == 302 and "/runs/" in run.headers["Location"]
-        baseline = user_client.get(run.headers["Location"]).get_data(as_text=True)
-        assert "基线" in baseline
+        first = user_client.get(run.headers["Location"]).get_data(as_text=True)
         matched = len(_traffic_in_hangzhou(catalog))
-        assert re.search(rf'data-count="matched"><b>{matched}</b>', baseline)
+        assert re.search(rf'data-count="matched"><b>{matched}</b>', first)
         assert receiver.received == {}
 
         # The portal's next export: one dataset retitled, one gone from the catalog.
@@ -140,14 +140,14 @@ def test_my_scenes_lists_runs_and_the_scene_page_plots_them(
     location = _save(user_client, name="每周交通", schedule="weekly")
     scene_id = int(location.rsplit("/", 1)[1])
     listing = user_client.get("/scenes").get_data(as_text=True)
-    assert "每周交通" in listing and "每周（周一）" in listing and "尚未运行" in listing
+    assert "每周交通" in listing and "每周（周一）" in listing and "基线" in listing  # taken on save
     for _ in range(3):
         user_client.post(f"/scenes/{scene_id}/run")
     listing = user_client.get("/scenes").get_data(as_text=True)
     assert "无变化" in listing and f">{len(_traffic_in_hangzhou(catalog))}<" in listing
     page = user_client.get(location).get_data(as_text=True)
-    assert page.count('<circle class="dot"') == 3
-    assert page.count(f'href="/scenes/{scene_id}/runs/') == 3
+    assert page.count('<circle class="dot"') == 4  # the baseline taken on save, and 3 runs
+    assert page.count(f'href="/scenes/{scene_id}/runs/') == 4
     assert "交通" in page and "杭州市" in page  # the readable query
 
 
