@@ -118,3 +118,36 @@ def harvest_source(name: str, *, location: str | None = None, fmt: str | None = 
                             .execution_options(synchronize_session=False))
     return HarvestOutcome(record=_record_of(summary.harvest_id), changed_ids=summary.changed_ids,
                           removed_ids=summary.removed_ids, summary=summary)
+
+
+def claim_due_sources(now: datetime | None = None, limit: int = 50) -> list[tuple[str, datetime]]:
+    """Claim every due, unpaused source for its scheduled time; returns (name, time) pairs.
+
+    ``next_harvest_at`` is advanced with a compare-and-set UPDATE before the harvest is
+    queued: of two schedulers seeing the same due source only one wins, like scenes.
+    """
+    from sqlalchemy import select
+
+    from search.sources import SourceError, check_schedule
+
+    now = now or datetime.now(timezone.utc)
+    with db.session() as session:
+        due = session.execute(
+            select(Source.name, Source.next_harvest_at, Source.schedule, Source.timezone)
+            .where(Source.paused.is_(False), Source.next_harvest_at.is_not(None),
+                   Source.next_harvest_at <= now)
+            .order_by(Source.next_harvest_at).limit(limit)).all()
+    claimed: list[tuple[str, datetime]] = []
+    for name, scheduled_for, schedule, tz_name in due:
+        try:
+            following = check_schedule(schedule, tz_name, now)[1]
+        except SourceError:
+            following = None  # an unusable schedule stops rather than firing every tick
+        with db.session() as session:
+            won = session.execute(
+                update(Source).where(Source.name == name, Source.next_harvest_at == scheduled_for)
+                .values(next_harvest_at=following)
+                .execution_options(synchronize_session=False)).rowcount
+        if won == 1:
+            claimed.append((name, scheduled_for))
+    return claimed

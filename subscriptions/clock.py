@@ -1,4 +1,4 @@
-"""The clock: one APScheduler that ticks scenes and deliveries.
+"""The clock: one APScheduler that ticks harvests, scenes, deliveries and digests.
 
 ``scenewatch serve`` runs it in a background thread in the embedded default;
 in production ``scenewatch scheduler`` is the one process that owns it.
@@ -15,6 +15,7 @@ from flask import Flask
 
 log = logging.getLogger("scenewatch.clock")
 SCENE_TICK_SECONDS = 30
+HARVEST_TICK_SECONDS = 15  # sources due on a cron minute start within 15 s of it
 DELIVERY_TICK_SECONDS = 15
 DIGEST_TICK_SECONDS = 120
 
@@ -33,10 +34,14 @@ def _in_app(app: Flask, func: Any) -> Any:
 def build_clock(app: Flask, blocking: bool = False) -> BaseScheduler:
     """A scheduler with the scene and delivery ticks (not started)."""
     from notifier.tasks import deliver_due_task, send_due_digests_task
+    from search.tasks import harvest_due_sources_task
     from subscriptions.tasks import run_due_scenes_task
 
     # .delay() queues on the broker, or runs in-process in the embedded default
     # (config/celery_app.py sets task_always_eager there).
+    def harvests_tick() -> None:
+        harvest_due_sources_task.delay()
+
     def scenes_tick() -> None:
         run_due_scenes_task.delay()
 
@@ -51,6 +56,8 @@ def build_clock(app: Flask, blocking: bool = False) -> BaseScheduler:
     defaults = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 60}
     scheduler: BaseScheduler = (BlockingScheduler if blocking else BackgroundScheduler)(
         job_defaults=defaults, timezone="UTC")
+    scheduler.add_job(_in_app(app, harvests_tick), "interval", seconds=HARVEST_TICK_SECONDS,
+                      id="harvests")
     scheduler.add_job(_in_app(app, scenes_tick), "interval", seconds=SCENE_TICK_SECONDS, id="scenes")
     scheduler.add_job(_in_app(app, delivery_tick), "interval", seconds=DELIVERY_TICK_SECONDS, id="deliveries")
     scheduler.add_job(_in_app(app, digest_tick), "interval", seconds=DIGEST_TICK_SECONDS, id="digests")
