@@ -34,9 +34,10 @@ MAX_RETRY_AFTER = 300.0  # a server asking for more than this is not waited for
 
 
 class NotModified(Exception):
-    """The server answered 304 to a conditional GET: the snapshot is unchanged."""
+    """The snapshot is unchanged: a 304 to a conditional GET (``http_status`` None for a
+    file whose validator matches)."""
 
-    def __init__(self, http_status: int = 304) -> None:
+    def __init__(self, http_status: int | None = 304) -> None:
         super().__init__("not modified")
         self.http_status = http_status
 

@@ -243,7 +243,7 @@ def run_harvest(source: str, location: str, fmt: str = "auto", mapping_path: str
                     max_removal, trigger)
 
 
-def _not_modified(summary: HarvestSummary, http_status: int, clock: float) -> HarvestSummary:
+def _not_modified(summary: HarvestSummary, http_status: int | None, clock: float) -> HarvestSummary:
     summary.status, summary.http_status = "not_modified", http_status
     summary.seconds = round(time.perf_counter() - clock, 3)
     catalog.close_harvest(summary.harvest_id, datetime.now(timezone.utc), status="not_modified",

@@ -87,6 +87,7 @@ def register_views(app: Flask) -> None:
     from subscriptions.views.mail import bp as notifier_bp
     from subscriptions.views import (
         account,
+        admin_sources,
         auth,
         channels,
         datasets,
@@ -116,6 +117,7 @@ def register_views(app: Flask) -> None:
         channels.bp,
         datasets.bp,
         health.bp,
+        admin_sources.bp,
         notifier_bp,
     ):
         app.register_blueprint(blueprint)

@@ -25,11 +25,16 @@ def test_add_run_show_list_a_file_source(run_cli, run_json, tmp_path: Path) -> N
     assert counts["new"] == counts["seen"] > 1000
     assert record["bytes"] == sample_file().stat().st_size
 
-    code, again = run_json("sources", "run", "hz")
+    # The file has not changed (size, mtime, inode): nothing is read or written.
+    code, same = run_json("sources", "run", "hz")
+    assert same["status"] == "not_modified" and same["http_status"] is None
+    assert same["counts"]["seen"] == 0
+    code, again = run_json("sources", "run", "hz", "--full")  # read it anyway
+    assert again["status"] == "ok"
     assert again["counts"]["unchanged"] == counts["new"] and again["counts"]["new"] == 0
 
     code, shown = run_json("sources", "show", "hz")
-    assert [h["id"] for h in shown["harvests"]] == [again["id"], record["id"]]
+    assert [h["id"] for h in shown["harvests"]] == [again["id"], same["id"], record["id"]]
     assert shown["quarantine"]["total"] == 0
     code, listed = run_json("sources", "list")
     assert [s["name"] for s in listed] == ["hz"] and listed[0]["last_harvest"]["id"] == again["id"]
