@@ -189,6 +189,40 @@ def run_command(name: str, accept_removals: bool, full: bool, progress: bool | N
         raise SystemExit(1)
 
 
+@sources_group.command("quarantine")
+@click.argument("name")
+@click.option("--harvest", "harvest_id", type=click.IntRange(1), default=None,
+              help="Only the records of this harvest (default: every harvest, newest first).")
+@click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True)
+@click.option("--offset", type=click.IntRange(0), default=0)
+@json_option
+@with_app
+def quarantine_command(name: str, harvest_id: int | None, limit: int, offset: int,
+                       as_json: bool) -> None:
+    """Records of NAME that could not be used, with the reason and the record as found."""
+    from config.extensions import db
+    from search.sources import SourceNotFound, get_source, quarantine_page
+
+    try:
+        with db.session() as session:
+            source = get_source(session, name)
+            data = [{"id": r.id, "harvest_id": r.harvest_id, "position": r.position,
+                     "reason": r.reason, "raw": r.raw, "created_at": r.created_at}
+                    for r in quarantine_page(session, source.name, harvest_id, offset, limit)]
+    except SourceNotFound as exc:
+        fail(str(exc), as_json, code=2, field="name")
+        return
+
+    def human(rows: list[dict[str, Any]]) -> None:
+        if not rows:
+            click.echo("no quarantined records")
+        for row in rows:
+            click.echo(f"harvest #{row['harvest_id']} {row['position']}: {row['reason']}")
+            click.echo(f"    {row['raw'][:200]}")
+
+    emit(data, as_json, human)
+
+
 def _set_paused(name: str, paused: bool, as_json: bool) -> None:
     from config.extensions import db
     from search.sources import SourceNotFound, set_paused
