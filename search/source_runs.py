@@ -101,7 +101,7 @@ def harvest_source(name: str, *, location: str | None = None, fmt: str | None = 
                               now=now, fetch=fetch, trigger=trigger,
                               max_removal=None if accept_removals else _max_removal())
     except HarvestError as exc:
-        harvest_id = getattr(exc, "harvest_id", None)
+        harvest_id = exc.harvest_id
         if harvest_id is None:
             raise
         return HarvestOutcome(record=_record_of(harvest_id))

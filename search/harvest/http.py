@@ -297,7 +297,8 @@ def open_http(url: str, *, headers: dict[str, str] | None = None, etag: str | No
             if response.status == 304:
                 raise NotModified(304)
             if response.status >= 300:
-                raise HarvestError(f"could not fetch {url}: HTTP {response.status}")
+                raise HarvestError(f"could not fetch {url}: HTTP {response.status}",
+                                   http_status=response.status)
             declared = response.header("Content-Length") or ""
             if declared.isdigit() and int(declared) > policy.max_bytes:
                 raise HarvestError(f"{url}: the response is {declared} bytes, larger than "

@@ -291,9 +291,9 @@ def _run(source: str, location: str, fmt: str, mapping_path: str | None, progres
     except HarvestError as exc:
         bar.close()
         catalog.close_harvest(harvest_id, datetime.now(timezone.utc), error=str(exc),
-                              http_status=getattr(exc, "http_status", fetched.http_status),
+                              http_status=exc.http_status or fetched.http_status,
                               bytes_read=fetched.bytes_read)
-        exc.harvest_id = harvest_id  # type: ignore[attr-defined]
+        exc.harvest_id = harvest_id
         raise
     except BaseException as exc:
         bar.close()

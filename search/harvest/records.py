@@ -16,7 +16,14 @@ class HarvestError(Exception):
     """The snapshot as a whole cannot be read (missing, corrupt, unknown format).
 
     The message is meant for the user as is: the CLI prints it without a traceback.
+    ``http_status`` is the portal's answer when it refused; ``harvest_id`` the Harvest
+    row that records the failure (set by the pipeline).
     """
+
+    def __init__(self, message: str, *, http_status: int | None = None) -> None:
+        super().__init__(message)
+        self.http_status = http_status
+        self.harvest_id: int | None = None
 
 
 CUT_SHORT = "the snapshot ends inside this record: it was cut short"
