@@ -74,6 +74,20 @@ def api_schema(contract_server: dict[str, Any]) -> Any:
     return schemathesis.openapi.from_url(f"{contract_server['url']}/api/v1/openapi.json")
 
 
+REAL_IDS = {"scene_id": 3, "channel_id": 3, "run_id": 6, "name": "hz"}
+
+
+def _aim_at_real_rows(case: Any) -> None:
+    """Half of the valid generated ids are moved onto rows that exist (1..n), so the
+    success responses are checked as often as the 404s; invalid values stay as made."""
+    for name, value in list((case.path_parameters or {}).items()):
+        real = REAL_IDS.get(name)
+        if isinstance(real, int) and isinstance(value, int) and value > 0 and value % 2 == 0:
+            case.path_parameters[name] = 1 + value % real
+        elif isinstance(real, str) and isinstance(value, str) and len(value) % 2 == 0:
+            case.path_parameters[name] = real
+
+
 def test_every_response_is_what_the_document_promises(api_schema: Any, contract_server: dict[str, Any]) -> None:
     """Every operation, EXAMPLES generated requests each (valid and invalid ones)."""
     headers = bearer(contract_server["token"])
@@ -90,6 +104,7 @@ def test_every_response_is_what_the_document_promises(api_schema: Any, contract_
         def check(case: Any) -> None:
             if case.method == "DELETE" and case.path == "/api/v1/tokens/{token_id}":
                 case.path_parameters["token_id"] = 10_000  # never revoke the token the run uses
+            _aim_at_real_rows(case)
             response = case.call_and_validate(headers=headers, checks=CHECKS, timeout=30)
             calls.append(response.status_code)
 
