@@ -51,7 +51,8 @@ class ApplyResult:
     held_removals: int = 0  # removals not applied: the snapshot looks cut short
     index_failures: list[tuple[str, str]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
-    # What scenes need to look at: datasets new/changed/restored, and those tombstoned.
+    # What scenes need to look at: datasets new/changed/restored (and unchanged ones whose
+    # quality moved: a scene can filter on it), and those tombstoned.
     changed_ids: list[str] = field(default_factory=list)
     removed_ids: list[str] = field(default_factory=list)
 
@@ -246,6 +247,7 @@ def _plan_batch(source: str, batch: Sequence[Entry], known: dict[str, _Known], h
         elif quality != old.quality:
             result.unchanged += 1
             result.quality_updated += 1
+            result.changed_ids.append(dataset_id)
             plan.updates.append({"id": dataset_id, "quality": quality})
         else:
             result.unchanged += 1

@@ -1,41 +1,193 @@
-"""Which scenes a harvest can affect: the hand-off from the catalog to on-change scenes.
+"""After a harvest: which on-change scenes a change can affect, and for which datasets.
 
-The harvest → on-change path calls only :func:`affected_scene_ids`. This first version
-picks every unpaused ``on-change`` scene whose query can match a dataset of a source
-that changed (a query pinning ``filters.source`` to other sources cannot); the scene
-runs themselves decide what actually changed for them.
+A scene is affected by a harvest when
+
+- a changed or added dataset may now match it: its query's necessary conditions
+  (text tokens, filter values, range bounds; :mod:`subscriptions.scene_index`) hold
+  for the dataset's new document — found through the scene index, without running
+  any scene's query; or
+- one of its members changed or left the catalog (the ``scene_member`` table).
+
+Each affected scene is then evaluated only on those candidate datasets (the search
+backend's ``match_ids``, one batch for all scenes), and its diff is computed for
+them alone (:class:`subscriptions.runner.Candidates`). A scene whose query has a
+relative date (``now-90d``) also gets the datasets that crossed the moving bound
+since its last run. ``scenes run`` (a full recompute) gives the same diff.
 """
 from __future__ import annotations
 
-from collections.abc import Collection
+import json
+import threading
+from collections.abc import Collection, Iterator, Sequence
+from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from subscriptions.models import Scene
+from config.extensions import db, search
+from search.models import Dataset
+from search.query import DATE_RANGE_FIELDS, RangeBound, SceneQuery, parse_query
+from subscriptions.models import RunState, Scene, SceneMember, SceneRun
+from subscriptions.scene_index import ChangedDocuments, Predicate, SceneIndex
 from subscriptions.schedule import ON_CHANGE
 
+CHUNK = 500
 
-def _source_of(dataset_id: str) -> str:
-    return dataset_id.split(":", 1)[0]
+_cache_lock = threading.Lock()
+_cache: dict[str, Any] = {"index": SceneIndex(), "queries": {}}
 
 
-def _can_match(query: dict[str, Any], sources: set[str]) -> bool:
-    pinned = set((query.get("filters") or {}).get("source") or [])
-    if pinned and not pinned & sources:
-        return False
-    excluded = set((query.get("exclude") or {}).get("source") or [])
-    return bool(sources - excluded)
+def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def _eligible(session: Session, scene_ids: Collection[int] | None) -> dict[int, Any]:
+    """scene id → stored query of the scenes a harvest may run."""
+    statement = select(Scene.id, Scene.query).where(Scene.paused.is_(False))
+    if scene_ids is None:
+        statement = statement.where(Scene.schedule == ON_CHANGE)
+    else:
+        statement = statement.where(Scene.id.in_(list(scene_ids)))
+    return {scene_id: query for scene_id, query in session.execute(statement)}
+
+
+def scene_index(session: Session, scene_ids: Collection[int] | None = None) -> SceneIndex:
+    """The index of the eligible scenes (on-change, not paused; or ``scene_ids``).
+
+    Kept between harvests in this process: only scenes whose query changed are
+    parsed again, so 10,000 scenes cost one light query per harvest.
+    """
+    eligible = _eligible(session, scene_ids)
+    with _cache_lock:
+        index: SceneIndex = _cache["index"]
+        queries: dict[int, str] = _cache["queries"]
+        for scene_id in [s for s in queries if s not in eligible]:
+            index.remove(scene_id)
+            del queries[scene_id]
+        for scene_id, raw in eligible.items():
+            text = json.dumps(raw, sort_keys=True, ensure_ascii=False)
+            if queries.get(scene_id) != text:
+                index.add(Predicate.of(scene_id, parse_query(raw)))
+                queries[scene_id] = text
+        filed = SceneIndex(index.predicates[s] for s in eligible) if scene_ids is not None else index
+    return filed
+
+
+def _documents(session: Session, ids: Sequence[str]) -> list[dict[str, Any]]:
+    """The search documents of the live datasets among ``ids``."""
+    documents: list[dict[str, Any]] = []
+    for chunk in _chunks(ids):
+        for dataset in session.scalars(select(Dataset).where(Dataset.id.in_(chunk),
+                                                             Dataset.deleted_at.is_(None))):
+            documents.append(dataset.to_document())
+    return documents
+
+
+def _member_hits(session: Session, ids: Sequence[str], scenes: Collection[int]) -> dict[int, set[str]]:
+    """scene id → which of ``ids`` are its members (they may have changed or left)."""
+    found: dict[int, set[str]] = {}
+    for chunk in _chunks(ids):
+        for scene_id, dataset_id in session.execute(
+            select(SceneMember.scene_id, SceneMember.dataset_id).where(SceneMember.dataset_id.in_(chunk))
+        ):
+            if scene_id in scenes:
+                found.setdefault(scene_id, set()).add(dataset_id)
+    return found
+
+
+def affected_scenes(session: Session, changed_ids: Collection[str], removed_ids: Collection[str],
+                    *, now: datetime | None = None,
+                    scene_ids: Collection[int] | None = None) -> dict[int, set[str]]:
+    """scene id → the datasets whose change can affect it (see the module docstring).
+
+    ``changed_ids``: datasets added, changed or re-indexed by the harvest;
+    ``removed_ids``: datasets it removed. Scenes are the on-change ones (or ``scene_ids``).
+    """
+    now = now or datetime.now(timezone.utc)
+    index = scene_index(session, scene_ids)
+    if not len(index):
+        return {}
+    changed = sorted(set(changed_ids))
+    batch = ChangedDocuments.of(_documents(session, changed))
+    found = index.candidates(batch, now)
+    touched = sorted(set(changed) | set(removed_ids))
+    for scene_id, members in _member_hits(session, touched, index.predicates).items():
+        found.setdefault(scene_id, set()).update(members)
+    return found
 
 
 def affected_scene_ids(session: Session, changed_ids: Collection[str],
                        removed_ids: Collection[str]) -> list[int]:
-    """Ids of the on-change scenes to evaluate after a harvest that changed
-    ``changed_ids`` (new, changed or restored datasets) and removed ``removed_ids``."""
-    sources = {_source_of(i) for i in changed_ids} | {_source_of(i) for i in removed_ids}
-    if not sources:
+    """The on-change scenes that a harvest's changed and removed datasets can affect."""
+    return sorted(affected_scenes(session, changed_ids, removed_ids))
+
+
+def _last_evaluated(session: Session, scene_ids: Sequence[int]) -> dict[int, datetime]:
+    """scene id → when its last recorded run evaluated the query."""
+    found: dict[int, datetime] = {}
+    for chunk in _chunks(list(scene_ids)):
+        for scene_id, started in session.execute(
+            select(SceneRun.scene_id, func.max(SceneRun.started_at))
+            .where(SceneRun.scene_id.in_(chunk), SceneRun.state != RunState.error.value)
+            .group_by(SceneRun.scene_id)
+        ):
+            found[scene_id] = started
+    return found
+
+
+def _crossed_bounds(query: SceneQuery, since: datetime, now: datetime) -> set[str]:
+    """Datasets whose date lies between a relative bound at ``since`` and at ``now``:
+    the only unchanged datasets whose match can have flipped with the clock."""
+    crossed: set[str] = set()
+    backend = search.get()
+    for bound in query.ranges:
+        if bound.field not in DATE_RANGE_FIELDS or not str(bound.value).startswith("now"):
+            continue
+        then_bound = SceneQuery(ranges=(bound,)).resolve_ranges(since)[0].value
+        now_bound = SceneQuery(ranges=(bound,)).resolve_ranges(now)[0].value
+        low, high = sorted((str(then_bound), str(now_bound)))
+        window = SceneQuery(ranges=(RangeBound(bound.field, "gte", low),
+                                    RangeBound(bound.field, "lte", high)))
+        crossed.update(backend.iter_ids(window, now=now))
+    return crossed
+
+
+def evaluate_candidates(affected: dict[int, set[str]], *,
+                        now: datetime) -> dict[int, tuple[set[str], set[str]]]:
+    """scene id → (candidates, those that match now), checked by the search backend in one batch."""
+    with db.session() as session:
+        queries = {scene_id: parse_query(raw) for scene_id, raw in session.execute(
+            select(Scene.id, Scene.query).where(Scene.id.in_(list(affected))))}
+        relative = [s for s, q in queries.items() if Predicate.of(s, q).relative]
+        last = _last_evaluated(session, relative) if relative else {}
+    candidates = {scene_id: set(ids) for scene_id, ids in affected.items() if scene_id in queries}
+    for scene_id in relative:
+        if scene_id in last and scene_id in candidates:
+            candidates[scene_id] |= _crossed_bounds(queries[scene_id], last[scene_id], now)
+    order = sorted(candidates)
+    answers = search.get().match_ids([(queries[s], sorted(candidates[s])) for s in order], now=now)
+    return {scene_id: (candidates[scene_id], matched) for scene_id, matched in zip(order, answers)}
+
+
+def run_affected_scenes(changed_ids: Collection[str], removed_ids: Collection[str], *,
+                        now: datetime | None = None, deliver: bool = True,
+                        scene_ids: Collection[int] | None = None) -> list[dict[str, Any]]:
+    """Run every scene the harvest's changes can affect, each only on its candidates.
+
+    Returns the diff documents, one per affected scene, in scene id order.
+    """
+    from subscriptions.runner import Candidates, run_scene
+
+    now = now or datetime.now(timezone.utc)
+    with db.session() as session:
+        affected = affected_scenes(session, changed_ids, removed_ids, now=now, scene_ids=scene_ids)
+    if not affected:
         return []
-    rows = session.execute(select(Scene.id, Scene.query).where(
-        Scene.schedule == ON_CHANGE, Scene.paused.is_(False)).order_by(Scene.id))
-    return [scene_id for scene_id, query in rows if _can_match(query or {}, sources)]
+    evaluated = evaluate_candidates(affected, now=now)
+    return [
+        run_scene(scene_id, now, deliver=deliver, now=now,
+                  candidates=Candidates(frozenset(among), frozenset(matched)))
+        for scene_id, (among, matched) in sorted(evaluated.items())
+    ]

@@ -5,7 +5,7 @@ import enum
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Boolean, Column, ForeignKey, Integer, String, Table, Text, UniqueConstraint, event, select
+from sqlalchemy import Boolean, Column, ForeignKey, Index, Integer, String, Table, Text, UniqueConstraint, event, select
 from sqlalchemy.orm import Mapped, mapped_column, object_session, relationship
 
 from config.extensions import Base
@@ -133,6 +133,8 @@ class SceneMember(Base):
     """One dataset in a scene's current result set, at the version it matched."""
 
     __tablename__ = "scene_member"
+    # Reverse matching finds the scenes a changed dataset belongs to.
+    __table_args__ = (Index("ix_scene_member_dataset_id", "dataset_id"),)
 
     scene_id: Mapped[int] = mapped_column(ForeignKey("scene.id", ondelete="CASCADE"), primary_key=True)
     dataset_id: Mapped[str] = mapped_column(String(512), primary_key=True)

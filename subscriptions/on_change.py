@@ -19,26 +19,25 @@ log = logging.getLogger("scenewatch.on_change")
 
 def evaluate_affected(changed_ids: Collection[str], removed_ids: Collection[str],
                       now: datetime | None = None) -> list[dict[str, Any]]:
-    """Run every on-change scene the change can affect; returns ``{"id", "state"}`` each
-    (state ``queued`` when a worker will run it)."""
+    """Run every on-change scene the change can affect, each only on the datasets that
+    can have moved it (reverse matching, :mod:`subscriptions.affected`); returns
+    ``{"id", "state"}`` each (state ``queued`` when a worker will run it)."""
     from config.extensions import settings as bound_settings
-    from subscriptions.affected import affected_scene_ids
-    from subscriptions.runner import run_scene
+    from subscriptions.affected import affected_scenes, evaluate_candidates, run_affected_scenes
     from subscriptions.tasks import run_scene_task
 
     if not changed_ids and not removed_ids:
         return []
-    with db.session() as session:
-        scene_ids = affected_scene_ids(session, changed_ids, removed_ids)
     when = now or datetime.now(timezone.utc)
-    embedded = bound_settings.get().embedded
     results: list[dict[str, Any]] = []
-    for scene_id in scene_ids:
-        if embedded:
-            document = run_scene(scene_id, when)
-            results.append({"id": scene_id, "state": document.get("run", {}).get("state")})
-        else:
-            run_scene_task.delay(scene_id, when.isoformat())
+    if bound_settings.get().embedded:
+        for document in run_affected_scenes(changed_ids, removed_ids, now=when):
+            results.append({"id": document["scene"]["id"], "state": document.get("run", {}).get("state")})
+    else:
+        with db.session() as session:
+            affected = affected_scenes(session, changed_ids, removed_ids, now=when)
+        for scene_id, (among, matched) in sorted(evaluate_candidates(affected, now=when).items()):
+            run_scene_task.delay(scene_id, when.isoformat(), sorted(among), sorted(matched))
             results.append({"id": scene_id, "state": "queued"})
     if results:
         log.info("on-change: %d scene(s) evaluated", len(results),

@@ -10,10 +10,11 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -71,14 +72,28 @@ def _deleted_ids(session: Session, ids: Sequence[str]) -> set[str]:
     return deleted
 
 
-def diff_members(session: Session, scene: Scene, matched_ids: Sequence[str]) -> tuple[SceneDiff, dict[str, int], dict[str, int]]:
+def _previous_members(session: Session, scene_id: int, among: Sequence[str] | None) -> dict[str, int]:
+    """The scene's stored members (id → version id); with ``among``, only those ids."""
+    if among is None:
+        return dict(session.execute(
+            select(SceneMember.dataset_id, SceneMember.version_id).where(SceneMember.scene_id == scene_id)
+        ).all())
+    found: dict[str, int] = {}
+    for chunk in _chunks(among):
+        found.update(session.execute(select(SceneMember.dataset_id, SceneMember.version_id).where(
+            SceneMember.scene_id == scene_id, SceneMember.dataset_id.in_(chunk))).all())
+    return found
+
+
+def diff_members(session: Session, scene: Scene, matched_ids: Sequence[str],
+                 among: Sequence[str] | None = None) -> tuple[SceneDiff, dict[str, int], dict[str, int]]:
     """Diff the scene's stored members against ``matched_ids``.
 
-    Returns the diff, the previous members and the new members (id → version id).
+    With ``among`` (reverse matching), only those datasets are compared: ``matched_ids``
+    are the ones among them that match now, and every other member keeps its place.
+    Returns the diff, the previous and the new members compared (id → version id).
     """
-    previous: dict[str, int] = dict(session.execute(
-        select(SceneMember.dataset_id, SceneMember.version_id).where(SceneMember.scene_id == scene.id)
-    ).all())
+    previous = _previous_members(session, scene.id, among)
     current_rows = _current_versions(session, matched_ids)
     current = {dataset_id: version for dataset_id, (version, _deleted) in current_rows.items()}
     # Only members that appeared, disappeared or moved to a new version need content.
@@ -90,6 +105,11 @@ def diff_members(session: Session, scene: Scene, matched_ids: Sequence[str]) -> 
     removed_ids = [i for i in touched_old if i not in current]
     diff = compute_diff(before, now, scene.tracked_fields or [], _deleted_ids(session, removed_ids))
     return diff, previous, current
+
+
+def _member_count(session: Session, scene_id: int) -> int:
+    return int(session.scalar(select(func.count()).select_from(SceneMember)
+                              .where(SceneMember.scene_id == scene_id)) or 0)
 
 
 def _store_members(session: Session, scene_id: int, previous: dict[str, int], current: dict[str, int]) -> None:
@@ -129,14 +149,25 @@ def _record_error(scene_id: int, scheduled_for: datetime, started: datetime, mes
         return document
 
 
+@dataclass(frozen=True)
+class Candidates:
+    """What reverse matching found for one scene: the datasets a change can have
+    moved in or out (``among``) and those of them that match now (``matched``)."""
+
+    among: frozenset[str]
+    matched: frozenset[str]
+
+
 def run_scene(scene_id: int, scheduled_for: datetime | None = None, *, deliver: bool = True,
-              now: datetime | None = None) -> dict[str, Any]:
+              now: datetime | None = None, candidates: Candidates | None = None) -> dict[str, Any]:
     """Run one scene for ``scheduled_for`` (default: now) and return the diff document.
 
     A second call for the same scheduled time returns the recorded run unchanged.
     With ``deliver``, notifications written by the run are handed to delivery after
     the commit (in-process in the embedded default, as Celery tasks otherwise).
-    ``now`` (default: the clock) stamps the run and its notifications.
+    ``now`` (default: the clock) stamps the run, its notifications and evaluates
+    relative dates. With ``candidates`` only those datasets are compared (reverse
+    matching after a harvest); a scene without a baseline is still run in full.
     """
     started = now or datetime.now(timezone.utc)
     scheduled_for = scheduled_for or started
@@ -150,7 +181,7 @@ def run_scene(scene_id: int, scheduled_for: datetime | None = None, *, deliver: 
         if existing is not None:
             return dict(existing.diff or {})
     try:
-        document, notification_ids = _run_once(scene_id, scheduled_for, started, now)
+        document, notification_ids = _run_once(scene_id, scheduled_for, started, now, candidates)
     except IntegrityError:
         # Another scheduler or worker recorded this scheduled time first: use theirs.
         with db.session() as session:
@@ -170,14 +201,22 @@ def run_scene(scene_id: int, scheduled_for: datetime | None = None, *, deliver: 
 
 
 def _run_once(scene_id: int, scheduled_for: datetime, started: datetime,
-              now: datetime | None = None) -> tuple[dict[str, Any], list[int]]:
+              now: datetime | None = None,
+              candidates: Candidates | None = None) -> tuple[dict[str, Any], list[int]]:
     with db.session() as session:
         scene = session.get(Scene, scene_id)
         assert scene is not None
-        query = parse_query(scene.query)
-        matched_ids = sorted(set(search.get().iter_ids(query)))
         baseline = not _has_baseline(session, scene_id)
-        diff, previous, current = diff_members(session, scene, matched_ids)
+        if candidates is not None and not baseline:
+            among = sorted(candidates.among)
+            before = _member_count(session, scene_id)
+            diff, previous, current = diff_members(session, scene, sorted(candidates.matched), among)
+            matched_total = before - len(previous) + len(current)
+        else:
+            query = parse_query(scene.query)
+            matched_ids = sorted(set(search.get().iter_ids(query, now=started)))
+            diff, previous, current = diff_members(session, scene, matched_ids)
+            matched_total = len(current)
         run = SceneRun(scene_id=scene_id, scheduled_for=scheduled_for, state=RunState.working.value,
                        started_at=started)
         session.add(run)
@@ -189,13 +228,13 @@ def _run_once(scene_id: int, scheduled_for: datetime, started: datetime,
         else:
             run.state = RunState.noop.value if diff.empty else RunState.changed.value
             shown = diff
-        run.matched = len(current)
+        run.matched = matched_total
         run.added, run.removed = len(diff.added), len(diff.removed)
         run.changed, run.moved = len(diff.changed), len(diff.moved)
         if baseline:
             run.added = run.removed = run.changed = run.moved = 0
         run.finished_at = datetime.now(timezone.utc)
-        document = build_document(scene, run, shown, len(current), _links(scene, run))
+        document = build_document(scene, run, shown, matched_total, _links(scene, run))
         run.diff = document
         notification_ids: list[int] = []
         if not baseline:

@@ -39,7 +39,7 @@ def normalise_schedule(schedule: str) -> str:
 
 
 def trigger_for(schedule: str, tz_name: str) -> CronTrigger | None:
-    """The cron trigger of ``schedule`` (None for manual); raises ScheduleError when invalid."""
+    """The cron trigger of ``schedule`` (None for manual and on-change); raises ScheduleError when invalid."""
     zone = check_timezone(tz_name)
     text = (schedule or "").strip().lower()
     if text in (MANUAL, ON_CHANGE):

@@ -8,12 +8,15 @@ from celery import shared_task
 
 
 @shared_task(name="subscriptions.tasks.run_scene")
-def run_scene_task(scene_id: int, scheduled_for: str | None = None) -> dict[str, Any]:
-    """Run one scene for an ISO scheduled time (default now)."""
-    from subscriptions.runner import run_scene
+def run_scene_task(scene_id: int, scheduled_for: str | None = None, among: list[str] | None = None,
+                   matched: list[str] | None = None) -> dict[str, Any]:
+    """Run one scene for an ISO scheduled time (default now); with ``among`` and
+    ``matched`` (reverse matching after a harvest) only those datasets are compared."""
+    from subscriptions.runner import Candidates, run_scene
 
     when = datetime.fromisoformat(scheduled_for) if scheduled_for else None
-    document = run_scene(scene_id, when)
+    candidates = Candidates(frozenset(among), frozenset(matched or ())) if among is not None else None
+    document = run_scene(scene_id, when, now=when, candidates=candidates)
     return {"scene": scene_id, "state": document.get("run", {}).get("state")}
 
 

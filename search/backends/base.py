@@ -90,6 +90,10 @@ class SearchBackend(Protocol):
     def iter_ids(self, query: SceneQuery, *, now: datetime | None = None) -> Iterator[str]:
         """Every matching dataset id, however many (used by scene runs)."""
 
+    def match_ids(self, requests: Sequence[tuple[SceneQuery, Sequence[str]]], *,
+                  now: datetime | None = None) -> list[set[str]]:
+        """For each (query, candidate ids): the candidates that match (reverse matching)."""
+
     def count(self) -> int:
         """How many documents the index holds."""
 
@@ -134,6 +138,14 @@ class BaseSearchBackend(ABC):
         check_query(query)
         return self._iter_ids(query, now=now)
 
+    def match_ids(self, requests: Sequence[tuple[SceneQuery, Sequence[str]]], *,
+                  now: datetime | None = None) -> list[set[str]]:
+        """For each (query, candidate ids): the candidates that match the query.
+        Reverse matching evaluates a scene only on the datasets a harvest touched."""
+        for query, _ids in requests:
+            check_query(query)
+        return self._match_ids(requests, now=now)
+
     @abstractmethod
     def _search(self, query: SceneQuery, *, limit: int, offset: int, facets: list[str],
                 facet_size: int, sort: str, now: datetime | None) -> SearchResult:
@@ -142,6 +154,11 @@ class BaseSearchBackend(ABC):
     @abstractmethod
     def _iter_ids(self, query: SceneQuery, *, now: datetime | None) -> Iterator[str]:
         """:meth:`iter_ids` with a checked query."""
+
+    @abstractmethod
+    def _match_ids(self, requests: Sequence[tuple[SceneQuery, Sequence[str]]], *,
+                   now: datetime | None) -> list[set[str]]:
+        """:meth:`match_ids` with checked queries."""
 
     @abstractmethod
     def count(self) -> int:

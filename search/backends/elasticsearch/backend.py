@@ -45,6 +45,7 @@ from search.query import SceneQuery
 log = logging.getLogger(__name__)
 
 PAGE_SIZE = 1000  # ids per request when iterating a scene's members
+MSEARCH_BATCH = 200  # searches per _msearch request when checking candidates
 PIT_KEEP_ALIVE = "2m"
 TOMBSTONE = "derived.tombstone"
 _IS_TOMBSTONE = {"exists": {"field": TOMBSTONE}}
@@ -369,6 +370,39 @@ class ElasticsearchBackend(BaseSearchBackend):
         finally:
             if pit is not None:
                 self.client.options(ignore_status=(400, 404)).close_point_in_time(id=pit)
+
+    def _match_ids(
+        self,
+        requests: Sequence[tuple[SceneQuery, Sequence[str]]],
+        *,
+        now: datetime | None,
+    ) -> list[set[str]]:
+        """For each (query, candidate ids): the candidates that match the query.
+
+        Reverse matching evaluates a scene only on its candidates: each query gets an
+        ``ids`` filter, and the queries go to the server together (``_msearch``)."""
+        self._ensure_ready()
+        answers: list[set[str]] = [set() for _ in requests]
+        pending: list[tuple[int, dict[str, Any]]] = []
+        for position, (query, ids) in enumerate(requests):
+            compiled = live(compile_query(query, now))
+            for start in range(0, len(ids), PAGE_SIZE):
+                chunk = list(ids[start:start + PAGE_SIZE])
+                body = dict(compiled["bool"])
+                body["filter"] = [*body.get("filter", []), {"ids": {"values": chunk}}]
+                pending.append((position, {"query": {"bool": body}, "size": len(chunk),
+                                           "_source": False, "track_total_hits": False}))
+        for start in range(0, len(pending), MSEARCH_BATCH):
+            batch = pending[start:start + MSEARCH_BATCH]
+            searches: list[dict[str, Any]] = []
+            for _position, body in batch:
+                searches.extend(({"index": self.alias}, body))
+            response = self.client.msearch(searches=searches).body
+            for (position, _body), result in zip(batch, response["responses"]):
+                if "error" in result:
+                    raise RuntimeError(f"search failed: {result['error']}")
+                answers[position].update(hit["_id"] for hit in result["hits"]["hits"])
+        return answers
 
     def _open_pit(self) -> str | None:
         if self._pit_supported is False:

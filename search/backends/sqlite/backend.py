@@ -21,7 +21,7 @@ import json
 import sqlite3
 import threading
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from operator import itemgetter
 from pathlib import Path
@@ -44,6 +44,9 @@ from search.backends.sqlite.writes import remove_documents, write_documents
 # another writer of the file (the catalog store) waits well under a second. Readers
 # never wait (WAL).
 BATCH_SIZE = 5000
+# Candidate ids per statement when checking which of them a query matches (well
+# under SQLite's limit on bound parameters).
+MATCH_CHUNK = 500
 
 # Sort orders: missing dates last both ways, ties by id (so every backend pages the
 # same way). The SQL form serves match-all from the indexes; the Python form orders
@@ -218,6 +221,33 @@ class SqliteSearchBackend(BaseSearchBackend):
             conn.execute("COMMIT")
         finally:
             conn.close()
+
+    def _match_ids(
+        self,
+        requests: Sequence[tuple[SceneQuery, Sequence[str]]],
+        *,
+        now: datetime | None,
+    ) -> list[set[str]]:
+        """For each (query, candidate ids): the candidates that match the query, all
+        read from one snapshot (reverse matching evaluates a scene only there)."""
+        if not self._ready:
+            self.ensure_index()
+        conn = self._connect()
+        answers: list[set[str]] = []
+        try:
+            conn.execute("BEGIN")
+            view = self._state.view(conn)
+            for query, ids in requests:
+                found: set[str] = set()
+                compiled = compile_query(query, view, now)
+                for start in range(0, len(ids), MATCH_CHUNK):
+                    sql, params = compiled.select_among(list(ids[start:start + MATCH_CHUNK]))
+                    found.update(doc_id for (doc_id,) in conn.execute(sql, params))
+                answers.append(found)
+            conn.execute("COMMIT")
+        finally:
+            conn.close()
+        return answers
 
     def count(self) -> int:
         return int(self._conn().execute("SELECT count(*) FROM search_doc").fetchone()[0])

@@ -65,6 +65,22 @@ class CompiledQuery:
             return "0.0"
         return "-bm25(search_fts, " + ", ".join(str(w) for w in FTS_WEIGHTS) + ")"
 
+    def select_among(self, ids: list[str]) -> tuple[str, list[Any]]:
+        """``SELECT id`` of the matches among ``ids``.
+
+        Reverse matching checks a few candidates, so the id list drives the scan and
+        the text is checked per candidate (FTS5 seeks the rowid in each doclist)
+        instead of walking every document a common word matches.
+        """
+        conditions = [f"d.id IN ({', '.join('?' for _ in ids)})", *self.where]
+        params: list[Any] = [*ids, *self.params]
+        if self.match is not None:
+            conditions.append(
+                "EXISTS (SELECT 1 FROM search_fts WHERE search_fts MATCH ? AND rowid = d.doc)"
+            )
+            params.append(self.match)
+        return f"SELECT d.id FROM search_doc d WHERE {' AND '.join(conditions)}", params
+
     def select_ids(self) -> tuple[str, list[Any]]:
         """``SELECT id`` of every match, ordered by id (stable for scene runs)."""
         from_where, params = self.from_where()
