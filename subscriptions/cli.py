@@ -152,6 +152,61 @@ def run_command(scene_id: int, as_json: bool) -> None:
         raise SystemExit(1)
 
 
+@scenes_group.command("import")
+@click.argument("file", type=click.File("r", encoding="utf-8"))
+@click.option("--owner", default=None, help="Owner's account email (default: the operator account).")
+@click.option("--progress/--no-progress", default=True, help="Show a progress bar while baselines are taken.")
+@json_option
+@with_app
+def import_command(file: Any, owner: str | None, progress: bool, as_json: bool) -> None:
+    """Save scenes from a JSON Lines FILE (one scene a line; - reads standard input).
+
+    Each line: {"name": …, "query": {…}, "schedule": …} and optionally "email",
+    "webhook", "tracked_fields", "timezone". Bad lines are reported by number and
+    skipped; the good ones are saved with their baselines. Exits 1 when a line was bad.
+    """
+    import sys
+
+    from tqdm import tqdm
+
+    from config.extensions import db
+    from subscriptions.accounts import find_user, operator_user
+    from subscriptions.scene_import import save_scenes, take_baselines
+
+    try:
+        lines = file.read().splitlines()
+    except UnicodeDecodeError as exc:
+        fail(f"file: not UTF-8 text ({exc.reason} at byte {exc.start})", as_json, code=2, field="file")
+        return
+    with db.session() as session:
+        user = find_user(session, owner) if owner else operator_user(session)
+        if user is None:
+            fail(f"owner: no account {owner!r}", as_json, code=2, field="owner")
+            return
+        report = save_scenes(session, user, lines)
+    new_ids = [entry["id"] for entry in report.imported]
+    with tqdm(total=len(new_ids), unit="scene", desc="baselines", file=sys.stderr,
+              disable=not progress or not new_ids) as bar:
+        failed = set(take_baselines(new_ids, advance=bar.update))
+    for entry in report.imported:
+        entry["baseline"] = "error" if entry["id"] in failed else "taken"
+
+    def human(data: dict[str, Any]) -> None:
+        click.echo(f"{len(data['imported'])} scenes imported, {len(data['skipped'])} skipped, "
+                   f"{len(data['errors'])} problems")
+        for entry in data["imported"]:
+            secret = f"  webhook secret (store it now): {entry['webhook_secret']}" if entry.get("webhook_secret") else ""
+            click.echo(f"  line {entry['line']}: scene {entry['id']} {entry['name']}{secret}")
+        for entry in data["skipped"]:
+            click.echo(f"  line {entry['line']}: skipped, {entry['reason']}")
+        for problem in data["errors"]:
+            click.echo(f"  line {problem['line']}: {problem['field']}: {problem['message']}", err=True)
+
+    emit(report.to_dict(), as_json, human)
+    if report.errors:
+        raise SystemExit(1)
+
+
 def _set_paused(scene_id: int, paused: bool, as_json: bool) -> None:
     from config.extensions import db
     from subscriptions.models import Scene
