@@ -91,6 +91,9 @@ class Settings:
     # Harvester behaviour: CKAN full listing period, DCAT RDF literal languages.
     harvest_full_every: int = 24 * 3600
     harvest_languages: tuple[str, ...] = ("zh", "en")
+    # Days a run's full diff and a notification's body and delivery log are kept;
+    # older ones are compacted to their counts (0: keep everything).
+    retention_days: int = 90
     scheduler_enabled: bool = True
     default_locale: str = "zh"
     log_level: str = "info"
@@ -278,6 +281,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         harvest_allow_private=_flag(env.get("SCENEWATCH_HARVEST_ALLOW_PRIVATE"), mode != "production"),
         harvest_full_every=max(0, _int(env, "SCENEWATCH_HARVEST_FULL_EVERY", 24 * 3600)),
         harvest_languages=_languages(env.get("SCENEWATCH_HARVEST_LANGUAGES", "")),
+        retention_days=max(0, _int(env, "SCENEWATCH_RETENTION_DAYS", 90)),
         scheduler_enabled=_flag(env.get("SCENEWATCH_SCHEDULER"), True),
         default_locale=(env.get("SCENEWATCH_LOCALE", "") or "zh").strip(),
         log_level=log_level,

@@ -74,6 +74,8 @@ class Notification(Base):
     next_attempt_at: Mapped[datetime | None] = mapped_column(nullable=True, index=True)
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    # Set when retention replaced the body by its counts and dropped the attempt log.
+    compacted_at: Mapped[datetime | None] = mapped_column(nullable=True)
 
     channel: Mapped[Channel] = relationship()
     deliveries: Mapped[list["Delivery"]] = relationship(

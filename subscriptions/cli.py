@@ -195,7 +195,8 @@ def import_command(file: Any, owner: str | None, progress: bool, as_json: bool) 
         click.echo(f"{len(data['imported'])} scenes imported, {len(data['skipped'])} skipped, "
                    f"{len(data['errors'])} problems")
         for entry in data["imported"]:
-            secret = f"  webhook secret (store it now): {entry['webhook_secret']}" if entry.get("webhook_secret") else ""
+            secret = entry.get("webhook_secret")
+            secret = f"  webhook secret (store it now): {secret}" if secret else ""
             click.echo(f"  line {entry['line']}: scene {entry['id']} {entry['name']}{secret}")
         for entry in data["skipped"]:
             click.echo(f"  line {entry['line']}: skipped, {entry['reason']}")

@@ -1,4 +1,4 @@
-"""The clock: one APScheduler that ticks harvests, scenes, deliveries and digests.
+"""The clock: one APScheduler that ticks harvests, scenes, deliveries, digests and retention.
 
 ``scenewatch serve`` runs it in a background thread in the embedded default;
 in production ``scenewatch scheduler`` is the one process that owns it.
@@ -18,6 +18,7 @@ SCENE_TICK_SECONDS = 30
 HARVEST_TICK_SECONDS = 15  # sources due on a cron minute start within 15 s of it
 DELIVERY_TICK_SECONDS = 15
 DIGEST_TICK_SECONDS = 120
+RETENTION_HOUR = 3  # UTC
 
 
 def _in_app(app: Flask, func: Any) -> Any:
@@ -35,7 +36,7 @@ def build_clock(app: Flask, blocking: bool = False) -> BaseScheduler:
     """A scheduler with the scene and delivery ticks (not started)."""
     from notifier.tasks import deliver_due_task, send_due_digests_task
     from search.tasks import harvest_due_sources_task
-    from subscriptions.tasks import run_due_scenes_task
+    from subscriptions.tasks import compact_history_task, run_due_scenes_task
 
     # .delay() queues on the broker, or runs in-process in the embedded default
     # (config/celery_app.py sets task_always_eager there).
@@ -51,6 +52,9 @@ def build_clock(app: Flask, blocking: bool = False) -> BaseScheduler:
     def digest_tick() -> None:
         send_due_digests_task.delay()
 
+    def retention_tick() -> None:
+        compact_history_task.delay()
+
     # coalesce + max_instances=1: a slow tick is never run twice at once, and missed
     # ticks after a pause collapse into one.
     defaults = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 60}
@@ -61,4 +65,6 @@ def build_clock(app: Flask, blocking: bool = False) -> BaseScheduler:
     scheduler.add_job(_in_app(app, scenes_tick), "interval", seconds=SCENE_TICK_SECONDS, id="scenes")
     scheduler.add_job(_in_app(app, delivery_tick), "interval", seconds=DELIVERY_TICK_SECONDS, id="deliveries")
     scheduler.add_job(_in_app(app, digest_tick), "interval", seconds=DIGEST_TICK_SECONDS, id="digests")
+    # Daily, at a quiet hour: old diffs and delivery logs compacted to their counts.
+    scheduler.add_job(_in_app(app, retention_tick), "cron", hour=RETENTION_HOUR, minute=17, id="retention")
     return scheduler

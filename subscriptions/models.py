@@ -125,6 +125,8 @@ class SceneRun(Base):
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     started_at: Mapped[datetime]
     finished_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    # Set when retention replaced the full diff by its counts (subscriptions.retention).
+    compacted_at: Mapped[datetime | None] = mapped_column(nullable=True)
 
     scene: Mapped[Scene] = relationship(back_populates="runs")
 

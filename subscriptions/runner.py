@@ -107,6 +107,16 @@ def diff_members(session: Session, scene: Scene, matched_ids: Sequence[str],
     return diff, previous, current
 
 
+def baseline_members(session: Session, scene: Scene,
+                     matched_ids: Sequence[str]) -> tuple[dict[str, int], dict[str, int]]:
+    """The previous and new members for a baseline: it lists nothing, so no content
+    is read (a baseline of a large scene costs its query and the member writes)."""
+    previous = _previous_members(session, scene.id, None)
+    current = {dataset_id: version for dataset_id, (version, _deleted)
+               in _current_versions(session, matched_ids).items()}
+    return previous, current
+
+
 def _member_count(session: Session, scene_id: int) -> int:
     return int(session.scalar(select(func.count()).select_from(SceneMember)
                               .where(SceneMember.scene_id == scene_id)) or 0)
@@ -215,7 +225,11 @@ def _run_once(scene_id: int, scheduled_for: datetime, started: datetime,
         else:
             query = parse_query(scene.query)
             matched_ids = sorted(set(search.get().iter_ids(query, now=started)))
-            diff, previous, current = diff_members(session, scene, matched_ids)
+            if baseline:
+                diff = SceneDiff()
+                previous, current = baseline_members(session, scene, matched_ids)
+            else:
+                diff, previous, current = diff_members(session, scene, matched_ids)
             matched_total = len(current)
         run = SceneRun(scene_id=scene_id, scheduled_for=scheduled_for, state=RunState.working.value,
                        started_at=started)
@@ -254,8 +268,8 @@ def record_baseline(session: Session, scene: Scene, now: datetime | None = None)
     first change after saving is reported rather than swallowed into a later baseline.
     """
     moment = now or datetime.now(timezone.utc)
-    matched_ids = sorted(set(search.get().iter_ids(parse_query(scene.query))))
-    _diff, previous, current = diff_members(session, scene, matched_ids)
+    matched_ids = sorted(set(search.get().iter_ids(parse_query(scene.query), now=moment)))
+    previous, current = baseline_members(session, scene, matched_ids)
     run = SceneRun(scene_id=scene.id, scheduled_for=moment, state=RunState.baseline.value,
                    started_at=moment, matched=len(current))
     session.add(run)

@@ -29,3 +29,13 @@ def run_due_scenes_task() -> int:
     for scene_id, scheduled_for in claimed:  # in-process when embedded (eager tasks)
         run_scene_task.delay(scene_id, scheduled_for.isoformat())
     return len(claimed)
+
+
+@shared_task(name="subscriptions.tasks.compact_history")
+def compact_history_task() -> dict[str, int]:
+    """Compact runs and notifications older than SCENEWATCH_RETENTION_DAYS to their counts."""
+    from flask import current_app
+
+    from subscriptions.retention import compact_history
+
+    return compact_history(current_app.config["SCENEWATCH"].retention_days).to_dict()

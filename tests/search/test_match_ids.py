@@ -8,11 +8,9 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-import pytest
-
 from search.backends.elasticsearch import ElasticsearchBackend
-from search.query import parse_query
 from search.backends.sqlite import SqliteSearchBackend
+from search.query import parse_query
 from tests.search.test_elasticsearch import doc
 
 pytest_plugins = ("tests.search.es_fixtures",)
