@@ -16,7 +16,8 @@ def run_scene_task(scene_id: int, scheduled_for: str | None = None, among: list[
 
     when = datetime.fromisoformat(scheduled_for) if scheduled_for else None
     candidates = Candidates(frozenset(among), frozenset(matched or ())) if among is not None else None
-    document = run_scene(scene_id, when, now=when, candidates=candidates)
+    # Reverse matching evaluated the candidates at ``when``: the run reads the same clock.
+    document = run_scene(scene_id, when, now=when if candidates else None, candidates=candidates)
     return {"scene": scene_id, "state": document.get("run", {}).get("state")}
 
 

@@ -1,7 +1,7 @@
 """scene_member by dataset (reverse matching); compacted_at on runs and notifications (retention)
 
-Revision ID: 0003_scale
-Revises: 0002
+Revision ID: 0004_scale
+Revises: 0003_sources
 Create Date: 2026-12-02 06:20:00
 """
 from __future__ import annotations
@@ -11,8 +11,8 @@ from alembic import op
 
 import config.extensions
 
-revision = '0003_scale'
-down_revision = '0002'
+revision = '0004_scale'
+down_revision = '0003_sources'
 branch_labels = None
 depends_on = None
 
