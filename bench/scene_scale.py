@@ -245,7 +245,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = parser.parse_args()
 
-    from config.app import init_services
+    from config.app import create_app
     from config.extensions import db
     from config.migrate import upgrade
     from config.settings import load_settings
@@ -256,7 +256,9 @@ def main() -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("SCENEWATCH_")}
         env.update(SCENEWATCH_DATA_DIR=str(tmp / "instance"), SCENEWATCH_WEBHOOK_ALLOW_PRIVATE="1",
                    SCENEWATCH_WEBHOOK_RETRY_SCHEDULE="1")
-        init_services(load_settings(env))
+        app = create_app(load_settings(env))
+        context = app.app_context()
+        context.push()  # scene validation reads the app's settings (webhook SSRF policy)
         upgrade()
         receiver = Receiver()
         scene_ids, prepared = setup(args, receiver)
