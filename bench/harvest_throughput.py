@@ -9,7 +9,9 @@ identify, store, index. Prints records/s and peak RSS, and writes them as JSON t
 ``bench/results/harvest.json``. The rerun harvests the same files again (everything
 unchanged), which is what a scheduled harvest mostly sees.
 
-Requirements: at least 2,000 records/s including indexing; peak RSS at most 1 GB.
+Requirements: at least 5,000 records/s including indexing; peak RSS at most 1 GB. The raw
+FTS5 floor (the same text analysed and put in a bare FTS5 table) is measured in the same
+run: the share of it is the figure to compare on a shared machine.
 """
 from __future__ import annotations
 
@@ -70,6 +72,39 @@ def harvest_all(files: list[Path], now: datetime) -> dict[str, Any]:
     }
 
 
+def fts5_floor(tmp: str) -> dict[str, Any]:
+    """The raw floor: the same datasets' text analysed (CJK bigrams) and inserted into a
+    bare FTS5 table, nothing else — what indexing alone costs on this machine now."""
+    import sqlite3
+
+    from sqlalchemy import select
+
+    from config.extensions import db
+    from search.models import Dataset
+    from search.text import index_text
+
+    with db.session() as session:
+        rows = session.execute(select(Dataset.title, Dataset.description, Dataset.tags,
+                                      Dataset.themes)).all()
+    conn = sqlite3.connect(os.path.join(tmp, "floor.sqlite"), isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("CREATE VIRTUAL TABLE f USING fts5(title, description, keywords, "
+                 "tokenize = \"unicode61 remove_diacritics 0 tokenchars '._,'''\")")
+    wall = time.perf_counter()
+    for start in range(0, len(rows), 2000):
+        conn.execute("BEGIN")
+        conn.executemany("INSERT INTO f (title, description, keywords) VALUES (?, ?, ?)", [
+            (index_text(title), index_text(description),
+             " _ ".join(index_text(k) for k in [*(tags or []), *(themes or [])]))
+            for title, description, tags, themes in rows[start:start + 2000]])
+        conn.execute("COMMIT")
+    seconds = time.perf_counter() - wall
+    conn.close()
+    return {"records": len(rows), "seconds": round(seconds, 2),
+            "records_per_second": round(len(rows) / seconds)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA,
@@ -96,6 +131,7 @@ def main() -> None:
         upgrade()
         first = harvest_all(files, NOW)
         rerun = harvest_all(files, NOW) if args.rerun else None
+        floor = fts5_floor(tmp)
         indexed = search.get().count()
         if db.engine is not None:
             db.engine.dispose()
@@ -109,8 +145,11 @@ def main() -> None:
         "first_harvest": first,
         "unchanged_rerun": rerun,
         "documents_indexed": indexed,
+        "fts5_floor": floor,
+        "share_of_floor": round(first["records_per_second"] / floor["records_per_second"], 3),
         "peak_rss_mb": peak_rss_mb(),
-        "requirement": {"records_per_second": 2000, "peak_rss_mb": 1024},
+        "requirement": {"records_per_second": 5000, "peak_rss_mb": 1024},
+        "note": "the machine is shared: compare share_of_floor (same run), not seconds across runs",
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
                     "load_average_before": [round(x, 2) for x in load_before],
                     "load_average_after": [round(x, 2) for x in os.getloadavg()]},
@@ -122,6 +161,8 @@ def main() -> None:
           f"({first['quarantined']} quarantined, {first['index_failures']} index failures)")
     if rerun:
         print(f"unchanged rerun: {rerun['records_per_second']} records/s")
+    print(f"raw FTS5 floor {floor['records_per_second']} records/s in the same run: the harvest runs at "
+          f"{result['share_of_floor']:.0%} of it")
     print(f"peak RSS {result['peak_rss_mb']} MB; {indexed} documents indexed; "
           f"written to {args.out}")
 
