@@ -2,9 +2,15 @@
 
 Builds the index once (or reuses the one in ``--data-dir``), then runs a fixed mix of
 realistic queries, each with the default facets, and prints p50 / p95 / max in ms.
-Results go to ``bench/results/search_sqlite.json``. Target: p95 < 100 ms.
+Results go to ``bench/results/search_sqlite.json``. Target: p95 < 50 ms.
+
+The 1M variant (``--replicate 8``) indexes the catalog eight times over, each copy
+with perturbed titles, publishers and dates (so terms and facets spread as a larger
+catalog's would), into its own data dir; it is built here, never committed, and
+written to ``bench/results/search_sqlite_1m.json``. Target: p95 < 200 ms.
 
     .venv/bin/python bench/search_latency.py [--data-dir DIR] [--rebuild] [--rounds N]
+    .venv/bin/python bench/search_latency.py --replicate 8 --data-dir instance/bench-search-1m
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -83,8 +90,36 @@ WORDS = [
 ]
 
 
+SUFFIXES = ["（年度）", "（汇总）", "明细", "统计表", "目录", "（公开版）", "清单", "数据集", "名录", "（更新）"]
+
+
+def replicated(docs: list[dict[str, Any]], copies: int, seed: int = 8) -> Iterator[dict[str, Any]]:
+    """``docs`` and ``copies - 1`` perturbed copies: other ids, titles with an extra word,
+    some publishers split into branches, dates moved by up to a year."""
+    from datetime import date, timedelta
+
+    rng = random.Random(seed)
+    yield from docs
+    for copy in range(1, copies):
+        for doc in docs:
+            twin = dict(doc)
+            twin["id"] = f"{doc['id']}-r{copy}"
+            twin["title"] = f"{doc.get('title') or ''}{rng.choice(SUFFIXES)}"
+            if doc.get("publisher") and rng.random() < 0.3:
+                twin["publisher"] = f"{doc['publisher']}第{copy}分局"
+            for name in ("created", "modified"):
+                value = doc.get(name)
+                if isinstance(value, str) and len(value) >= 10:
+                    try:
+                        moved = date.fromisoformat(value[:10]) - timedelta(days=rng.randint(0, 365))
+                    except ValueError:
+                        continue
+                    twin[name] = moved.isoformat()
+            yield twin
+
+
 def build_index(
-    data_dir: Path, source: Path, rebuild: bool
+    data_dir: Path, source: Path, rebuild: bool, copies: int = 1
 ) -> tuple[SqliteSearchBackend, dict[str, Any]]:
     """The backend over ``data_dir/search.sqlite``, indexed from ``source`` if needed."""
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -95,7 +130,7 @@ def build_index(
         backend.clear()
         docs = list(documents(source))
         started, cpu = time.perf_counter(), time.process_time()
-        report = backend.index(docs)
+        report = backend.index(replicated(docs, copies))
         elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
         backend.optimize()
         info = {
@@ -259,9 +294,11 @@ def main() -> None:
         "--rebuild", action="store_true", help="index again even if the index exists"
     )
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--replicate", type=int, default=1,
+                        help="index the catalog this many times over (8: about 1M documents)")
     args = parser.parse_args()
 
-    backend, build = build_index(args.data_dir, args.source, args.rebuild)
+    backend, build = build_index(args.data_dir, args.source, args.rebuild, args.replicate)
     mix = query_mix(sample_values(backend, args.data_dir / "search.sqlite"))
     measured = run(backend, mix, args.rounds)
     timings = measured["timings"]
@@ -291,10 +328,12 @@ def main() -> None:
         "python": platform.python_version(),
         "machine": platform.machine(),
         "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "target_p95_ms": 100,
+        "target_p95_ms": 50 if args.replicate == 1 else 200,
+        "note": "the machine is shared (see load_average); cpu_p95_ms is this process's share",
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(summary, ensure_ascii=False, indent=2) + "\n", "utf-8")
+    out = RESULTS if args.replicate == 1 else RESULTS.with_name("search_sqlite_1m.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(summary, ensure_ascii=False, indent=2) + "\n", "utf-8")
     print(
         f"{len(mix)} queries x {args.rounds} rounds on {summary['documents']} documents: "
         f"p50 {summary['p50_ms']} ms, p95 {summary['p95_ms']} ms, max {summary['max_ms']} ms "
@@ -306,7 +345,7 @@ def main() -> None:
             f"  {kind:<24} n={row['n']:<4} p50 {row['p50_ms']:>6} ms  "
             f"p95 {row['p95_ms']:>6} ms  max {row['max_ms']:>6} ms"
         )
-    print(f"written to {RESULTS}")
+    print(f"written to {out}")
 
 
 if __name__ == "__main__":
