@@ -11,8 +11,9 @@ A scene is affected by a harvest when
 Each affected scene is then evaluated only on those candidate datasets (the search
 backend's ``match_ids``, one batch for all scenes), and its diff is computed for
 them alone (:class:`subscriptions.runner.Candidates`). A scene whose query has a
-relative date (``now-90d``) also gets the datasets that crossed the moving bound
-since its last run. ``scenes run`` (a full recompute) gives the same diff.
+relative date (``now-90d``) is also affected by the datasets that crossed the moving
+bound since its last run and can enter or leave it. ``scenes run`` (a full
+recompute) gives the same diff.
 """
 from __future__ import annotations
 
@@ -115,7 +116,57 @@ def affected_scenes(session: Session, changed_ids: Collection[str], removed_ids:
     touched = sorted(set(changed) | set(removed_ids))
     for scene_id, members in _member_hits(session, touched, index.predicates).items():
         found.setdefault(scene_id, set()).update(members)
+    for scene_id, crossed in _moved_by_the_clock(session, index, now).items():
+        found.setdefault(scene_id, set()).update(crossed)
     return found
+
+
+def _moved_by_the_clock(session: Session, index: SceneIndex, now: datetime) -> dict[int, set[str]]:
+    """Scenes with a relative date (``now-30d``): the unchanged datasets that crossed
+    the moving bound since the scene last ran and can enter it (they pass its
+    conditions now) or leave it (they are members). Bounds shared by many scenes are
+    resolved once, from the earliest of their last runs."""
+    relative = [p for p in index.predicates.values() if p.relative]
+    if not relative:
+        return {}
+    last = _last_evaluated(session, [p.scene_id for p in relative])
+    since: dict[RangeBound, datetime] = {}
+    for predicate in relative:
+        if predicate.scene_id not in last:
+            continue  # no baseline yet: its first run is a full one
+        for bound in _relative_bounds(predicate.query):
+            moment = last[predicate.scene_id]
+            since[bound] = min(since.get(bound, moment), moment)
+    crossed: dict[RangeBound, set[str]] = {b: _crossed(b, moment, now) for b, moment in since.items()}
+    every = sorted(set().union(*crossed.values())) if crossed else []
+    if not every:
+        return {}
+    batch = ChangedDocuments.of(_documents(session, every))
+    members = _member_hits(session, every, {p.scene_id for p in relative})
+    found: dict[int, set[str]] = {}
+    for predicate in relative:
+        window = set().union(*(crossed.get(b, set()) for b in _relative_bounds(predicate.query)))
+        if not window:
+            continue
+        entering = predicate.candidates(batch, predicate.query.resolve_ranges(now)) & window
+        leaving = members.get(predicate.scene_id, set()) & window
+        if entering or leaving:
+            found[predicate.scene_id] = entering | leaving
+    return found
+
+
+def _relative_bounds(query: SceneQuery) -> list[RangeBound]:
+    return [b for b in query.ranges
+            if b.field in DATE_RANGE_FIELDS and str(b.value).startswith("now")]
+
+
+def _crossed(bound: RangeBound, since: datetime, now: datetime) -> set[str]:
+    """Datasets whose date lies between ``bound`` resolved at ``since`` and at ``now``."""
+    then_value = SceneQuery(ranges=(bound,)).resolve_ranges(since)[0].value
+    now_value = SceneQuery(ranges=(bound,)).resolve_ranges(now)[0].value
+    low, high = sorted((str(then_value), str(now_value)))
+    window = SceneQuery(ranges=(RangeBound(bound.field, "gte", low), RangeBound(bound.field, "lte", high)))
+    return set(search.get().iter_ids(window, now=now))
 
 
 def affected_scene_ids(session: Session, changed_ids: Collection[str],
@@ -137,35 +188,13 @@ def _last_evaluated(session: Session, scene_ids: Sequence[int]) -> dict[int, dat
     return found
 
 
-def _crossed_bounds(query: SceneQuery, since: datetime, now: datetime) -> set[str]:
-    """Datasets whose date lies between a relative bound at ``since`` and at ``now``:
-    the only unchanged datasets whose match can have flipped with the clock."""
-    crossed: set[str] = set()
-    backend = search.get()
-    for bound in query.ranges:
-        if bound.field not in DATE_RANGE_FIELDS or not str(bound.value).startswith("now"):
-            continue
-        then_bound = SceneQuery(ranges=(bound,)).resolve_ranges(since)[0].value
-        now_bound = SceneQuery(ranges=(bound,)).resolve_ranges(now)[0].value
-        low, high = sorted((str(then_bound), str(now_bound)))
-        window = SceneQuery(ranges=(RangeBound(bound.field, "gte", low),
-                                    RangeBound(bound.field, "lte", high)))
-        crossed.update(backend.iter_ids(window, now=now))
-    return crossed
-
-
 def evaluate_candidates(affected: dict[int, set[str]], *,
                         now: datetime) -> dict[int, tuple[set[str], set[str]]]:
     """scene id → (candidates, those that match now), checked by the search backend in one batch."""
     with db.session() as session:
         queries = {scene_id: parse_query(raw) for scene_id, raw in session.execute(
             select(Scene.id, Scene.query).where(Scene.id.in_(list(affected))))}
-        relative = [s for s, q in queries.items() if Predicate.of(s, q).relative]
-        last = _last_evaluated(session, relative) if relative else {}
     candidates = {scene_id: set(ids) for scene_id, ids in affected.items() if scene_id in queries}
-    for scene_id in relative:
-        if scene_id in last and scene_id in candidates:
-            candidates[scene_id] |= _crossed_bounds(queries[scene_id], last[scene_id], now)
     order = sorted(candidates)
     answers = search.get().match_ids([(queries[s], sorted(candidates[s])) for s in order], now=now)
     return {scene_id: (candidates[scene_id], matched) for scene_id, matched in zip(order, answers)}

@@ -257,3 +257,29 @@ def test_relative_dates_moving_past_members_are_reported(app, tmp_path: Path) ->
     (document,) = run_affected_scenes(summary.changed_ids, summary.removed_ids, now=later, deliver=False)
     assert _diff_part(document) == expected
     assert _members(scene_id) == members
+
+
+def test_a_scene_moved_only_by_the_clock_is_affected(app, tmp_path: Path) -> None:
+    """No dataset of the scene changed, but members left its ``now-30d`` window since
+    its last run: the harvest's on-change pass reports them, as a full recompute does."""
+    records = [dict(r) for r in KEPT[:300]]
+    word = VOCAB["words"][0]
+    for record in records:
+        if word in str(record.get(TITLE)):
+            record[MODIFIED] = "2023-06-20"
+    run_harvest("hz", write_snapshot(tmp_path / "a.json", records), fmt="portal-json", now=T0)
+    with db.session() as session:
+        scene_id = create_scene(session, operator_user(session), name="recent", schedule="on-change",
+                                query={"text": word, "ranges": {"modified": {"gte": "now-30d"}}}).scene.id
+    run_scene(scene_id, now=T0, deliver=False)
+    assert _members(scene_id)
+    unrelated = next(r for r in records if word not in str(r.get(TITLE)))
+    unrelated[TITLE] = f"{unrelated[TITLE]}（更新）"
+    later = T0 + timedelta(days=25)
+    summary = run_harvest("hz", write_snapshot(tmp_path / "b.json", records), fmt="portal-json", now=later)
+    expected, members = _full_recompute(scene_id, later)
+    assert expected["counts"]["removed"] == len(_members(scene_id))  # every member aged out
+    with db.session() as session:
+        assert affected_scene_ids(session, summary.changed_ids, summary.removed_ids) == [scene_id]
+    (document,) = run_affected_scenes(summary.changed_ids, summary.removed_ids, now=later, deliver=False)
+    assert _diff_part(document) == expected and _members(scene_id) == members == set()
