@@ -203,10 +203,9 @@ def evaluate_candidates(affected: dict[int, set[str]], *,
 def run_affected_scenes(changed_ids: Collection[str], removed_ids: Collection[str], *,
                         now: datetime | None = None, deliver: bool = True,
                         scene_ids: Collection[int] | None = None) -> list[dict[str, Any]]:
-    """Run every scene the harvest's changes can affect, each only on its candidates.
-
-    Returns the diff documents, one per affected scene, in scene id order.
-    """
+    """Run every scene the harvest's changes can affect, each only on its candidates,
+    then deliver what they wrote in one batch (parallel sends in the embedded default,
+    Celery tasks otherwise). Returns the diff documents in scene id order."""
     from subscriptions.runner import Candidates, run_scene
 
     now = now or datetime.now(timezone.utc)
@@ -215,8 +214,31 @@ def run_affected_scenes(changed_ids: Collection[str], removed_ids: Collection[st
     if not affected:
         return []
     evaluated = evaluate_candidates(affected, now=now)
-    return [
-        run_scene(scene_id, now, deliver=deliver, now=now,
+    documents = [
+        run_scene(scene_id, now, deliver=False, now=now,
                   candidates=Candidates(frozenset(among), frozenset(matched)))
         for scene_id, (among, matched) in sorted(evaluated.items())
     ]
+    if deliver:
+        _deliver([d["run"]["id"] for d in documents if d.get("run", {}).get("state") == RunState.changed.value])
+    return documents
+
+
+def _deliver(run_ids: list[int]) -> None:
+    """Hand the notifications of these runs to delivery, all at once."""
+    from flask import current_app
+
+    from notifier.bulk import deliver_batch
+    from notifier.dispatch import dispatch_notifications
+    from notifier.models import Notification
+
+    if not run_ids:
+        return
+    with db.session() as session:
+        ids = [i for chunk in _chunks(run_ids) for i in session.scalars(
+            select(Notification.id).where(Notification.run_id.in_(chunk)).order_by(Notification.id))]
+    settings = current_app.config["SCENEWATCH"]
+    if settings.embedded:
+        deliver_batch(ids, datetime.now(timezone.utc), settings)
+    else:
+        dispatch_notifications(ids)
