@@ -283,3 +283,25 @@ def test_a_scene_moved_only_by_the_clock_is_affected(app, tmp_path: Path) -> Non
         assert affected_scene_ids(session, summary.changed_ids, summary.removed_ids) == [scene_id]
     (document,) = run_affected_scenes(summary.changed_ids, summary.removed_ids, now=later, deliver=False)
     assert _diff_part(document) == expected and _members(scene_id) == members == set()
+
+
+def test_on_change_webhooks_arrive_signed_once(app, tmp_path: Path) -> None:
+    from notifier.receiver import VerifyingReceiver
+
+    records = [dict(r) for r in KEPT[:200]]
+    word = VOCAB["words"][0]
+    run_harvest("hz", write_snapshot(tmp_path / "a.json", records), fmt="portal-json", now=T0)
+    with VerifyingReceiver() as receiver:
+        with db.session() as session:
+            created = create_scene(session, operator_user(session), name="hook", query={"text": word},
+                                   schedule="on-change", webhook=receiver.url)
+            scene_id, receiver.secret = created.scene.id, created.channels[0].secret
+        run_scene(scene_id, now=T0)
+        records.append({**records[0], TITLE: f"新增{word}", "详情页网址": "https://example.org/hook"})
+        later = T0 + timedelta(hours=1)
+        summary = run_harvest("hz", write_snapshot(tmp_path / "b.json", records), fmt="portal-json", now=later)
+        (document,) = run_affected_scenes(summary.changed_ids, summary.removed_ids, now=later)
+        assert document["counts"]["added"] == 1
+        assert receiver.rejected == [] and len(receiver.received) == 1
+        (payload,) = receiver.received.values()
+        assert payload["data"]["run"]["id"] == document["run"]["id"]
