@@ -8,6 +8,8 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
+import pytest
+
 from search.backends.elasticsearch import ElasticsearchBackend
 from search.backends.sqlite import SqliteSearchBackend
 from search.query import parse_query
@@ -62,3 +64,14 @@ def test_sqlite_match_ids() -> None:
 
 def test_elasticsearch_match_ids(es_backend: ElasticsearchBackend) -> None:
     _check(es_backend)
+
+
+@pytest.mark.postgres
+def test_postgres_match_ids() -> None:
+    from tests.search.pg_fixtures import drop_backend, new_backend
+
+    backend = new_backend()
+    try:
+        _check(backend)
+    finally:
+        drop_backend(backend)

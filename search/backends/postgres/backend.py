@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
@@ -249,6 +249,22 @@ class PostgresSearchBackend(BaseSearchBackend):
                 f"SELECT d.id FROM {TABLE} d WHERE {where} ORDER BY d.id", tuple(params))
             for (doc_id,) in rows:
                 yield doc_id
+
+    def _match_ids(self, requests: Sequence[tuple[SceneQuery, Sequence[str]]], *,
+                   now: datetime | None) -> list[set[str]]:
+        """For each (query, candidate ids): the candidates that match, read from one
+        snapshot; the id list drives each statement (reverse matching)."""
+        answers: list[set[str]] = []
+        with self._transaction(read_only=True) as conn:
+            for query, ids in requests:
+                found: set[str] = set()
+                if ids:
+                    where, params = compile_query(query, now).condition()
+                    found.update(doc_id for (doc_id,) in conn.exec_driver_sql(
+                        f"SELECT d.id FROM {TABLE} d WHERE d.id = ANY(%s) AND ({where})",
+                        (list(ids), *params)))
+                answers.append(found)
+        return answers
 
 
 def _bump_generation(conn: Connection) -> None:
