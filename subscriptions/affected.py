@@ -226,8 +226,7 @@ def run_affected_scenes(changed_ids: Collection[str], removed_ids: Collection[st
 
 def _deliver(run_ids: list[int]) -> None:
     """Hand the notifications of these runs to delivery, all at once."""
-    from flask import current_app
-
+    from config.extensions import settings as bound_settings
     from notifier.bulk import deliver_batch
     from notifier.dispatch import dispatch_notifications
     from notifier.models import Notification
@@ -237,7 +236,7 @@ def _deliver(run_ids: list[int]) -> None:
     with db.session() as session:
         ids = [i for chunk in _chunks(run_ids) for i in session.scalars(
             select(Notification.id).where(Notification.run_id.in_(chunk)).order_by(Notification.id))]
-    settings = current_app.config["SCENEWATCH"]
+    settings = bound_settings.get()
     if settings.embedded:
         deliver_batch(ids, datetime.now(timezone.utc), settings)
     else:

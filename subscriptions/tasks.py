@@ -35,8 +35,7 @@ def run_due_scenes_task() -> int:
 @shared_task(name="subscriptions.tasks.compact_history")
 def compact_history_task() -> dict[str, int]:
     """Compact runs and notifications older than SCENEWATCH_RETENTION_DAYS to their counts."""
-    from flask import current_app
-
+    from config.extensions import settings
     from subscriptions.retention import compact_history
 
-    return compact_history(current_app.config["SCENEWATCH"].retention_days).to_dict()
+    return compact_history(settings.get().retention_days).to_dict()
