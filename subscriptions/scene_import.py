@@ -127,10 +127,18 @@ def take_baselines(scene_ids: list[int], *, now: datetime | None = None,
                    advance: Callable[[int], None] | None = None) -> list[int]:
     """Run each new scene once (its baseline: recorded, nothing sent); returns the
     ids whose baseline failed (they take it at their first run instead)."""
+    from config.extensions import db
+    from subscriptions.models import SceneRun
     from subscriptions.runner import run_scene
 
     failed = []
     for scene_id in scene_ids:
+        with db.session() as session:  # saving a scene may already have taken it
+            taken = session.scalar(select(SceneRun.id).where(SceneRun.scene_id == scene_id).limit(1))
+        if taken is not None:
+            if advance:
+                advance(1)
+            continue
         document = run_scene(scene_id, deliver=False, now=now)
         if document.get("run", {}).get("state") == "error":
             failed.append(scene_id)
