@@ -179,10 +179,11 @@ def _last_evaluated(session: Session, scene_ids: Sequence[int]) -> dict[int, dat
     """scene id → when its last recorded run evaluated the query."""
     found: dict[int, datetime] = {}
     for chunk in _chunks(list(scene_ids)):
+        latest = (select(func.max(SceneRun.id))  # the last run recorded, whatever clock it read
+                  .where(SceneRun.scene_id.in_(chunk), SceneRun.state != RunState.error.value)
+                  .group_by(SceneRun.scene_id))
         for scene_id, started in session.execute(
-            select(SceneRun.scene_id, func.max(SceneRun.started_at))
-            .where(SceneRun.scene_id.in_(chunk), SceneRun.state != RunState.error.value)
-            .group_by(SceneRun.scene_id)
+            select(SceneRun.scene_id, SceneRun.started_at).where(SceneRun.id.in_(latest))
         ):
             found[scene_id] = started
     return found
