@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from flask_wtf.csrf import CSRFProtect
-from sqlalchemy import JSON, DateTime, MetaData, create_engine, event
+from sqlalchemy import JSON, DateTime, Integer, MetaData, Table, create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -30,6 +30,25 @@ NAMING = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+# Ids are never reused: an old signed link or session naming a deleted row must not
+# reach the row that would otherwise take its id. PostgreSQL sequences never go back;
+# SQLite needs AUTOINCREMENT (without it a freed highest rowid is handed out again).
+NEVER_REUSE_IDS: dict[str, Any] = {"sqlite_autoincrement": True}
+
+
+def _has_integer_id(table: Table) -> bool:
+    column = table.autoincrement_column
+    return column is not None and isinstance(column.type, Integer)
+
+
+@event.listens_for(Table, "before_create")
+def _never_reuse_ids(table: Table, connection: Any, **_kw: Any) -> None:
+    """Every table with an integer id gets AUTOINCREMENT on SQLite when it is created,
+    including tables a migration rebuilds (SQLite reflection forgets the flag)."""
+    if connection.dialect.name == "sqlite" and _has_integer_id(table):
+        table.dialect_kwargs["sqlite_autoincrement"] = True
 
 
 class UTCDateTime(TypeDecorator[datetime]):

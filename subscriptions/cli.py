@@ -140,13 +140,21 @@ def _print_document(d: dict[str, Any]) -> None:
 @with_app
 def run_command(scene_id: int, as_json: bool) -> None:
     """Run a scene now, deliver what changed, and print the diff document."""
-    from subscriptions.runner import SceneNotFound, run_scene
+    from subscriptions.run_now import start_run_now
+    from subscriptions.runner import SceneNotFound
 
     try:
-        document = run_scene(scene_id)
+        outcome = start_run_now(scene_id)
     except SceneNotFound as exc:
         fail(str(exc), as_json, code=2)
         return
+    if outcome.document is None:
+        since = outcome.in_progress_since
+        fail(f"scene {scene_id}: a run is already in progress"
+             f"{f' (started {since:%Y-%m-%d %H:%M:%S} UTC)' if since else ''}; try again when it has finished",
+             as_json, code=1, in_progress_since=since.isoformat() if since else None)
+        return
+    document = outcome.document
     emit(document, as_json, _print_document)
     if document.get("run", {}).get("state") == "error":
         raise SystemExit(1)

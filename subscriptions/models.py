@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Boolean, Column, ForeignKey, Integer, String, Table, Text, UniqueConstraint, event, select
 from sqlalchemy.orm import Mapped, mapped_column, object_session, relationship
 
-from config.extensions import Base
+from config.extensions import NEVER_REUSE_IDS, Base
 
 if TYPE_CHECKING:
     from notifier.models import Channel
@@ -24,6 +24,7 @@ class RunState(str, enum.Enum):
 
 class User(Base):
     __tablename__ = "user_account"
+    __table_args__ = NEVER_REUSE_IDS
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     email: Mapped[str] = mapped_column(String(320), unique=True)
@@ -86,6 +87,7 @@ class Scene(Base):
     """A saved query, its schedule and which fields count as a change."""
 
     __tablename__ = "scene"
+    __table_args__ = NEVER_REUSE_IDS
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     owner_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
@@ -98,6 +100,8 @@ class Scene(Base):
     next_run_at: Mapped[datetime | None] = mapped_column(nullable=True, index=True)
     feed_token: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime]
+    # Set while a run of this scene is in progress (see subscriptions.run_lock).
+    run_claimed_at: Mapped[datetime | None] = mapped_column(nullable=True, default=None)
 
     owner: Mapped[User] = relationship(back_populates="scenes")
     channels: Mapped[list["Channel"]] = relationship(secondary=scene_channel)
@@ -110,7 +114,10 @@ class SceneRun(Base):
     """One execution of a scene for one scheduled time (never two for the same time)."""
 
     __tablename__ = "scene_run"
-    __table_args__ = (UniqueConstraint("scene_id", "scheduled_for", name="uq_scene_run_scheduled"),)
+    __table_args__ = (
+        UniqueConstraint("scene_id", "scheduled_for", name="uq_scene_run_scheduled"),
+        NEVER_REUSE_IDS,
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     scene_id: Mapped[int] = mapped_column(ForeignKey("scene.id", ondelete="CASCADE"), index=True)

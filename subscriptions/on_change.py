@@ -23,6 +23,7 @@ def evaluate_affected(changed_ids: Collection[str], removed_ids: Collection[str]
     (state ``queued`` when a worker will run it)."""
     from config.extensions import settings as bound_settings
     from subscriptions.affected import affected_scene_ids
+    from subscriptions.run_lock import RunInProgress
     from subscriptions.runner import run_scene
     from subscriptions.tasks import run_scene_task
 
@@ -35,7 +36,11 @@ def evaluate_affected(changed_ids: Collection[str], removed_ids: Collection[str]
     results: list[dict[str, Any]] = []
     for scene_id in scene_ids:
         if embedded:
-            document = run_scene(scene_id, when)
+            try:
+                document = run_scene(scene_id, when)
+            except RunInProgress:  # a run still going after the wait covers this change
+                results.append({"id": scene_id, "state": "in_progress"})
+                continue
             results.append({"id": scene_id, "state": document.get("run", {}).get("state")})
         else:
             run_scene_task.delay(scene_id, when.isoformat())

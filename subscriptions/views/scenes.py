@@ -287,14 +287,20 @@ def run_now(scene_id: int) -> Response:
     """Run the scene right away and show what it found."""
     with db.session() as s:
         owned_scene(s, scene_id)
-    from subscriptions.runner import run_scene
+    from subscriptions.run_now import start_run_now
 
     try:
-        diff = run_scene(scene_id, None)
+        outcome = start_run_now(scene_id)
     except Exception as exc:  # the user sees why; the log keeps the traceback
         current_app.logger.exception("run now failed for scene %s", scene_id)
         flash(translate("scene.run_failed", error=str(exc) or type(exc).__name__), "error")
         return redirect(url_for("scenes.show", scene_id=scene_id))
+    if not outcome.started:
+        since = outcome.in_progress_since
+        flash(translate("scene.run_in_progress",
+                        since=since.astimezone(_zone()).strftime("%H:%M:%S") if since else "—"), "info")
+        return redirect(url_for("scenes.show", scene_id=scene_id))
+    diff = outcome.document
     counts = (diff or {}).get("counts") or {}
     state = ((diff or {}).get("run") or {}).get("state")
     if state == "error":
