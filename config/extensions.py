@@ -12,6 +12,8 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import JSON, DateTime, Integer, MetaData, Table, create_engine, event
 from sqlalchemy.engine import Engine
@@ -183,3 +185,6 @@ settings = SettingsHolder()
 # CSRF protection of the web form; blueprints exempt themselves through
 # subscriptions.views.csrf.exempt_blueprint, nowhere else.
 csrf = CSRFProtect()
+# Rate limits (login, mail to third parties, webhook tests); nothing is limited by
+# default. Storage comes from settings.ratelimit_storage_uri (see subscriptions.views.limits).
+limiter = Limiter(key_func=get_remote_address, default_limits=[])

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+import secrets
 from datetime import datetime, timezone
 
 from sqlalchemy import func, select
@@ -53,12 +54,35 @@ def register_user(session: Session, email: str, password: str, locale: str = "zh
     return user
 
 
+# Checked when no account matches, so an unknown address costs the same hashing time
+# as a wrong password: response times do not tell which accounts exist.
+_DUMMY_HASH = generate_password_hash(secrets.token_urlsafe(16))
+
+
 def authenticate(session: Session, email: str, password: str) -> User | None:
-    """The user whose address and password match, else None (same answer for both mistakes)."""
+    """The user whose address and password match, else None (same answer, and about
+    the same time, for both mistakes)."""
     user = find_user(session, email or "")
-    if user is None or not user.password_hash or not check_password_hash(user.password_hash, password or ""):
+    if user is None or not user.password_hash:
+        check_password_hash(_DUMMY_HASH, password or "")
+        return None
+    if not check_password_hash(user.password_hash, password or ""):
         return None
     return user
+
+
+def change_password(session: Session, user: User, new_password: str,
+                    keep_session: str | None = None) -> int:
+    """Set ``user``'s password and end every other login session (a thief's cookie
+    dies with the old password); ``keep_session`` is the token of the browser that
+    made the change. Returns how many sessions were ended. Raises AccountError."""
+    from subscriptions.sessions import close_sessions
+
+    if len(new_password or "") < MIN_PASSWORD:
+        raise AccountError("password", f"must be at least {MIN_PASSWORD} characters")
+    user.password_hash = generate_password_hash(new_password)
+    session.flush()
+    return close_sessions(session, user.id, keep_token=keep_session)
 
 
 def operator_user(session: Session) -> User:

@@ -75,6 +75,19 @@ def _copy_to_channels(user: User, value: Any, old: Any, initiator: Any) -> None:
             setattr(channel, _COPIED[initiator.key], value)
 
 
+class LoginSession(Base):
+    """One logged-in browser. The session cookie carries only a random token; the row
+    (keyed by the token's SHA-256) is what makes it valid, so logging out, changing
+    the password or deleting the account ends it for good."""
+
+    __tablename__ = "login_session"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
 scene_channel = Table(
     "scene_channel",
     Base.metadata,

@@ -18,7 +18,7 @@ from datetime import datetime
 from html import escape
 from urllib.parse import quote
 
-from flask import Blueprint, Flask, current_app, redirect, request, session, url_for
+from flask import Blueprint, Flask, current_app, redirect, request, url_for
 from werkzeug.routing import BuildError
 from werkzeug.wrappers import Response
 
@@ -142,8 +142,11 @@ def export_by_token(token: str, fmt: str) -> Response:
 @bp.route(f"/scenes/<int:scene_id>/export.<{FORMATS}:fmt>")
 def export_scene(scene_id: int, fmt: str) -> Response:
     """The scene's current results for its logged-in owner."""
-    user_id = session.get("user_id")
-    if not isinstance(user_id, int):
+    from subscriptions.views.auth import current_user
+
+    user = current_user()
+    user_id = user.id if user is not None else None
+    if user_id is None:
         try:
             return redirect(url_for("auth.login", next=request.path))  # type: ignore[return-value]
         except BuildError:  # no login page in this app: say so plainly

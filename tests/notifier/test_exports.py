@@ -21,6 +21,17 @@ from tests.notifier.downloads_support import (
 )
 
 
+def _login_token(user_id: int) -> str:
+    """A login session of ``user_id``, as logging in makes it."""
+    from subscriptions.models import User
+    from subscriptions.sessions import open_session
+
+    with db.session() as s:
+        user = s.get(User, user_id)
+        assert user is not None
+        return open_session(s, user)
+
+
 def _started(run_id: int) -> datetime:
     """The run's start (what its download links bind), or any time for a missing run."""
     from subscriptions.models import SceneRun
@@ -109,7 +120,7 @@ def test_json_is_one_array_of_documents(scene) -> None:
 def test_owner_route_streams_each_format(settings, scene) -> None:
     client = web_app(settings).test_client()
     with client.session_transaction() as session:
-        session["user_id"] = scene["owner_id"]
+        session["sid"] = _login_token(scene["owner_id"])
     for fmt, mimetype in (("csv", "text/csv"), ("xlsx", "application/vnd.openxmlformats-"
                           "officedocument.spreadsheetml.sheet"), ("json", "application/json")):
         response = client.get(f"/scenes/{scene['scene_id']}/export.{fmt}")
@@ -126,7 +137,7 @@ def test_owner_route_refuses_strangers_and_anonymous(settings, scene) -> None:
     client = web_app(settings).test_client()
     assert client.get(f"/scenes/{scene['scene_id']}/export.csv").status_code == 401
     with client.session_transaction() as session:
-        session["user_id"] = scene["stranger_id"]
+        session["sid"] = _login_token(scene["stranger_id"])
     assert client.get(f"/scenes/{scene['scene_id']}/export.csv").status_code == 404
     assert client.get("/scenes/9999/export.csv").status_code == 404
 

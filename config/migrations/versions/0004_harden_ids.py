@@ -1,4 +1,4 @@
-"""ids never reused on SQLite; scene run claim
+"""ids never reused on SQLite; scene run claim; server-side login sessions
 
 Revision ID: 0004_harden
 Revises: 0003_sources
@@ -47,8 +47,22 @@ def upgrade() -> None:
                 pass
     with op.batch_alter_table('scene', schema=None) as batch_op:
         batch_op.add_column(sa.Column('run_claimed_at', sa.DateTime(timezone=True), nullable=True))
+    op.create_table(
+        'login_session',
+        sa.Column('id', sa.String(length=64), nullable=False),
+        sa.Column('user_id', sa.Integer(), nullable=False),
+        sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+        sa.Column('expires_at', sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(['user_id'], ['user_account.id'],
+                                name=op.f('fk_login_session_user_id_user_account'), ondelete='CASCADE'),
+        sa.PrimaryKeyConstraint('id', name=op.f('pk_login_session')),
+    )
+    with op.batch_alter_table('login_session', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_login_session_user_id'), ['user_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_login_session_expires_at'), ['expires_at'], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_table('login_session')
     with op.batch_alter_table('scene', schema=None) as batch_op:
         batch_op.drop_column('run_claimed_at')
