@@ -1,7 +1,6 @@
 """Scene commands: create, list, show, run, pause, resume, delete."""
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import click
@@ -52,10 +51,13 @@ def create_command(name: str, raw_query: str, schedule: str, tz_name: str | None
     from subscriptions.accounts import find_user, operator_user
     from subscriptions.scenes import SceneError, create_scene
 
+    from search.query import QueryError, load_query_json
+
     try:
-        query: Any = json.loads(raw_query)
-    except json.JSONDecodeError as exc:
-        fail(f"query: not valid JSON ({exc.msg} at character {exc.pos})", as_json, code=2, field="query")
+        query: Any = load_query_json(raw_query)
+    except QueryError as exc:
+        fail(str(exc), as_json, code=2, field="query",
+             errors=[{"field": e.field, "message": e.reason} for e in exc.errors])
         return
     try:
         with db.session() as session:
