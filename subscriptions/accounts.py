@@ -71,16 +71,18 @@ def authenticate(session: Session, email: str, password: str) -> User | None:
     return user
 
 
-def change_password(session: Session, user: User, new_password: str,
-                    keep_session: str | None = None) -> int:
-    """Set ``user``'s password and end every other login session (a thief's cookie
-    dies with the old password); ``keep_session`` is the token of the browser that
-    made the change. Returns how many sessions were ended. Raises AccountError."""
+def invalidate_sessions(user: User, keep_session: str | None = None) -> int:
+    """End every login session of ``user`` but ``keep_session`` (the token of the
+    browser that changed the password, if it stays logged in): call it whenever the
+    password changes, so a thief's cookie dies with the old password. Returns how many
+    sessions ended."""
+    from sqlalchemy.orm import object_session
+
     from subscriptions.sessions import close_sessions
 
-    if len(new_password or "") < MIN_PASSWORD:
-        raise AccountError("password", f"must be at least {MIN_PASSWORD} characters")
-    user.password_hash = generate_password_hash(new_password)
+    session = object_session(user)
+    if session is None:
+        raise ValueError("invalidate_sessions needs a user loaded in a session")
     session.flush()
     return close_sessions(session, user.id, keep_token=keep_session)
 

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from config.extensions import db
 from config.settings import Settings
-from subscriptions.accounts import change_password
+from subscriptions.account import change_password
 from subscriptions.models import User
 from tests.security.conftest import PASSWORD, build_app, csrf_token, login, post, register
 
@@ -102,7 +102,8 @@ def test_a_password_change_ends_every_other_session(prod_app: Flask) -> None:
     with db.session() as s:
         user = s.scalar(select(User).where(User.email == "mover@example.org"))
         assert user is not None
-        assert change_password(s, user, "a new long password", keep_session=keep) == 1
+        assert change_password(user, PASSWORD, "a new long password", "a new long password",
+                               keep_session=keep) == []
         open_session(s, user)  # sessions opened later are unaffected
     assert phone.get("/scenes").status_code == 302
     assert laptop.get("/scenes").status_code == 200
