@@ -47,7 +47,8 @@ FACETS = ("", "&f.open_type=conditional", "&f.formats=csv", "&f.update_frequency
 def _env(data_dir: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SCENEWATCH_")}
     env.update(SCENEWATCH_ENV="production", SCENEWATCH_DATA_DIR=str(data_dir),
-               SCENEWATCH_SECRET_KEY=secrets.token_urlsafe(32), SCENEWATCH_SCHEDULER="0")
+               SCENEWATCH_SECRET_KEY=secrets.token_urlsafe(32), SCENEWATCH_SCHEDULER="0",
+               SCENEWATCH_MAIL_OUTBOX="1")  # no SMTP server here; the search page sends no mail
     return env
 
 
@@ -82,7 +83,8 @@ def start_gunicorn(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
                 return process
         except requests.RequestException:
             time.sleep(0.3)
-    process.kill()
+    process.terminate()
+    process.wait(timeout=30)
     raise SystemExit(f"gunicorn did not come up; see {data_dir / 'gunicorn.log'}")
 
 
@@ -132,6 +134,13 @@ def load(base: str, clients: int, seconds: float) -> dict[str, Any]:
             "requests_per_s": round(len(latencies) / wall, 1), "seconds": round(wall, 1)}
 
 
+def _datasets(data_dir: Path) -> int:
+    import sqlite3
+
+    with sqlite3.connect(data_dir / "scenewatch.sqlite") as conn:
+        return int(conn.execute("SELECT count(*) FROM dataset WHERE deleted_at IS NULL").fetchone()[0])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data-dir", type=Path, help="reuse (or build) the installation here")
@@ -148,6 +157,7 @@ def main() -> None:
     server = start_gunicorn(data_dir, port)
     try:
         base = f"http://127.0.0.1:{port}"
+        load_before = os.getloadavg()[0]
         total = requests.get(f"{base}/?q=", timeout=60)
         banner = total.headers.get("Server", "")
         figures = load(base, args.clients, args.seconds)
@@ -158,7 +168,8 @@ def main() -> None:
               "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
               "machine": f"{platform.machine()} {os.cpu_count()} cpus, {platform.python_version()}",
               "server": "gunicorn -k gthread -w 2 --threads 8, SCENEWATCH_ENV=production, SQLite + FTS5",
-              "portal_files": args.files, "clients": args.clients, "server_header": banner, **figures}
+              "portal_files": args.files, "datasets": _datasets(data_dir), "clients": args.clients,
+              "load_average_before": round(load_before, 1), "server_header": banner, **figures}
     print(json.dumps(result, ensure_ascii=False, indent=2))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
