@@ -163,6 +163,7 @@ class ApiToken(Base):
     """A personal API token: only its prefix and a hash are kept; the token is shown once."""
 
     __tablename__ = "api_token"
+    __table_args__ = NEVER_REUSE_IDS
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     owner_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
@@ -180,7 +181,10 @@ class IdempotencyRecord(Base):
     """A POST made with an ``Idempotency-Key``: its fingerprint and, once done, its response."""
 
     __tablename__ = "idempotency_record"
-    __table_args__ = (UniqueConstraint("owner_id", "key", name="uq_idempotency_record_owner_key"),)
+    __table_args__ = (
+        UniqueConstraint("owner_id", "key", name="uq_idempotency_record_owner_key"),
+        NEVER_REUSE_IDS,
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     owner_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)

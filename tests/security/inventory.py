@@ -32,6 +32,9 @@ PUBLIC: dict[str, str] = {
     "auth.logout": "ends the caller's own session only",
     "account.forgot": "asks for a reset mail; same answer for every address",
     "notifier.outbox": "lists only the viewer's own mail (notifier.outbox_access)",
+    "api_docs_page.docs": "the API's reference page, no user data",
+    "api-docs.openapi_json": "the OpenAPI document, no user data",
+    "facets.icon": "the site icon",
 }
 # Endpoints whose authority is a secret in the URL (a signed token or a random feed
 # key mailed to the owner): whoever holds the link may use it. Attacked with forged

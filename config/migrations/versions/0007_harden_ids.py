@@ -1,7 +1,7 @@
 """ids never reused on SQLite; scene run claim; server-side login sessions
 
-Revision ID: 0005_harden
-Revises: 0004_channel_zone
+Revision ID: 0007_harden
+Revises: 0006_channel_owner_email
 Create Date: 2026-12-02 06:40:00
 
 SQLite hands out a freed highest rowid again unless the table is AUTOINCREMENT: a
@@ -15,8 +15,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0005_harden'
-down_revision = '0004_channel_zone'
+revision = '0007_harden'
+down_revision = '0006_channel_owner_email'
 branch_labels = None
 depends_on = None
 
