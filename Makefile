@@ -52,6 +52,7 @@ bench: setup-test
 	$(BIN)/python bench/search_latency.py
 	$(BIN)/python bench/search_latency_es.py
 	$(BIN)/python bench/harvest_conditional.py
+	$(BIN)/python bench/search_gunicorn.py
 
 # After adding or changing a user-visible string: new ids into both catalogs.
 messages: $(VENV)/.setup

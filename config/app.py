@@ -32,10 +32,19 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
         SCENEWATCH=settings,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
+        # Production is served over TLS (README): the cookie never travels in clear.
+        SESSION_COOKIE_SECURE=settings.production,
         MAX_CONTENT_LENGTH=2 * 1024 * 1024,
         **overrides,
     )
     route_app_logger(app)
+    if settings.trusted_proxies:
+        # Behind N reverse proxies: the client address (rate limits) and scheme come
+        # from their X-Forwarded-* headers, and from nobody else's.
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
     init_services(settings)
 
     from config.celery_app import celery_init_app

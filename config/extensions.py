@@ -12,8 +12,10 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFProtect
-from sqlalchemy import JSON, DateTime, MetaData, create_engine, event
+from sqlalchemy import JSON, DateTime, Integer, MetaData, Table, create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -30,6 +32,25 @@ NAMING = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+# Ids are never reused: an old signed link or session naming a deleted row must not
+# reach the row that would otherwise take its id. PostgreSQL sequences never go back;
+# SQLite needs AUTOINCREMENT (without it a freed highest rowid is handed out again).
+NEVER_REUSE_IDS: dict[str, Any] = {"sqlite_autoincrement": True}
+
+
+def _has_integer_id(table: Table) -> bool:
+    column = table.autoincrement_column
+    return column is not None and isinstance(column.type, Integer)
+
+
+@event.listens_for(Table, "before_create")
+def _never_reuse_ids(table: Table, connection: Any, **_kw: Any) -> None:
+    """Every table with an integer id gets AUTOINCREMENT on SQLite when it is created,
+    including tables a migration rebuilds (SQLite reflection forgets the flag)."""
+    if connection.dialect.name == "sqlite" and _has_integer_id(table):
+        table.dialect_kwargs["sqlite_autoincrement"] = True
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -164,3 +185,6 @@ settings = SettingsHolder()
 # CSRF protection of the web form; blueprints exempt themselves through
 # subscriptions.views.csrf.exempt_blueprint, nowhere else.
 csrf = CSRFProtect()
+# Rate limits (login, mail to third parties, webhook tests); nothing is limited by
+# default. Storage comes from settings.ratelimit_storage_uri (see subscriptions.views.limits).
+limiter = Limiter(key_func=get_remote_address, default_limits=[])

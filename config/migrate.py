@@ -42,11 +42,12 @@ def upgrade(revision: str = "head") -> None:
     if db.engine is None:
         raise RuntimeError("database not initialised")
     cfg = alembic_config()
-    with db.engine.begin() as connection:
+    with db.engine.connect() as connection:
         # Every command and app start calls this: an up-to-date store costs one query.
-        if revision != "head" or not _at_head(connection):
-            cfg.attributes["connection"] = connection
-            command.upgrade(cfg, revision)
+        up_to_date = revision == "head" and _at_head(connection)
+        connection.rollback()
+        if not up_to_date:
+            _migrate(connection, cfg, revision)
     backend = search.get()
     backend.ensure_index()
     if backend.count() == 0 and _live_datasets() > 0:
@@ -55,6 +56,34 @@ def upgrade(revision: str = "head") -> None:
         from search.reindex import reindex_all
 
         reindex_all()
+
+
+def _check_foreign_keys(connection: Connection) -> None:
+    """Refuse (roll back) a migration that left a row pointing at nothing."""
+    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+    if broken:
+        raise RuntimeError(f"migration left {len(broken)} broken references, e.g. {tuple(broken[0])}")
+
+
+def _migrate(connection: Connection, cfg: Config, revision: str) -> None:
+    sqlite = connection.dialect.name == "sqlite"
+    if sqlite:
+        # SQLite rebuilds a table to alter it; with foreign keys on, dropping the old
+        # copy would cascade-delete every row that refers to it. The pragma only works
+        # outside a transaction, so it is set before the migrations begin.
+        connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+        connection.commit()
+    try:
+        with connection.begin():
+            cfg.attributes["connection"] = connection
+            command.upgrade(cfg, revision)
+            if sqlite:
+                _check_foreign_keys(connection)
+    finally:
+        if sqlite:
+            connection.rollback()
+            connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+            connection.commit()
 
 
 def _live_datasets() -> int:

@@ -19,6 +19,16 @@ class BoundedIntConverter(IntegerConverter):
         super().__init__(map, *args, **kwargs)
 
 
+def id_from(raw: str | None) -> int | None:
+    """An id given as text (a query parameter, a form field): a whole number from 1 to
+    2⁶³−1 in ASCII digits, else None."""
+    text = (raw or "").strip()
+    if not text.isascii() or not text.isdigit() or len(text) > 19:
+        return None
+    value = int(text)
+    return value if 1 <= value <= MAX_ID else None
+
+
 def install_converters(app: Flask) -> None:
     """Make ``int`` the bounded converter, for routes added now and later."""
     app.url_map.converters["int"] = BoundedIntConverter

@@ -99,6 +99,14 @@ class Settings:
     log_level: str = "info"
     # Requests per API token (Flask-Limiter notation, e.g. "300/minute;5000/hour").
     api_rate_limit: str = "300/minute"
+    # Rate limits (flask-limiter syntax, e.g. "10 per 15 minutes") and where they count.
+    ratelimit_storage: str = ""
+    login_limit_account: str = "10 per 15 minutes"
+    login_limit_address: str = "50 per 15 minutes"
+    confirm_mail_limit: str = "3 per hour"
+    webhook_test_limit: str = "10 per 10 minutes"
+    # Reverse proxies in front of the web process whose X-Forwarded-For/-Proto to trust.
+    trusted_proxies: int = 0
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -114,6 +122,16 @@ class Settings:
     def search_backend(self) -> str:
         """sqlite, postgres or elasticsearch (see :func:`resolve_search_backend`)."""
         return resolve_search_backend(self.search_backend_name, self.database_url, self.search_url)
+
+    @property
+    def ratelimit_storage_uri(self) -> str:
+        """Where rate limits count: the configured storage, else the Redis broker (all
+        web processes share it), else this process's memory."""
+        if self.ratelimit_storage:
+            return self.ratelimit_storage
+        if self.broker_url.startswith(("redis://", "rediss://")):
+            return self.broker_url
+        return "memory://"
 
     @property
     def outbox_dir(self) -> Path:
@@ -150,6 +168,19 @@ def _secret_key(data_dir: Path, configured: str) -> str:
     path.write_text(key)
     path.chmod(0o600)
     return key
+
+
+def _rate(env: dict[str, str], name: str, default: str) -> str:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    from limits import parse_many
+
+    try:
+        parse_many(raw)
+    except ValueError as exc:
+        raise SystemExit(f"{name} must be a rate such as '10 per 15 minutes', got {raw!r}") from exc
+    return raw
 
 
 def _retry_schedule(raw: str) -> tuple[int, ...]:
@@ -286,4 +317,10 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         default_locale=(env.get("SCENEWATCH_LOCALE", "") or "zh").strip(),
         log_level=log_level,
         api_rate_limit=_rate_limit(env.get("SCENEWATCH_API_RATE_LIMIT", "")),
+        ratelimit_storage=env.get("SCENEWATCH_RATELIMIT_STORAGE", "").strip(),
+        login_limit_account=_rate(env, "SCENEWATCH_LOGIN_LIMIT_ACCOUNT", "10 per 15 minutes"),
+        login_limit_address=_rate(env, "SCENEWATCH_LOGIN_LIMIT_ADDRESS", "50 per 15 minutes"),
+        confirm_mail_limit=_rate(env, "SCENEWATCH_CONFIRM_MAIL_LIMIT", "3 per hour"),
+        webhook_test_limit=_rate(env, "SCENEWATCH_WEBHOOK_TEST_LIMIT", "10 per 10 minutes"),
+        trusted_proxies=max(0, _int(env, "SCENEWATCH_TRUSTED_PROXIES", 0)),
     )

@@ -12,12 +12,13 @@ from config.settings import Settings
 from notifier.channels.email import email_templates
 from notifier.mailer import send_message
 from notifier.models import Channel
-from notifier.tokens import InvalidToken, make_confirm_token, read_confirm_token
+from notifier.tokens import InvalidToken, make_confirm_token, object_stamp, read_confirm_token
 
 def confirmation_message(channel: Channel, settings: Settings) -> EmailMessage:
     """The confirmation mail for ``channel`` (text + html, in the channel's language)."""
     locale = i18n.locale_or_default(channel.locale)
-    link = f"{settings.base_url}/confirm/{make_confirm_token(channel.id, channel.target, settings)}"
+    token = make_confirm_token(channel.id, channel.target, settings, created_at=channel.created_at)
+    link = f"{settings.base_url}/confirm/{token}"
     context = {"link": link, "address": channel.target, "locale": locale,
                **i18n.helpers(locale, channel.timezone)}
     msg = EmailMessage()
@@ -53,10 +54,10 @@ def confirm_channel(token: str) -> Channel:
     """
     from notifier.lifecycle import release
 
-    channel_id, address = read_confirm_token(token)
+    channel_id, address, stamp = read_confirm_token(token)
     with db.session() as session:
         channel = session.get(Channel, channel_id)
-        if channel is None or channel.target != address:
+        if channel is None or channel.target != address or object_stamp(channel.created_at) != stamp:
             raise InvalidToken("this confirmation link is for an address that is no longer used")
         channel.verified = True
         session.flush()

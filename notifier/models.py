@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from config.extensions import Base
+from config.extensions import NEVER_REUSE_IDS, Base
 
 
 class ChannelKind(str, enum.Enum):
@@ -28,6 +28,7 @@ class Channel(Base):
     """Where a user's diffs go: an email address or a webhook URL."""
 
     __tablename__ = "channel"
+    __table_args__ = NEVER_REUSE_IDS
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     owner_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
@@ -60,6 +61,7 @@ class Notification(Base):
     """One diff for one channel, written in the same transaction as its run."""
 
     __tablename__ = "notification"
+    __table_args__ = NEVER_REUSE_IDS
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     # The webhook-id: identical on every attempt so receivers can dedupe.
@@ -87,6 +89,7 @@ class Delivery(Base):
     """One attempt to deliver a notification (the log users see)."""
 
     __tablename__ = "delivery"
+    __table_args__ = NEVER_REUSE_IDS
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     notification_id: Mapped[int] = mapped_column(

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from config.extensions import Base
+from config.extensions import NEVER_REUSE_IDS, Base
 
 # Dataset fields that describe the dataset (as opposed to harvest bookkeeping).
 # They are what a version hashes, what scenes can track, and what diffs compare.
@@ -73,7 +73,7 @@ class DatasetVersion(Base):
     """One distinct content of a dataset; append-only."""
 
     __tablename__ = "dataset_version"
-    __table_args__ = (UniqueConstraint("dataset_id", "content_hash"),)
+    __table_args__ = (UniqueConstraint("dataset_id", "content_hash"), NEVER_REUSE_IDS)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     dataset_id: Mapped[str] = mapped_column(ForeignKey("dataset.id", ondelete="CASCADE"), index=True)
@@ -90,6 +90,7 @@ class Harvest(Base):
     """One harvest of one source: when, from where, and its counts."""
 
     __tablename__ = "harvest"
+    __table_args__ = NEVER_REUSE_IDS
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     source: Mapped[str] = mapped_column(String(128), index=True)
@@ -124,6 +125,7 @@ class Source(Base):
     """
 
     __tablename__ = "source"
+    __table_args__ = NEVER_REUSE_IDS
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     name: Mapped[str] = mapped_column(String(128), unique=True)
@@ -146,6 +148,7 @@ class QuarantinedRecord(Base):
     """A source record that could not be turned into a dataset, kept with the reason."""
 
     __tablename__ = "quarantined_record"
+    __table_args__ = NEVER_REUSE_IDS
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     harvest_id: Mapped[int] = mapped_column(ForeignKey("harvest.id", ondelete="CASCADE"), index=True)
@@ -160,7 +163,7 @@ class QualityReport(Base):
     """A user's report or rating of a dataset's accuracy (feeds quality.accuracy)."""
 
     __tablename__ = "quality_report"
-    __table_args__ = (Index("ix_quality_report_dataset", "dataset_id"),)
+    __table_args__ = (Index("ix_quality_report_dataset", "dataset_id"), NEVER_REUSE_IDS)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     dataset_id: Mapped[str] = mapped_column(ForeignKey("dataset.id", ondelete="CASCADE"))

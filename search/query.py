@@ -60,11 +60,14 @@ __all__ = [
     "RangeBound",
     "ResolvedBound",
     "SceneQuery",
+    "load_query_json",
     "parse_query",
 ]
 
 TOP_LEVEL_KEYS: tuple[str, ...] = ("text", "filters", "exclude", "ranges")
 MAX_TEXT_LENGTH = 1000
+# A query is a few levels deep ({"ranges": {"modified": {"gte": …}}}); far deeper is an attack.
+MAX_DEPTH = 8
 
 FilterValue = str | bool
 FieldValues = tuple[tuple[str, tuple[FilterValue, ...]], ...]
@@ -148,12 +151,9 @@ def parse_query(data: dict[str, Any] | str | None) -> SceneQuery:
     """
     errors: list[FieldError] = []
     if isinstance(data, str):
-        try:
-            data = json.loads(data) if data.strip() else {}
-        except json.JSONDecodeError as exc:
-            raise QueryError(
-                [FieldError("query", None, f"is not valid JSON ({exc.msg})")]
-            ) from None
+        data = load_query_json(data)
+    if _depth(data) > MAX_DEPTH:
+        raise QueryError([FieldError("query", None, f"is nested more than {MAX_DEPTH} levels deep")])
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -170,6 +170,41 @@ def parse_query(data: dict[str, Any] | str | None) -> SceneQuery:
     if errors:
         raise QueryError(errors)
     return SceneQuery(text=text, filters=filters, exclude=exclude, ranges=ranges)
+
+
+def load_query_json(text: str) -> Any:
+    """The JSON value of a query given as text; raises QueryError naming ``query`` for
+    anything ``json`` cannot take (bad syntax, absurd nesting, numbers past Python's
+    4,300-digit limit) instead of letting a traceback through."""
+    if not text.strip():
+        return {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise QueryError([FieldError("query", None, f"is not valid JSON ({exc.msg})")]) from None
+    except RecursionError:
+        raise QueryError([FieldError("query", None, f"is nested more than {MAX_DEPTH} levels deep")]) from None
+    except ValueError:  # int() refuses numbers with more than sys.get_int_max_str_digits() digits
+        raise QueryError([FieldError("query", None, "has a number with too many digits")]) from None
+    return value
+
+
+def _depth(value: Any) -> int:
+    """How deeply lists and objects nest in ``value`` (iterative: no recursion limit)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict):
+            children = list(item.values())
+        elif isinstance(item, (list, tuple)):
+            children = list(item)
+        else:
+            continue
+        deepest = max(deepest, level)
+        if level > MAX_DEPTH:
+            return level
+        stack.extend((child, level + 1) for child in children)
+    return deepest
 
 
 def _parse_text(value: Any, errors: list[FieldError]) -> str:

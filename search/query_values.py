@@ -155,6 +155,19 @@ def check_date(path: str, raw: Any, errors: list[FieldError]) -> str | None:
     return None
 
 
+MAX_BOUND = 2**63 - 1
+
+
+def _shown(raw: Any) -> Any:
+    """The value as an error message may quote it (a huge number or string is cut)."""
+    text = raw if isinstance(raw, str) else None
+    if isinstance(raw, int) and not isinstance(raw, bool) and len(str(raw)) > 40:
+        return f"{str(raw)[:20]}… ({len(str(abs(raw)))} digits)"
+    if text is not None and len(text) > 40:
+        return text[:40] + "…"
+    return raw
+
+
 def check_number(path: str, name: str, raw: Any, errors: list[FieldError]) -> int | float | None:
     """A numeric bound (numeric strings accepted), or None if invalid."""
     number: int | float | None = None
@@ -171,7 +184,12 @@ def check_number(path: str, name: str, raw: Any, errors: list[FieldError]) -> in
             except ValueError:
                 number = None
     if number is None or (isinstance(number, float) and not math.isfinite(number)):
-        errors.append(FieldError(path, raw, "is not a number"))
+        errors.append(FieldError(path, _shown(raw), "is not a number"))
+        return None
+    if abs(number) > MAX_BOUND:
+        # Stored counts are 64-bit integers: a bound past them can never be compared
+        # (and would break every run of a saved scene).
+        errors.append(FieldError(path, _shown(raw), f"must be between {-MAX_BOUND} and {MAX_BOUND}"))
         return None
     if name.startswith("quality.") and not 0 <= number <= 1:
         errors.append(FieldError(path, raw, "must be between 0 and 1"))

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import or_, update
+from sqlalchemy import CursorResult, or_, update
 
 from config.extensions import db
 from search.harvest import HarvestError, run_harvest
@@ -43,10 +43,10 @@ def _max_removal() -> float:
 
 def _claim(name: str, now: datetime) -> None:
     with db.session() as session:
-        won = session.execute(
+        won = cast("CursorResult[Any]", session.execute(
             update(Source).where(Source.name == name, or_(
                 Source.harvesting_since.is_(None), Source.harvesting_since < now - HARVEST_LEASE))
-            .values(harvesting_since=now).execution_options(synchronize_session=False)).rowcount
+            .values(harvesting_since=now).execution_options(synchronize_session=False))).rowcount
     if won != 1:
         raise SourceBusy(f"{name} is being harvested right now; try again when it ends")
 
@@ -144,10 +144,10 @@ def claim_due_sources(now: datetime | None = None, limit: int = 50) -> list[tupl
         except SourceError:
             following = None  # an unusable schedule stops rather than firing every tick
         with db.session() as session:
-            won = session.execute(
+            won = cast("CursorResult[Any]", session.execute(
                 update(Source).where(Source.name == name, Source.next_harvest_at == scheduled_for)
                 .values(next_harvest_at=following)
-                .execution_options(synchronize_session=False)).rowcount
-        if won == 1:
+                .execution_options(synchronize_session=False))).rowcount
+        if won == 1 and scheduled_for is not None:
             claimed.append((name, scheduled_for))
     return claimed

@@ -1,1 +1,2 @@
-"""User side: accounts, scenes, schedules, runs, members, the pure diff, web views and the REST API."""
+"""User side: accounts, scenes, schedules, runs, members, the pure diff, the web views
+and what notifications link to (downloads, exports, the feed)."""

@@ -63,23 +63,25 @@ def _check_new_password(new: str, again: str) -> list[AccountError]:
     return problems
 
 
-def _set_password(user: User, new: str) -> None:
+def _set_password(user: User, new: str, keep_session: str | None = None) -> None:
+    from subscriptions.accounts import invalidate_sessions
+
     user.password_hash = generate_password_hash(new)
-    try:  # sessions made with the old password end (when the login hardening has it)
-        from subscriptions.accounts import invalidate_sessions  # type: ignore[attr-defined]
-    except ImportError:
-        return
-    invalidate_sessions(user)
+    # Sessions made with the old password end (all but the browser making the change).
+    invalidate_sessions(user, keep_session=keep_session)
 
 
-def change_password(user: User, current: str, new: str, again: str) -> list[AccountError]:
-    """Change the password when ``current`` is right; returns every problem (empty: changed)."""
+def change_password(user: User, current: str, new: str, again: str,
+                    keep_session: str | None = None) -> list[AccountError]:
+    """Change the password when ``current`` is right; returns every problem (empty:
+    changed). Every other login session ends; ``keep_session`` (the token of the
+    browser making the change) stays."""
     problems = []
     if not user.password_hash or not check_password_hash(user.password_hash, current or ""):
         problems.append(AccountError("current_password", "is not your current password"))
     problems += _check_new_password(new, again)
     if not problems:
-        _set_password(user, new)
+        _set_password(user, new, keep_session)
     return problems
 
 

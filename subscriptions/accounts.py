@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+import secrets
 from datetime import datetime, timezone
 
 from sqlalchemy import func, select
@@ -53,12 +54,37 @@ def register_user(session: Session, email: str, password: str, locale: str = "zh
     return user
 
 
+# Checked when no account matches, so an unknown address costs the same hashing time
+# as a wrong password: response times do not tell which accounts exist.
+_DUMMY_HASH = generate_password_hash(secrets.token_urlsafe(16))
+
+
 def authenticate(session: Session, email: str, password: str) -> User | None:
-    """The user whose address and password match, else None (same answer for both mistakes)."""
+    """The user whose address and password match, else None (same answer, and about
+    the same time, for both mistakes)."""
     user = find_user(session, email or "")
-    if user is None or not user.password_hash or not check_password_hash(user.password_hash, password or ""):
+    if user is None or not user.password_hash:
+        check_password_hash(_DUMMY_HASH, password or "")
+        return None
+    if not check_password_hash(user.password_hash, password or ""):
         return None
     return user
+
+
+def invalidate_sessions(user: User, keep_session: str | None = None) -> int:
+    """End every login session of ``user`` but ``keep_session`` (the token of the
+    browser that changed the password, if it stays logged in): call it whenever the
+    password changes, so a thief's cookie dies with the old password. Returns how many
+    sessions ended."""
+    from sqlalchemy.orm import object_session
+
+    from subscriptions.sessions import close_sessions
+
+    session = object_session(user)
+    if session is None:
+        raise ValueError("invalidate_sessions needs a user loaded in a session")
+    session.flush()
+    return close_sessions(session, user.id, keep_token=keep_session)
 
 
 def operator_user(session: Session) -> User:

@@ -207,6 +207,7 @@ def run_affected_scenes(changed_ids: Collection[str], removed_ids: Collection[st
     """Run every scene the harvest's changes can affect, each only on its candidates,
     then deliver what they wrote in one batch (parallel sends in the embedded default,
     Celery tasks otherwise). Returns the diff documents in scene id order."""
+    from subscriptions.run_lock import RunInProgress
     from subscriptions.runner import Candidates, run_scene
 
     now = now or datetime.now(timezone.utc)
@@ -215,11 +216,13 @@ def run_affected_scenes(changed_ids: Collection[str], removed_ids: Collection[st
     if not affected:
         return []
     evaluated = evaluate_candidates(affected, now=now)
-    documents = [
-        run_scene(scene_id, now, deliver=False, now=now,
-                  candidates=Candidates(frozenset(among), frozenset(matched)))
-        for scene_id, (among, matched) in sorted(evaluated.items())
-    ]
+    documents: list[dict[str, Any]] = []
+    for scene_id, (among, matched) in sorted(evaluated.items()):
+        try:
+            documents.append(run_scene(scene_id, now, deliver=False, now=now,
+                                       candidates=Candidates(frozenset(among), frozenset(matched))))
+        except RunInProgress:  # a run still going after the wait covers this change
+            documents.append({"scene": {"id": scene_id}, "run": {"state": "in_progress"}})
     if deliver:
         _deliver([d["run"]["id"] for d in documents if d.get("run", {}).get("state") == RunState.changed.value])
     return documents

@@ -1,7 +1,6 @@
 """Scene commands: create, list, show, run, pause, resume, delete."""
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import click
@@ -52,10 +51,13 @@ def create_command(name: str, raw_query: str, schedule: str, tz_name: str | None
     from subscriptions.accounts import find_user, operator_user
     from subscriptions.scenes import SceneError, create_scene
 
+    from search.query import QueryError, load_query_json
+
     try:
-        query: Any = json.loads(raw_query)
-    except json.JSONDecodeError as exc:
-        fail(f"query: not valid JSON ({exc.msg} at character {exc.pos})", as_json, code=2, field="query")
+        query: Any = load_query_json(raw_query)
+    except QueryError as exc:
+        fail(str(exc), as_json, code=2, field="query",
+             errors=[{"field": e.field, "message": e.reason} for e in exc.errors])
         return
     try:
         with db.session() as session:
@@ -140,13 +142,21 @@ def _print_document(d: dict[str, Any]) -> None:
 @with_app
 def run_command(scene_id: int, as_json: bool) -> None:
     """Run a scene now, deliver what changed, and print the diff document."""
-    from subscriptions.runner import SceneNotFound, run_scene
+    from subscriptions.run_now import start_run_now
+    from subscriptions.runner import SceneNotFound
 
     try:
-        document = run_scene(scene_id)
+        outcome = start_run_now(scene_id)
     except SceneNotFound as exc:
         fail(str(exc), as_json, code=2)
         return
+    if outcome.document is None:
+        since = outcome.in_progress_since
+        fail(f"scene {scene_id}: a run is already in progress"
+             f"{f' (started {since:%Y-%m-%d %H:%M:%S} UTC)' if since else ''}; try again when it has finished",
+             as_json, code=1, in_progress_since=since.isoformat() if since else None)
+        return
+    document = outcome.document
     emit(document, as_json, _print_document)
     if document.get("run", {}).get("state") == "error":
         raise SystemExit(1)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Boolean, Column, ForeignKey, Index, Integer, String, Table, Text, UniqueConstraint, event, select
 from sqlalchemy.orm import Mapped, mapped_column, object_session, relationship
 
-from config.extensions import Base
+from config.extensions import NEVER_REUSE_IDS, Base
 
 if TYPE_CHECKING:
     from notifier.models import Channel
@@ -24,6 +24,7 @@ class RunState(str, enum.Enum):
 
 class User(Base):
     __tablename__ = "user_account"
+    __table_args__ = NEVER_REUSE_IDS
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     email: Mapped[str] = mapped_column(String(320), unique=True)
@@ -74,6 +75,19 @@ def _copy_to_channels(user: User, value: Any, old: Any, initiator: Any) -> None:
             setattr(channel, _COPIED[initiator.key], value)
 
 
+class LoginSession(Base):
+    """One logged-in browser. The session cookie carries only a random token; the row
+    (keyed by the token's SHA-256) is what makes it valid, so logging out, changing
+    the password or deleting the account ends it for good."""
+
+    __tablename__ = "login_session"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
 scene_channel = Table(
     "scene_channel",
     Base.metadata,
@@ -86,6 +100,7 @@ class Scene(Base):
     """A saved query, its schedule and which fields count as a change."""
 
     __tablename__ = "scene"
+    __table_args__ = NEVER_REUSE_IDS
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     owner_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
@@ -98,6 +113,8 @@ class Scene(Base):
     next_run_at: Mapped[datetime | None] = mapped_column(nullable=True, index=True)
     feed_token: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime]
+    # Set while a run of this scene is in progress (see subscriptions.run_lock).
+    run_claimed_at: Mapped[datetime | None] = mapped_column(nullable=True, default=None)
 
     owner: Mapped[User] = relationship(back_populates="scenes")
     channels: Mapped[list["Channel"]] = relationship(secondary=scene_channel)
@@ -110,7 +127,10 @@ class SceneRun(Base):
     """One execution of a scene for one scheduled time (never two for the same time)."""
 
     __tablename__ = "scene_run"
-    __table_args__ = (UniqueConstraint("scene_id", "scheduled_for", name="uq_scene_run_scheduled"),)
+    __table_args__ = (
+        UniqueConstraint("scene_id", "scheduled_for", name="uq_scene_run_scheduled"),
+        NEVER_REUSE_IDS,
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     scene_id: Mapped[int] = mapped_column(ForeignKey("scene.id", ondelete="CASCADE"), index=True)
@@ -147,6 +167,7 @@ class ApiToken(Base):
     """A personal API token: only its prefix and a hash are kept; the token is shown once."""
 
     __tablename__ = "api_token"
+    __table_args__ = NEVER_REUSE_IDS
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     owner_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
@@ -164,7 +185,10 @@ class IdempotencyRecord(Base):
     """A POST made with an ``Idempotency-Key``: its fingerprint and, once done, its response."""
 
     __tablename__ = "idempotency_record"
-    __table_args__ = (UniqueConstraint("owner_id", "key", name="uq_idempotency_record_owner_key"),)
+    __table_args__ = (
+        UniqueConstraint("owner_id", "key", name="uq_idempotency_record_owner_key"),
+        NEVER_REUSE_IDS,
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     owner_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)

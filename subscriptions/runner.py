@@ -24,6 +24,10 @@ from search.query import parse_query
 from subscriptions.diff import Member, SceneDiff, compute_diff
 from subscriptions.document import build_document
 from subscriptions.models import RunState, Scene, SceneMember, SceneRun
+from subscriptions.run_lock import scene_claim
+
+# How long a scheduled or on-change run waits for a run of the same scene in progress.
+CLAIM_WAIT = 120.0
 
 log = logging.getLogger("scenewatch.runner")
 CHUNK = 500
@@ -141,7 +145,7 @@ def _has_baseline(session: Session, scene_id: int) -> bool:
 def _links(scene: Scene, run: SceneRun) -> dict[str, str]:
     from notifier.links import run_links
 
-    return run_links(scene.id, run.id, scene.feed_token)
+    return run_links(scene.id, run.id, scene.feed_token, run_started_at=run.started_at)
 
 
 def _record_error(scene_id: int, scheduled_for: datetime, started: datetime, message: str) -> dict[str, Any]:
@@ -168,11 +172,23 @@ class Candidates:
     matched: frozenset[str]
 
 
+def _recorded(scene_id: int, scheduled_for: datetime) -> dict[str, Any] | None:
+    """The diff document of the run already recorded for this scheduled time, if any."""
+    with db.session() as session:
+        existing = session.scalar(select(SceneRun).where(
+            SceneRun.scene_id == scene_id, SceneRun.scheduled_for == scheduled_for))
+        return dict(existing.diff or {}) if existing is not None else None
+
+
 def run_scene(scene_id: int, scheduled_for: datetime | None = None, *, deliver: bool = True,
-              now: datetime | None = None, candidates: Candidates | None = None) -> dict[str, Any]:
+              now: datetime | None = None, wait: float = CLAIM_WAIT,
+              candidates: Candidates | None = None) -> dict[str, Any]:
     """Run one scene for ``scheduled_for`` (default: now) and return the diff document.
 
     A second call for the same scheduled time returns the recorded run unchanged.
+    Runs of one scene never overlap: this waits up to ``wait`` seconds for a run in
+    progress to finish, then raises RunInProgress (people use
+    :func:`subscriptions.run_now.start_run_now`, which does not wait).
     With ``deliver``, notifications written by the run are handed to delivery after
     the commit (in-process in the embedded default, as Celery tasks otherwise).
     ``now`` (default: the clock) stamps the run, its notifications and evaluates
@@ -183,24 +199,24 @@ def run_scene(scene_id: int, scheduled_for: datetime | None = None, *, deliver: 
     scheduled_for = scheduled_for or started
     clock = time.perf_counter()
     with db.session() as session:
-        scene = session.get(Scene, scene_id)
-        if scene is None:
+        if session.get(Scene, scene_id) is None:
             raise SceneNotFound(f"no scene with id {scene_id}")
-        existing = session.scalar(select(SceneRun).where(
-            SceneRun.scene_id == scene_id, SceneRun.scheduled_for == scheduled_for))
-        if existing is not None:
-            return dict(existing.diff or {})
-    try:
-        document, notification_ids = _run_once(scene_id, scheduled_for, started, now, candidates)
-    except IntegrityError:
-        # Another scheduler or worker recorded this scheduled time first: use theirs.
-        with db.session() as session:
-            run = session.scalar(select(SceneRun).where(
-                SceneRun.scene_id == scene_id, SceneRun.scheduled_for == scheduled_for))
-            return dict(run.diff or {}) if run else {}
-    except Exception as exc:  # noqa: BLE001 - any failure becomes a visible error run
-        log.exception("scene %s failed", scene_id)
-        return _record_error(scene_id, scheduled_for, started, f"{type(exc).__name__}: {exc}")
+    recorded = _recorded(scene_id, scheduled_for)
+    if recorded is not None:
+        return recorded
+    with scene_claim(scene_id, wait=wait):
+        # Whoever held the claim may have recorded this very scheduled time meanwhile.
+        recorded = _recorded(scene_id, scheduled_for)
+        if recorded is not None:
+            return recorded
+        try:
+            document, notification_ids = _run_once(scene_id, scheduled_for, started, now, candidates)
+        except IntegrityError:
+            # Another scheduler or worker recorded this scheduled time first: use theirs.
+            return _recorded(scene_id, scheduled_for) or {}
+        except Exception as exc:  # noqa: BLE001 - any failure becomes a visible error run
+            log.exception("scene %s failed", scene_id)
+            return _record_error(scene_id, scheduled_for, started, f"{type(exc).__name__}: {exc}")
     log.info("scene %s ran: %s in %.0f ms", scene_id, document["run"]["state"],
              (time.perf_counter() - clock) * 1000, extra={"sw_scene": scene_id, "sw_counts": document["counts"]})
     if deliver and notification_ids:

@@ -1,6 +1,7 @@
 """Celery tasks of the user side; thin wrappers so the same code runs in-process."""
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Any
 
@@ -12,12 +13,18 @@ def run_scene_task(scene_id: int, scheduled_for: str | None = None, among: list[
                    matched: list[str] | None = None) -> dict[str, Any]:
     """Run one scene for an ISO scheduled time (default now); with ``among`` and
     ``matched`` (reverse matching after a harvest) only those datasets are compared."""
+    from subscriptions.run_lock import RunInProgress
     from subscriptions.runner import Candidates, run_scene
 
     when = datetime.fromisoformat(scheduled_for) if scheduled_for else None
     candidates = Candidates(frozenset(among), frozenset(matched or ())) if among is not None else None
-    # Reverse matching evaluated the candidates at ``when``: the run reads the same clock.
-    document = run_scene(scene_id, when, now=when if candidates else None, candidates=candidates)
+    try:
+        # Reverse matching evaluated the candidates at ``when``: the run reads the same clock.
+        document = run_scene(scene_id, when, now=when if candidates else None, candidates=candidates)
+    except RunInProgress as exc:
+        # A run that started earlier is still going: it already covers this change.
+        logging.getLogger("scenewatch.runner").warning("%s; scheduled run skipped", exc)
+        return {"scene": scene_id, "state": "skipped"}
     return {"scene": scene_id, "state": document.get("run", {}).get("state")}
 
 

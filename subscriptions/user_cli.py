@@ -1,6 +1,8 @@
 """``scenewatch users …``: account administration from the command line."""
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from config.cli_support import emit, fail, json_option, with_app
@@ -57,5 +59,8 @@ def list_command(as_json: bool) -> None:
     with db.session() as session:
         data = [{"id": u.id, "email": u.email, "is_admin": u.is_admin, "created_at": u.created_at}
                 for u in session.scalars(select(User).order_by(User.id))]
-    emit(data, as_json, lambda rows: [click.echo(
-        f"{r['id']:>4}  {r['email']}{'  (admin)' if r['is_admin'] else ''}") for r in rows])
+    def human(rows: list[dict[str, Any]]) -> None:
+        for row in rows:
+            click.echo(f"{row['id']:>4}  {row['email']}{'  (admin)' if row['is_admin'] else ''}")
+
+    emit(data, as_json, human)

@@ -41,11 +41,11 @@ with db.session() as session:
     created = create_scene(session, operator_user(session), name="plain script", query={},
                            schedule="manual", webhook=hook)
     scene_id, secret = created.scene.id, created.channels[0].secret
-baseline = run_scene(scene_id)
+first_run = run_scene(scene_id)  # the baseline was taken when the scene was saved
 run_harvest("hz", second, fmt="portal-json")
 document = run_scene(scene_id)
 assert not has_app_context(), "a Flask app context appeared"
-print(json.dumps({"secret": secret, "baseline": baseline["run"]["state"], "document": document}))
+print(json.dumps({"secret": secret, "first_run": first_run["run"]["state"], "document": document}))
 """
 
 
@@ -64,11 +64,11 @@ def test_a_scene_runs_and_delivers_from_a_plain_script(tmp_path: Path) -> None:
         receiver.server.server_close()
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
-    assert result["baseline"] == "baseline"
+    assert result["first_run"] == "noop"  # nothing changed since the baseline taken on save
     document = result["document"]
     assert document["run"]["state"] == "changed"
     assert (document["counts"]["added"], document["counts"]["removed"]) == (15, 5)
-    (request,) = receiver.requests  # the baseline sends nothing; the change once
+    (request,) = receiver.requests  # the unchanged run sends nothing; the change once
     payload = Webhook(result["secret"]).verify(request["body"], request["headers"])
     assert payload["type"] == "scene.changed" and payload["data"] == document
     assert document["links"]["scene"].startswith("https://scenewatch.example/scenes/")

@@ -87,9 +87,5 @@ class BaseChannel(ABC):
     kind: ClassVar[str]
 
     @abstractmethod
-    def validate_target(self, target: str, settings: Settings) -> str:
-        """The normalised target, or ValueError with a message for the form."""
-
-    @abstractmethod
     def send(self, outgoing: Outgoing, settings: Settings) -> SendResult:
         """Send once; raise DeliveryError on failure."""

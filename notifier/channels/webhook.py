@@ -173,11 +173,6 @@ def _short(exc: BaseException) -> str:
 class WebhookChannel(BaseChannel):
     kind = "webhook"
 
-    def validate_target(self, target: str, settings: Settings) -> str:
-        url = (target or "").strip()
-        check_webhook_url(url, allow_private=settings.webhook_allow_private)
-        return url
-
     def send(self, outgoing: Outgoing, settings: Settings) -> SendResult:
         # Checked again at send time: the name may resolve elsewhere than at creation.
         try:

@@ -30,6 +30,10 @@ FACET_FIELDS: tuple[str, ...] = (
 SORTS: tuple[str, ...] = ("relevance", "modified", "-modified", "title")
 # Documents per write while rebuilding.
 REBUILD_BATCH = 1000
+# The most any page, offset or facet list may ask for: beyond every index's size, within
+# what SQLite and PostgreSQL accept as a LIMIT/OFFSET (a hand-made offset of 10**30 is an
+# empty page, not a crash).
+MAX_WINDOW = 2**31 - 1
 
 
 @dataclass
@@ -130,8 +134,8 @@ class BaseSearchBackend(ABC):
         check_query(query)
         check_sort(sort)
         wanted = check_facets(facets)
-        return self._search(query, limit=max(0, int(limit)), offset=max(0, int(offset)),
-                            facets=wanted, facet_size=facet_size, sort=sort, now=now)
+        return self._search(query, limit=_window(limit), offset=_window(offset), facets=wanted,
+                            facet_size=_window(facet_size), sort=sort, now=now)
 
     def iter_ids(self, query: SceneQuery, *, now: datetime | None = None) -> Iterator[str]:
         """Every matching id, in id order."""
@@ -213,6 +217,10 @@ class BaseSearchBackend(ABC):
 
     def close(self) -> None:
         """Release connections; nothing to do unless a backend holds some."""
+
+
+def _window(value: int) -> int:
+    return max(0, min(int(value), MAX_WINDOW))
 
 
 def check_query(query: Any) -> None:

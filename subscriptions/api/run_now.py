@@ -6,11 +6,11 @@ from subscriptions.api.problems import ApiProblem
 
 def start_run(scene_id: int, user_id: int) -> int:
     """Run scene ``scene_id`` now and return the run's id; 409 while a run is in progress."""
-    from subscriptions.runner import run_scene
+    from subscriptions.run_now import start_run_now
 
-    document = run_scene(scene_id)
-    run_id = (document.get("run") or {}).get("id")
-    if not isinstance(run_id, int):
+    outcome = start_run_now(scene_id)
+    run_id = ((outcome.document or {}).get("run") or {}).get("id")
+    if not outcome.started or not isinstance(run_id, int):
         raise ApiProblem(409, "a run of this scene is in progress; try again when it has finished",
                          kind="run-in-progress")
     return run_id

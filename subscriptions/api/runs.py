@@ -24,7 +24,7 @@ def downloads(scene: Scene, run: SceneRun) -> dict[str, str]:
     """Freshly signed batch-download links of ``run`` (all, added, changed)."""
     from notifier.links import run_links
 
-    links = run_links(scene.id, run.id, scene.feed_token)
+    links = run_links(scene.id, run.id, scene.feed_token, run_started_at=run.started_at)
     return {name.removeprefix("download_"): url for name, url in links.items() if name.startswith("download_")}
 
 

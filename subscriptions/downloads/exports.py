@@ -20,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import load_only
 
 from config.extensions import db
+from notifier.tokens import object_stamp
 from search.models import CONTENT_FIELDS, Dataset
 from subscriptions.models import Scene, SceneMember, SceneRun
 
@@ -63,13 +64,14 @@ def _diff_ids(diff: dict[str, Any], selection: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(ids))
 
 
-def run_batch(run_id: int, selection: str) -> Batch | None:
-    """The batch a download link names, or None when the run no longer exists."""
+def run_batch(run_id: int, selection: str, stamp: int | None = None) -> Batch | None:
+    """The batch a download link names, or None when the run no longer exists (or,
+    given the link's creation ``stamp``, when the run with that id is another one)."""
     if selection not in SELECTIONS:
         raise ValueError(f"selection must be one of {', '.join(SELECTIONS)}, not {selection!r}")
     with db.session() as session:
         run = session.get(SceneRun, run_id)
-        if run is None:
+        if run is None or (stamp is not None and object_stamp(run.started_at) != stamp):
             return None
         scene = session.get(Scene, run.scene_id)
         if scene is None:

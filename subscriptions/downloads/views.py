@@ -14,10 +14,11 @@ import logging
 import re
 import unicodedata
 from collections.abc import Iterator
+from datetime import datetime
 from html import escape
 from urllib.parse import quote
 
-from flask import Blueprint, Flask, current_app, redirect, request, session, url_for
+from flask import Blueprint, Flask, current_app, redirect, request, url_for
 from werkzeug.routing import BuildError
 from werkzeug.wrappers import Response
 
@@ -102,12 +103,12 @@ def _streamed(chunks: Iterator[bytes], mimetype: str, filename: str, what: str) 
 
 def _batch_for_token(token: str) -> Batch | Response:
     try:
-        run_id, selection = read_download_token(token, settings=_settings())
+        run_id, selection, stamp = read_download_token(token, settings=_settings())
     except ExpiredToken:
         return problem(410)
     except InvalidToken:
         return problem(400)
-    batch = run_batch(run_id, selection)
+    batch = run_batch(run_id, selection, stamp)
     return batch if batch is not None else problem(404)
 
 
@@ -141,8 +142,11 @@ def export_by_token(token: str, fmt: str) -> Response:
 @bp.route(f"/scenes/<int:scene_id>/export.<{FORMATS}:fmt>")
 def export_scene(scene_id: int, fmt: str) -> Response:
     """The scene's current results for its logged-in owner."""
-    user_id = session.get("user_id")
-    if not isinstance(user_id, int):
+    from subscriptions.views.auth import current_user
+
+    user = current_user()
+    user_id = user.id if user is not None else None
+    if user_id is None:
         try:
             return redirect(url_for("auth.login", next=request.path))  # type: ignore[return-value]
         except BuildError:  # no login page in this app: say so plainly
@@ -172,11 +176,12 @@ def feed(feed_token: str) -> Response:
     return response.make_conditional(request)
 
 
-def export_url(run_id: int, selection: str, fmt: str, settings: Settings) -> str:
+def export_url(run_id: int, selection: str, fmt: str, settings: Settings, *,
+               started_at: datetime) -> str:
     """``{base}/exports/<token>.<fmt>``: a signed export link a notification can carry."""
     if fmt not in EXPORT_TYPES:
         raise ValueError(f"export format must be one of {', '.join(EXPORT_TYPES)}, not {fmt!r}")
-    return f"{settings.base_url}/exports/{make_download_token(run_id, selection, settings)}.{fmt}"
+    return f"{settings.base_url}/exports/{make_download_token(run_id, selection, settings, started_at=started_at)}.{fmt}"
 
 
 def register_download_views(app: Flask) -> None:

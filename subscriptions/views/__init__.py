@@ -63,6 +63,9 @@ def _security_headers(response: Response) -> Response:
         response.headers["Content-Security-Policy"] = PAGE_CSP
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "same-origin")
+    if current_app.config["SCENEWATCH"].production:
+        # Production runs behind TLS: browsers must never come back over plain HTTP.
+        response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
     if response.mimetype == "text/html":
         # Pages show private scenes and one-time secrets: never keep them in shared caches.
         response.headers.setdefault("Cache-Control", "no-store")
@@ -101,9 +104,11 @@ def register_views(app: Flask) -> None:
         tokens_page,
     )
     from subscriptions.views.csrf import init_csrf
+    from subscriptions.views.limits import init_limits
 
     app.before_request(auth.load_user)
     init_csrf(app)
+    init_limits(app)
     errors.init_errors(app)
     for blueprint in (
         search_page.bp,

@@ -12,7 +12,7 @@ from werkzeug.wrappers import Response
 from config.extensions import db
 from subscriptions.i18n import LOCALES, localise_problem, translate
 from subscriptions.models import Scene, User, scene_channel
-from subscriptions.views.auth import COMMON_ZONES, login_required
+from subscriptions.views.auth import COMMON_ZONES, current_session_token, login_required
 
 bp = Blueprint("account", __name__)
 
@@ -98,7 +98,7 @@ def password() -> Any:
     with db.session() as s:
         user = _me(s)
         problems = change_password(user, form.get("current_password") or "", form.get("new_password") or "",
-                                   form.get("new_password2") or "")
+                                   form.get("new_password2") or "", keep_session=current_session_token())
         if problems:
             s.rollback()
             return _render(_problems(problems), 400)
@@ -144,12 +144,16 @@ def delete() -> Any:
 def forgot() -> Any:
     """Ask for a reset link by mail (same answer whether or not the address has an account)."""
     from subscriptions.account import send_reset_mail
+    from subscriptions.views.limits import allow_confirmation_mail
 
     email = (request.values.get("email") or "").strip()
     if request.method == "POST":
         try:
-            with db.session() as s:
-                send_reset_mail(s, email, _settings())
+            # Same answer when throttled: the page must not tell who has an account,
+            # and nobody may flood an address with reset mails.
+            if allow_confirmation_mail(email):
+                with db.session() as s:
+                    send_reset_mail(s, email, _settings())
         except Exception as exc:  # the mail server is down: say so, keep what was typed
             current_app.logger.warning("password reset mail failed: %s", exc)
             flash(translate("reset.mail_failed"), "error")
@@ -176,6 +180,6 @@ def reset(token: str) -> Any:
         if problems or user is None:
             s.rollback()
             return render_template("password_reset.html", token=token, errors=_problems(problems)), 400
-        log_in(user)
+        log_in(s, user)
     flash(translate("reset.done"), "ok")
     return redirect(url_for("scenes.index"))

@@ -8,13 +8,17 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
+from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from config.extensions import db
 from subscriptions.i18n import LOCALES, get_locale, localise_problem, normalise_locale, translate
 from subscriptions.models import User
+from subscriptions.views.limits import throttle_login, throttle_registration
 
 bp = Blueprint("auth", __name__)
+# The cookie session key holding the login session token (see subscriptions.sessions).
+SESSION_TOKEN = "sid"
 F = TypeVar("F", bound=Callable[..., Any])
 COMMON_ZONES = (
     "Asia/Shanghai",
@@ -33,14 +37,16 @@ COMMON_ZONES = (
 def load_user() -> None:
     """Put the logged-in user (or None) on ``g``; remember an explicit language
     choice on the account so later mail uses it too."""
+    from subscriptions.sessions import session_user
+
     g.user = None
-    user_id = session.get("user_id")
-    if not isinstance(user_id, int):
+    token = current_session_token()
+    if token is None:
         return
     with db.session() as s:
-        user = s.get(User, user_id)
-        if user is None:  # the account was deleted: forget the stale session
-            session.pop("user_id", None)
+        user = session_user(s, token)
+        if user is None:  # logged out elsewhere, password changed, account deleted
+            session.pop(SESSION_TOKEN, None)
             return
         chosen = normalise_locale(request.args.get("lang"))
         if chosen and user.locale != chosen:
@@ -48,8 +54,18 @@ def load_user() -> None:
         g.user = user
 
 
+def current_session_token() -> str | None:
+    """The login session token of this request's cookie (for
+    :func:`subscriptions.accounts.change_password`'s ``keep_session``)."""
+    token = session.get(SESSION_TOKEN)
+    return token if isinstance(token, str) else None
+
+
 def current_user() -> User | None:
-    """The logged-in user of this request, if any."""
+    """The logged-in user of this request, if any (apps without the login hook, such
+    as the bare download app, look the session up on first use)."""
+    if "user" not in g:
+        load_user()
     return getattr(g, "user", None)
 
 
@@ -94,17 +110,23 @@ def login_required(view: F) -> F:
     return wrapped  # type: ignore[return-value]
 
 
-def _log_in(user: User) -> None:
-    # A fresh session on login stops session fixation; the language choice survives.
+def _log_in(s: Session, user: User) -> None:
+    """Start a server-side login session (in ``s``'s transaction) and put its token in
+    a fresh cookie session: a new cookie on login stops session fixation; the
+    language choice survives."""
+    from subscriptions.sessions import open_session
+
+    token = open_session(s, user)
     lang = session.get("lang")
     session.clear()
-    session["user_id"] = user.id
+    session[SESSION_TOKEN] = token
     if lang:
         session["lang"] = lang
     session.permanent = True
 
 
 @bp.route("/register", methods=["GET", "POST"])
+@throttle_registration
 def register() -> str | Response:
     """Create an account and log in."""
     from subscriptions.accounts import MIN_PASSWORD, AccountError, normalise_email, register_user
@@ -140,7 +162,7 @@ def register() -> str | Response:
                         timezone_name=form["timezone"] or "Asia/Shanghai",
                     )
                     s.flush()
-                    _log_in(user)
+                    _log_in(s, user)
                 flash(translate("auth.welcome"), "ok")
                 return redirect(next_url or url_for("search_page.index"))
             except AccountError as exc:
@@ -160,6 +182,7 @@ def register() -> str | Response:
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@throttle_login
 def login() -> str | Response:
     """Log in with email and password."""
     from subscriptions.accounts import authenticate
@@ -171,8 +194,9 @@ def login() -> str | Response:
         email = (request.form.get("email") or "").strip()
         with db.session() as s:
             user = authenticate(s, email, request.form.get("password") or "")
+            if user is not None:
+                _log_in(s, user)
         if user is not None:
-            _log_in(user)
             return redirect(next_url or url_for("scenes.index"))
         failed = True
     return render_template("login.html", email=email, failed=failed, next=next_url), (
@@ -182,7 +206,14 @@ def login() -> str | Response:
 
 @bp.route("/logout", methods=["POST"])
 def logout() -> Response:
-    """Forget the user (POST only, so a link on another site cannot log people out)."""
+    """End the login session for good (POST only, so a link on another site cannot log
+    people out): the cookie is worthless afterwards, even if someone kept a copy."""
+    from subscriptions.sessions import close_session
+
+    token = current_session_token()
+    if token:
+        with db.session() as s:
+            close_session(s, token)
     lang = session.get("lang")
     session.clear()
     if lang:

@@ -10,6 +10,7 @@ from werkzeug.wrappers import Response
 from config.extensions import db
 from subscriptions.i18n import field_label, localise_problem, translate
 from subscriptions.views.auth import login_required
+from subscriptions.views.limits import allow_webhook_test
 from subscriptions.views.scenes import owned_scene
 
 bp = Blueprint("channels", __name__)
@@ -55,6 +56,8 @@ def send_test(scene_id: int, channel_id: int) -> Response:
         channel = next((c for c in scene.channels if c.id == channel_id), None)
         if channel is None or channel.kind != "webhook":
             abort(404)
+        if not allow_webhook_test(channel.id):
+            abort(429)
         outcome = channel_admin.send_test(channel, current_app.config["SCENEWATCH"])
     if outcome.ok:
         flash(translate("channel.test_ok", status=outcome.status_code, latency=outcome.latency_ms), "ok")

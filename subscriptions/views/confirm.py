@@ -13,7 +13,7 @@ bp = Blueprint("confirm", __name__)
 @bp.get("/confirm/<token>")
 def confirm_page(token: str) -> tuple[str, int] | str:
     try:
-        _, address = read_confirm_token(token)
+        _, address, _ = read_confirm_token(token)
     except ExpiredToken:
         return render_template("confirm.html", state="expired", address=None), 410
     except InvalidToken:

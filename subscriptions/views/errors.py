@@ -7,7 +7,7 @@ from typing import Any
 from flask import Flask, current_app, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
-HANDLED = (400, 403, 404, 405, 409, 413, 500)
+HANDLED = (400, 403, 404, 405, 409, 413, 429, 500)
 
 
 def wants_json() -> bool:

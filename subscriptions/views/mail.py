@@ -107,13 +107,19 @@ def outbox_html(key: str) -> Response:
     return response
 
 
-def _channel_for(token: str) -> int | None:
-    from notifier.tokens import InvalidToken, read_unsubscribe_token
+def _channel_for(s: Any, token: str) -> Channel | None:
+    """The channel an unsubscribe token names, if it still exists and is the very
+    channel the link was made for (same id and creation time)."""
+    from notifier.tokens import InvalidToken, object_stamp, read_unsubscribe_token
 
     try:
-        return read_unsubscribe_token(token)
+        channel_id, stamp = read_unsubscribe_token(token)
     except InvalidToken:
         return None
+    channel = s.get(Channel, channel_id)
+    if channel is None or object_stamp(channel.created_at) != stamp:
+        return None
+    return channel
 
 
 def _mask(address: str) -> str:
@@ -127,9 +133,8 @@ def _mask(address: str) -> str:
 @bp.route("/unsubscribe/<token>", methods=["GET"])
 def unsubscribe(token: str) -> Any:
     """Ask for confirmation (a GET changes nothing)."""
-    channel_id = _channel_for(token)
     with db.session() as s:
-        channel = s.get(Channel, channel_id) if channel_id is not None else None
+        channel = _channel_for(s, token)
         if channel is None:
             return render_template("unsubscribe.html", state="invalid"), 404
         scenes = [scene.name for scene in _scenes_of(s, channel.id)]
@@ -161,10 +166,9 @@ def _scenes_of(s: Any, channel_id: int) -> list[Any]:
 @exempt
 def unsubscribe_post(token: str) -> Any:
     """Unsubscribe: our confirm button, or a mail client's one-click POST."""
-    channel_id = _channel_for(token)
     one_click = request.form.get("List-Unsubscribe") == "One-Click"
     with db.session() as s:
-        channel = s.get(Channel, channel_id) if channel_id is not None else None
+        channel = _channel_for(s, token)
         if channel is None:
             if one_click:
                 return (

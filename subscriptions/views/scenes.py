@@ -113,12 +113,19 @@ def preview_count(query: dict[str, Any]) -> tuple[int | None, list[Any]]:
     return search.get().search(parsed, limit=1, offset=0, facets=()).total, []
 
 
-def send_confirmations(channels: list[tuple[int, str]]) -> None:
+def send_confirmations(channels: list[tuple[int, str]]) -> list[str]:
     """Double opt-in: one confirmation mail per new address, after the scene is saved
-    (a mail server that is down must not lose the scene)."""
-    if not channels:
-        return
+    (a mail server that is down must not lose the scene). Addresses that got one
+    recently are skipped (nobody may flood a stranger); returns them."""
     from notifier.confirmation import send_confirmations as mail_confirmations
+    from subscriptions.views.limits import allow_confirmation_mail
+
+    throttled = [address for _, address in channels if not allow_confirmation_mail(address)]
+    for address in throttled:
+        flash(translate("scene.confirmation_throttled", address=address), "error")
+    channels = [(channel_id, address) for channel_id, address in channels if address not in throttled]
+    if not channels:
+        return throttled
 
     try:
         mail_confirmations(
@@ -127,9 +134,10 @@ def send_confirmations(channels: list[tuple[int, str]]) -> None:
     except Exception as exc:  # shown to the user; the scene itself is saved
         current_app.logger.warning("confirmation mail failed: %s", exc)
         flash(translate("scene.confirmation_failed", error=str(exc)), "error")
-        return
+        return throttled
     for _, address in channels:
         flash(translate("scene.confirmation_sent", address=address), "info")
+    return throttled
 
 
 def _problem_slot(field: str) -> str:
@@ -287,14 +295,20 @@ def run_now(scene_id: int) -> Response:
     """Run the scene right away and show what it found."""
     with db.session() as s:
         owned_scene(s, scene_id)
-    from subscriptions.runner import run_scene
+    from subscriptions.run_now import start_run_now
 
     try:
-        diff = run_scene(scene_id, None)
+        outcome = start_run_now(scene_id)
     except Exception as exc:  # the user sees why; the log keeps the traceback
         current_app.logger.exception("run now failed for scene %s", scene_id)
         flash(translate("scene.run_failed", error=str(exc) or type(exc).__name__), "error")
         return redirect(url_for("scenes.show", scene_id=scene_id))
+    if not outcome.started:
+        since = outcome.in_progress_since
+        flash(translate("scene.run_in_progress",
+                        since=since.astimezone(_zone()).strftime("%H:%M:%S") if since else "—"), "info")
+        return redirect(url_for("scenes.show", scene_id=scene_id))
+    diff = outcome.document
     counts = (diff or {}).get("counts") or {}
     state = ((diff or {}).get("run") or {}).get("state")
     if state == "error":
@@ -326,7 +340,8 @@ def resend_confirmation(scene_id: int, channel_id: int) -> Response:
         if channel is None or channel.kind != "email":
             abort(404)
         pending = [] if channel.verified else [(channel.id, channel.target)]
-    send_confirmations(pending)
+    if send_confirmations(pending):
+        abort(429)
     return redirect(url_for("scenes.show", scene_id=scene_id))
 
 

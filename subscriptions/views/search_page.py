@@ -137,11 +137,14 @@ def _edited_scene(raw: str | None) -> dict[str, Any] | None:
     from config.extensions import db
     from subscriptions.models import Scene
 
+    from config.routing import id_from
+
     user = getattr(g, "user", None)
-    if user is None or not (raw or "").isdigit():
+    scene_id = id_from(raw)
+    if user is None or scene_id is None:
         return None
     with db.session() as s:
-        scene = s.get(Scene, int(raw or 0))
+        scene = s.get(Scene, scene_id)
         if scene is None or scene.owner_id != user.id:
             return None
         return {"id": scene.id, "name": scene.name}

@@ -7,6 +7,7 @@ import io
 import json
 import tracemalloc
 import zipfile
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -152,9 +153,20 @@ def test_caps_time_budget_and_private_addresses(settings, files: Path) -> None:
         assert "loopback" in private[0]["reason"]
 
 
+def _started(run_id: int) -> datetime:
+    """The run's start (what its download links bind), or any time for a missing run."""
+    from config.extensions import db
+    from subscriptions.models import SceneRun
+
+    with db.session() as s:
+        run = s.get(SceneRun, run_id)
+        return run.started_at if run is not None else datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+
 def _token_client(settings, run_id: int, selection: str = "all", **changes: Any):
     app = web_app(dataclasses.replace(settings, **changes) if changes else settings)
-    return app.test_client(), make_download_token(run_id, selection, settings)
+    return app.test_client(), make_download_token(run_id, selection, settings,
+                                                  started_at=_started(run_id))
 
 
 def test_download_route_streams_zip_with_filename(settings, files: Path) -> None:
@@ -184,7 +196,8 @@ def test_bad_expired_and_unknown_links(settings) -> None:
     expired = expired_client.get(f"/downloads/{token}")
     assert expired.status_code == 410 and "expired" in expired.get_data(as_text=True)
     # A token signed with another key is not ours.
-    other = make_download_token(1, "all", dataclasses.replace(settings, secret_key="other"))
+    other = make_download_token(1, "all", dataclasses.replace(settings, secret_key="other"),
+                                started_at=_started(1))
     assert client.get(f"/downloads/{other}").status_code == 400
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -18,6 +19,26 @@ from notifier.tokens import make_download_token
 from tests.notifier.downloads_support import (
     add_dataset, add_run, add_scene, add_user, init_store, make_settings, web_app,
 )
+
+
+def _login_token(user_id: int) -> str:
+    """A login session of ``user_id``, as logging in makes it."""
+    from subscriptions.models import User
+    from subscriptions.sessions import open_session
+
+    with db.session() as s:
+        user = s.get(User, user_id)
+        assert user is not None
+        return open_session(s, user)
+
+
+def _started(run_id: int) -> datetime:
+    """The run's start (what its download links bind), or any time for a missing run."""
+    from subscriptions.models import SceneRun
+
+    with db.session() as s:
+        run = s.get(SceneRun, run_id)
+        return run.started_at if run is not None else datetime(2026, 1, 1, tzinfo=timezone.utc)
 
 
 @pytest.fixture
@@ -99,7 +120,7 @@ def test_json_is_one_array_of_documents(scene) -> None:
 def test_owner_route_streams_each_format(settings, scene) -> None:
     client = web_app(settings).test_client()
     with client.session_transaction() as session:
-        session["user_id"] = scene["owner_id"]
+        session["sid"] = _login_token(scene["owner_id"])
     for fmt, mimetype in (("csv", "text/csv"), ("xlsx", "application/vnd.openxmlformats-"
                           "officedocument.spreadsheetml.sheet"), ("json", "application/json")):
         response = client.get(f"/scenes/{scene['scene_id']}/export.{fmt}")
@@ -116,25 +137,25 @@ def test_owner_route_refuses_strangers_and_anonymous(settings, scene) -> None:
     client = web_app(settings).test_client()
     assert client.get(f"/scenes/{scene['scene_id']}/export.csv").status_code == 401
     with client.session_transaction() as session:
-        session["user_id"] = scene["stranger_id"]
+        session["sid"] = _login_token(scene["stranger_id"])
     assert client.get(f"/scenes/{scene['scene_id']}/export.csv").status_code == 404
     assert client.get("/scenes/9999/export.csv").status_code == 404
 
 
 def test_signed_export_links(settings, scene) -> None:
     client = web_app(settings).test_client()  # no login: the token is the authority
-    url = export_url(scene["run_id"], "added", "csv", settings)
+    url = export_url(scene["run_id"], "added", "csv", settings, started_at=_started(scene["run_id"]))
     assert url.startswith("http://scenewatch.test/exports/") and url.endswith(".csv")
     response = client.get(url.removeprefix("http://scenewatch.test"))
     assert response.status_code == 200
     assert [r["id"] for r in _csv_rows(response.get_data())] == ["hz:002"]
 
-    token = make_download_token(scene["run_id"], "changed", settings)
+    token = make_download_token(scene["run_id"], "changed", settings, started_at=_started(scene["run_id"]))
     documents = json.loads(client.get(f"/exports/{token}.json").get_data())
     assert [d["id"] for d in documents] == ["hz:003"]
     assert client.get(f"/exports/{token}.xlsx").status_code == 200
     assert client.get("/exports/garbage.csv").status_code == 400
-    missing = make_download_token(424242, "all", settings)
+    missing = make_download_token(424242, "all", settings, started_at=_started(424242))
     assert client.get(f"/exports/{missing}.csv").status_code == 404
 
 

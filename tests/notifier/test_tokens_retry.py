@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import random
+from datetime import datetime, timezone
 
 import pytest
 
@@ -17,21 +18,25 @@ from notifier.tokens import (
     read_confirm_token,
     read_download_token,
     read_unsubscribe_token,
+    object_stamp,
     unsubscribe_url,
 )
 
+BORN = datetime(2026, 2, 3, 4, 5, 6, 789012, tzinfo=timezone.utc)
+STAMP = object_stamp(BORN)
+
 
 def test_unsubscribe_token_round_trip(settings: Settings) -> None:
-    token = make_unsubscribe_token(42, settings)
-    assert read_unsubscribe_token(token, settings) == 42
-    url = unsubscribe_url(42, settings)
+    token = make_unsubscribe_token(42, settings, created_at=BORN)
+    assert read_unsubscribe_token(token, settings) == (42, STAMP)
+    url = unsubscribe_url(42, settings, created_at=BORN)
     assert url.startswith(f"{settings.base_url}/unsubscribe/")
-    assert read_unsubscribe_token(url.rsplit("/", 1)[1], settings) == 42
+    assert read_unsubscribe_token(url.rsplit("/", 1)[1], settings) == (42, STAMP)
 
 
 def test_tokens_do_not_cross_purposes_or_keys(settings: Settings) -> None:
-    unsubscribe = make_unsubscribe_token(7, settings)
-    download = make_download_token(7, "added", settings)
+    unsubscribe = make_unsubscribe_token(7, settings, created_at=BORN)
+    download = make_download_token(7, "added", settings, started_at=BORN)
     with pytest.raises(InvalidToken):
         read_download_token(unsubscribe, settings=settings)
     with pytest.raises(InvalidToken):
@@ -44,17 +49,22 @@ def test_tokens_do_not_cross_purposes_or_keys(settings: Settings) -> None:
 
 
 def test_download_token(settings: Settings) -> None:
-    token = make_download_token(12, "all", settings)
-    assert read_download_token(token, 3600, settings) == (12, "all")
+    token = make_download_token(12, "all", settings, started_at=BORN)
+    assert read_download_token(token, 3600, settings) == (12, "all", STAMP)
     with pytest.raises(ExpiredToken):
         read_download_token(token, -1, settings)
     with pytest.raises(ValueError, match="selection"):
-        make_download_token(12, "everything", settings)
+        make_download_token(12, "everything", settings, started_at=BORN)
+
+
+def test_stamps_are_exact_microseconds() -> None:
+    assert object_stamp(BORN) == 1770091506789012
+    assert object_stamp(BORN.replace(microsecond=789013)) == STAMP + 1
 
 
 def test_confirm_token_carries_the_address(settings: Settings) -> None:
-    token = make_confirm_token(3, "reader@example.org", settings)
-    assert read_confirm_token(token, settings=settings) == (3, "reader@example.org")
+    token = make_confirm_token(3, "reader@example.org", settings, created_at=BORN)
+    assert read_confirm_token(token, settings=settings) == (3, "reader@example.org", STAMP)
     with pytest.raises(ExpiredToken):
         read_confirm_token(token, max_age=-1, settings=settings)
 

@@ -127,3 +127,9 @@ def test_landing_counts_are_cached_until_any_process_writes(backend: PostgresSea
     assert again.total == 5
     assert again.facets == {"formats": [("csv", 4), ("json", 1)], "region": [("杭州市", 4), ("宁波市", 1)]}
     assert [h.id for h in again.hits] == ["t:9", "t:4"]  # 2024-01-10, then 2024-01-05
+
+
+def test_absurd_pages_are_empty_not_errors(backend: PostgresSearchBackend) -> None:
+    backend.index([doc(1), doc(2)])
+    result = backend.search(parse_query({"text": "交通"}), limit=10**30, offset=10**30, facet_size=10**30)
+    assert result.total == 2 and result.hits == [] and result.facets["formats"] == [("csv", 2)]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import sample_file, sample_records, write_snapshot
+from tests.helpers import sample_records, write_snapshot
 
 HDRUK = "hdruk-gateway/datasets_csv_history"
 

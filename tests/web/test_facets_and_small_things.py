@@ -107,3 +107,20 @@ def test_scene_page_plots_changes_per_run(user_client: FlaskClient, catalog: lis
     bars = re.findall(r'data-series="(\w+)"', chart)
     assert bars == ["changed"]  # the baseline has no bars; the second run changed 3
     assert "变更 3" in chart
+
+
+def test_a_moved_datasets_old_page_links_to_its_new_id(client: FlaskClient, catalog: list[dict],
+                                                      records: list[dict], tmp_path) -> None:
+    from tests.web.conftest import dataset_path, harvest, later
+
+    moved = [dict(r) for r in records]
+    old_url = moved[0]["详情页网址"]
+    moved[0]["详情页网址"] = old_url.replace("source_id=", "source_id=9") + "&v=2"
+    harvest(moved, tmp_path, now=later(1))
+    old_id = f"hangzhou:{old_url}"
+    new_id = f"hangzhou:{moved[0]['详情页网址']}"
+    html = client.get(dataset_path(old_id) + "?lang=en").get_data(as_text=True)
+    link = re.search(r'id="moved-to" href="([^"]+)"', html)
+    assert link and client.get(link.group(1).replace("&amp;", "&")).status_code == 200
+    assert "This dataset moved" in html
+    assert 'id="moved-to"' not in client.get(dataset_path(new_id)).get_data(as_text=True)

@@ -1,7 +1,7 @@
 """scene_member by dataset (reverse matching); compacted_at on runs and notifications (retention)
 
-Revision ID: 0007_scale
-Revises: 0006_channel_owner_email
+Revision ID: 0008_scale
+Revises: 0007_harden
 Create Date: 2026-12-02 06:20:00
 """
 from __future__ import annotations
@@ -11,8 +11,8 @@ from alembic import op
 
 import config.extensions
 
-revision = '0007_scale'
-down_revision = '0006_channel_owner_email'
+revision = '0008_scale'
+down_revision = '0007_harden'
 branch_labels = None
 depends_on = None
 
