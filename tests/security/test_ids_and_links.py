@@ -9,7 +9,6 @@ binds its object's creation time, so even an id that came back names nothing.
 from __future__ import annotations
 
 import dataclasses
-import os
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
