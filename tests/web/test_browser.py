@@ -17,18 +17,10 @@ from werkzeug.serving import make_server
 if TYPE_CHECKING:
     from playwright.sync_api import Page
 
+from tests.web.browser_support import chromium
 from tests.web.conftest import PASSWORD, harvest, slice_records
 
 pytestmark = pytest.mark.browser
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 SHOTS = Path("/tmp")
 
 
@@ -48,17 +40,12 @@ def base_url(csrf_app: Flask, tmp_path: Path) -> Iterator[str]:
 
 @pytest.fixture
 def page(base_url: str) -> Iterator[Page]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"needs {CHROMIUM}")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with chromium() as browser:
         context = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 900})
         tab = context.new_page()
         tab.set_default_timeout(15_000)
         yield tab
         context.close()
-        browser.close()
 
 
 def _register(page: Page, email: str) -> None:
