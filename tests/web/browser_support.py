@@ -30,6 +30,15 @@ AXE = Path(__file__).resolve().parent / "vendor" / "axe.min.js"
 PHONE = {"width": 390, "height": 844}
 
 
+def missing(what: str) -> None:
+    """A browser-test prerequisite is absent: skipped on a laptop (the README says how to
+    install it), a failure under CI, where `make test` installs it and a skip would hide
+    a broken install step."""
+    if os.environ.get("CI"):
+        pytest.fail(f"{what} (CI installs it through make test)")
+    pytest.skip(what)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -65,7 +74,7 @@ def served_app(tmp_path: Path, port: int) -> Iterator[tuple[Any, str]]:
 @contextmanager
 def chromium() -> Iterator[Browser]:
     if not Path(CHROMIUM).exists():
-        pytest.skip(f"needs {CHROMIUM}")
+        missing(f"needs {CHROMIUM}")
     sync_api = pytest.importorskip("playwright.sync_api")
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -127,7 +136,7 @@ class LinkLog:
 def axe_violations(page: Page) -> list[dict[str, Any]]:
     """Serious and critical axe-core violations of the page as loaded."""
     if not AXE.exists():
-        pytest.skip("axe-core is not installed (bash scripts/fetch-axe)")
+        missing("axe-core is not installed (bash scripts/fetch-axe)")
     page.add_script_tag(path=str(AXE))
     report = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
     return [
