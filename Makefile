@@ -10,7 +10,7 @@ SAMPLE_FILE := data/sample/zhejiang_hangzhou.json
 CATALOGS := $(wildcard config/translations/*/LC_MESSAGES/messages.po)
 COMPILED := $(CATALOGS:.po=.mo)
 
-.PHONY: run test test-all setup setup-test bench demo clean messages
+.PHONY: run test test-all lint setup setup-test bench demo clean messages
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,10 @@ run: setup
 
 test: setup-test
 	$(BIN)/python -m pytest -m "not realdata and not postgres and not redis and not production"
+
+# Style and import order (ruff); settings in pyproject.toml.
+lint: $(VENV)/.setup-test
+	$(BIN)/ruff check .
 
 # Everything, as CI runs it (needs PostgreSQL, Redis and ../shared/data).
 test-all: setup-test
