@@ -24,7 +24,7 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -104,7 +104,7 @@ def main() -> None:
     result = {
         "benchmark": "first harvest vs unchanged re-harvest: URL source (conditional GET, 304) "
                      "and file source (validator unchanged); forced full re-reads for comparison",
-        "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "catalog": args.file.name, "records": url["first_counts"]["seen"],
         "url_source": url, "file_source": file,
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),

@@ -23,7 +23,7 @@ import resource
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "cnpds-china-portals"
 DEFAULT_OUT = ROOT / "bench" / "results" / "harvest.json"
 FOLDERS = ("datacrawler", "guangxi_hainan", "sichuan_guizhou", "tamakow")  # not older_versions/
-NOW = datetime(2023, 7, 1, tzinfo=timezone.utc)  # just after the crawl, so timeliness is meaningful
+NOW = datetime(2023, 7, 1, tzinfo=UTC)  # just after the crawl, so timeliness is meaningful
 
 
 def portal_files(data_dir: Path) -> list[Path]:
@@ -140,7 +140,7 @@ def main() -> None:
     result = {
         "benchmark": "harvest every CNPDS portal file into a fresh installation "
                      "(store + FTS5 index)",
-        "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "files": len(files),
         "first_harvest": first,
         "unchanged_rerun": rerun,

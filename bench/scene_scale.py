@@ -29,7 +29,7 @@ import sys
 import tempfile
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -41,7 +41,7 @@ from bench.cnpds_documents import read_records  # noqa: E402
 from bench.harvest_throughput import DEFAULT_DATA, peak_rss_mb, portal_files  # noqa: E402
 
 DEFAULT_OUT = ROOT / "bench" / "results" / "scene_scale.json"
-NOW = datetime(2023, 7, 1, tzinfo=timezone.utc)
+NOW = datetime(2023, 7, 1, tzinfo=UTC)
 
 
 class Receiver:
@@ -296,7 +296,7 @@ def main() -> None:
     result = {
         "benchmark": "on-change scenes after a harvest changing ~1% of one portal "
                      "(reverse matching vs recomputing every scene), embedded default",
-        "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "portal": args.portal,
         **prepared,
         "rounds": rounds,

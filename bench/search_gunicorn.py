@@ -27,7 +27,7 @@ import sys
 import tempfile
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -165,7 +165,7 @@ def main() -> None:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
     result = {"bench": "search page with facets under gunicorn (README production command)",
-              "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+              "when": datetime.now(UTC).isoformat(timespec="seconds"),
               "machine": f"{platform.machine()} {os.cpu_count()} cpus, {platform.python_version()}",
               "server": "gunicorn -k gthread -w 2 --threads 8, SCENEWATCH_ENV=production, SQLite + FTS5",
               "portal_files": args.files, "datasets": _datasets(data_dir), "clients": args.clients,

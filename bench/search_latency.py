@@ -24,22 +24,22 @@ import sqlite3
 import statistics
 import sys
 import time
-from datetime import datetime, timezone
-from pathlib import Path
 from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.cnpds_documents import DEFAULT_DATA, documents  # noqa: E402
 from search.backends.base import FACET_FIELDS  # noqa: E402
-from search.query import SceneQuery, parse_query  # noqa: E402
 from search.backends.sqlite import SqliteSearchBackend  # noqa: E402
+from search.query import SceneQuery, parse_query  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "search_sqlite.json"
 # The crawl is from June 2023: relative ranges are evaluated as of then, so that
 # "now-90d" selects what it would have selected for a user at the time.
-BENCH_NOW = datetime(2023, 6, 20, tzinfo=timezone.utc)
+BENCH_NOW = datetime(2023, 6, 20, tzinfo=UTC)
 # Everyday subject words a researcher types (each occurs in real CNPDS titles).
 WORDS = [
     "交通",
@@ -248,7 +248,7 @@ def query_mix(
             )
         )
     for sort in ("relevance", "-modified", "modified", "title"):
-        for page in range(3):
+        for _page in range(3):
             mix.append(("match all", {}, sort))
     return mix
 
@@ -327,7 +327,7 @@ def main() -> None:
         "sqlite": sqlite3.sqlite_version,
         "python": platform.python_version(),
         "machine": platform.machine(),
-        "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "target_p95_ms": 50 if args.replicate == 1 else 200,
         "note": "the machine is shared (see load_average); cpu_p95_ms is this process's share",
     }

@@ -24,7 +24,7 @@ import statistics
 import sys
 import time
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -113,7 +113,7 @@ def main() -> None:
             "build": {"indexed": report.indexed, "failed": len(report.failed), "index_seconds": round(elapsed, 1),
                       "docs_per_second": round(report.indexed / elapsed)},
             "python": platform.python_version(), "machine": platform.machine(),
-            "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "when": datetime.now(UTC).isoformat(timespec="seconds"),
         }
     finally:
         for name in backend._versioned_indices():  # by name: clusters refuse wildcard deletes

@@ -19,7 +19,7 @@ import random
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,13 +27,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 DEFAULT_OUT = ROOT / "bench" / "results" / "store_growth.json"
-START = datetime(2024, 1, 1, 8, tzinfo=timezone.utc)
+START = datetime(2024, 1, 1, 8, tzinfo=UTC)
 
 
 def _catalog_entries() -> list[dict[str, Any]]:
     """Real dataset summaries (as diff documents list them) from the bundled sample."""
-    from search.normalise import normalise_record
     from search.mapping import load_mapping
+    from search.normalise import normalise_record
     from tests.helpers import sample_records
 
     mapping = load_mapping(None)
@@ -170,7 +170,7 @@ def main() -> None:
     result = {
         "benchmark": f"store size after {args.days} days of daily runs of {args.scenes} scenes "
                      "(about 1 in 5 runs changed, each with a webhook notification)",
-        "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "keep_everything": keep_all,
         "with_retention": bounded,
         "ratio": round(bounded["store_mb"] / max(keep_all["store_mb"], 0.1), 3),

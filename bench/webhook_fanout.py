@@ -23,7 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -71,7 +71,7 @@ def fanout(count: int, channel_id: int, log: Path) -> dict[str, Any]:
     from notifier.models import Notification
 
     before = len(read_log(log))
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     with db.session() as session:
         session.add_all(Notification(
             message_id=new_message_id(), channel_id=channel_id, event_type="scene.changed",
@@ -154,7 +154,7 @@ def main() -> None:
             receiver.terminate()
             receiver.wait(timeout=10)
     result = {
-        "benchmark": "webhook_fanout", "at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "benchmark": "webhook_fanout", "at": datetime.now(UTC).isoformat(timespec="seconds"),
         "database": db.engine.dialect.name if db.engine is not None else "?",
         "concurrency": args.concurrency, "fanout": fan, "change_to_webhook": lat,
         "target_deliveries_per_s": 1000, "machine": {"python": platform.python_version(),

@@ -10,6 +10,7 @@ from typing import Any
 from celery import Celery, Task
 from flask import Flask
 
+
 def celery_init_app(app: Flask) -> Celery:
     """Create the Celery app whose tasks run inside ``app``'s context."""
     settings = app.config["SCENEWATCH"]

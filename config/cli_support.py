@@ -10,6 +10,7 @@ from typing import Any
 import click
 from flask import Flask
 
+
 def get_app() -> Flask:
     """The app for the running command, built from the environment on first use."""
     ctx = click.get_current_context()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from flask_limiter import Limiter
@@ -64,15 +64,13 @@ class UTCDateTime(TypeDecorator[datetime]):
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime given to a UTC column")
-        from datetime import timezone
 
-        return value.astimezone(timezone.utc)
+        return value.astimezone(UTC)
 
     def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
-        from datetime import timezone
 
         if value is not None and value.tzinfo is None:
-            return value.replace(tzinfo=timezone.utc)
+            return value.replace(tzinfo=UTC)
         return value
 
 
@@ -144,7 +142,7 @@ class SearchHolder:
     def __init__(self) -> None:
         self.backend: SearchBackend | None = None
 
-    def get(self) -> "SearchBackend":
+    def get(self) -> SearchBackend:
         if self.backend is None:
             raise RuntimeError("search backend not initialised: call create_app() first")
         return self.backend
@@ -158,7 +156,7 @@ class SettingsHolder:
     def __init__(self) -> None:
         self.value: Settings | None = None
 
-    def peek(self) -> "Settings | None":
+    def peek(self) -> Settings | None:
         """The settings in force, or None when nothing is bound."""
         from flask import current_app, has_app_context
 
@@ -168,13 +166,13 @@ class SettingsHolder:
                 return configured  # type: ignore[no-any-return]
         return self.value
 
-    def get(self) -> "Settings":
+    def get(self) -> Settings:
         found = self.peek()
         if found is None:
             raise RuntimeError("settings not bound: call config.app.init_services(settings) first")
         return found
 
-    def resolve(self, given: "Settings | None") -> "Settings":
+    def resolve(self, given: Settings | None) -> Settings:
         """``given`` when a caller passed settings, else the settings in force."""
         return given if given is not None else self.get()
 

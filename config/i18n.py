@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import datetime, timezone
-from functools import lru_cache
+from datetime import UTC, datetime
+from functools import cache
 from io import BytesIO
 from pathlib import Path
 from typing import Any
@@ -71,7 +71,7 @@ def _compiled(locale: str) -> Translations:
     return Translations(buffer, domain=DOMAIN)
 
 
-@lru_cache(maxsize=None)
+@cache
 def translations(locale: str) -> Translations:
     """The compiled catalog of ``locale``; missing messages fall back to English."""
     locale = locale_or_default(locale)
@@ -160,7 +160,7 @@ def parse_when(value: datetime | str | None) -> datetime | None:
             value = datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError:
             return None
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def format_datetime(value: datetime | str | None, tz_name: str | None,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from config.settings import Settings
@@ -28,7 +28,7 @@ class JsonFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         entry = {
-            "ts": datetime.fromtimestamp(record.created, timezone.utc).isoformat(),
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(),
             "level": record.levelname.lower(),
             "logger": record.name,
             "message": record.getMessage(),
@@ -77,7 +77,7 @@ def configure_logging(settings: Settings) -> None:
     root._scenewatch_configured = (settings.env, settings.log_level)  # type: ignore[attr-defined]
 
 
-def route_app_logger(app: "Flask") -> None:
+def route_app_logger(app: Flask) -> None:
     """Send Flask's own log (unhandled exceptions: "Exception on /path") through the
     ``scenewatch`` handler, so production logs them as JSON like everything else."""
     root = logging.getLogger("scenewatch")

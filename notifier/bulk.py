@@ -84,9 +84,10 @@ def deliver_batch(ids: Sequence[int], now: datetime, settings: Settings,
             with db.session() as session:
                 counts.update(lifecycle.record(
                     session, [(notification_id, attempt, result, failure)
-                              for (notification_id, attempt, _), (result, failure) in zip(to_send, outcomes)],
+                              for (notification_id, attempt, _), (result, failure)
+                              in zip(to_send, outcomes, strict=True)],
                     now, settings))
-            for (notification_id, _, _), (_, failure) in zip(to_send, outcomes):
+            for (notification_id, _, _), (_, failure) in zip(to_send, outcomes, strict=True):
                 if isinstance(failure, EndpointGone):  # after the commit: the channel is disabled
                     tell_owner_endpoint_gone(notification_id, settings)
 

@@ -4,7 +4,7 @@ pages call these; each validates its input and says what is wrong in words."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -125,7 +125,7 @@ def send_test(channel: Channel, settings: Settings, now: datetime | None = None)
 
     if channel.kind != ChannelKind.webhook.value:
         raise ValueError(f"channel {channel.id} is an {channel.kind} channel; test events are for webhooks")
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     outgoing = Outgoing(
         notification_id=None, message_id=new_message_id(), event_type=TEST_EVENT,
         payload={"channel": channel.id, "message": "test event from scenewatch"}, created_at=now,

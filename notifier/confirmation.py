@@ -2,7 +2,7 @@
 nothing else until its owner confirms."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
@@ -13,6 +13,7 @@ from notifier.channels.email import email_templates
 from notifier.mailer import send_message
 from notifier.models import Channel
 from notifier.tokens import InvalidToken, make_confirm_token, object_stamp, read_confirm_token
+
 
 def confirmation_message(channel: Channel, settings: Settings) -> EmailMessage:
     """The confirmation mail for ``channel`` (text + html, in the channel's language)."""
@@ -25,7 +26,7 @@ def confirmation_message(channel: Channel, settings: Settings) -> EmailMessage:
     msg["Subject"] = i18n.translate("confirm_mail.subject", locale)
     msg["From"] = settings.mail_from
     msg["To"] = channel.target
-    msg["Date"] = format_datetime(datetime.now(timezone.utc))
+    msg["Date"] = format_datetime(datetime.now(UTC))
     msg["Message-ID"] = make_msgid(domain="scenewatch")
     msg["Auto-Submitted"] = "auto-generated"
     templates = email_templates()

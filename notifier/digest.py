@@ -13,7 +13,7 @@ gets no digest until it is resumed.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import func, select, update
@@ -56,7 +56,7 @@ def latest_slot(cadence: str, tz_name: str | None, now: datetime, send_hour: int
         slot -= timedelta(days=(slot.weekday() - weekday) % 7)
     # Re-anchor on the wall clock so a DST change between the two dates keeps the hour.
     slot = datetime.combine(slot.date(), time(send_hour), tzinfo=zone)
-    return slot.astimezone(timezone.utc)
+    return slot.astimezone(UTC)
 
 
 def _cursor(session: Session, channel_id: int) -> DigestCursor:

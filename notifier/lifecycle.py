@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Row, case, delete, insert, literal, or_, select, tuple_, update
@@ -47,7 +47,7 @@ Outcome = tuple[int, int, SendResult | None, DeliveryError | None]
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def new_message_id() -> str:
@@ -301,7 +301,7 @@ def record(session: Session, outcomes: Sequence[Outcome], now: datetime, setting
         ).scalars().all()
         finished.update((nid, state) for nid in won)
     states: list[str] = []
-    for (notification_id, attempt, _, _), row in zip(outcomes, rows):
+    for (notification_id, attempt, _, _), row in zip(outcomes, rows, strict=True):
         state = finished.get(notification_id)
         if state is None:
             log.warning("notification %s attempt %s finished after its lease; state left alone",

@@ -9,7 +9,6 @@ import email.policy
 import mailbox
 import re
 import smtplib
-import socket
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -91,7 +90,7 @@ def _send_smtp(msg: EmailMessage, settings: Settings) -> None:
                             "and SCENEWATCH_SMTP_PASSWORD", retryable=True, status_code=exc.smtp_code) from exc
     except smtplib.SMTPResponseException as exc:
         raise _smtp_code_error("message", exc.smtp_code, exc.smtp_error) from exc
-    except (smtplib.SMTPException, ssl.SSLError, socket.timeout, OSError) as exc:
+    except (TimeoutError, smtplib.SMTPException, ssl.SSLError, OSError) as exc:
         raise MailError(f"could not send through SMTP {host}:{port}: {exc}", retryable=True) from exc
 
 

@@ -80,7 +80,7 @@ class Notification(Base):
     compacted_at: Mapped[datetime | None] = mapped_column(nullable=True)
 
     channel: Mapped[Channel] = relationship()
-    deliveries: Mapped[list["Delivery"]] = relationship(
+    deliveries: Mapped[list[Delivery]] = relationship(
         back_populates="notification", order_by="Delivery.id", cascade="all, delete-orphan"
     )
 

@@ -3,7 +3,7 @@ disabled: one plain email to the account address, in the owner's language."""
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
@@ -32,7 +32,7 @@ def tell_owner_endpoint_gone(notification_id: int, settings: Settings) -> bool:
             msg["Subject"] = i18n.translate("notice.gone_subject", locale, target=channel.target)
             msg["From"] = settings.mail_from
             msg["To"] = channel.owner_email
-            msg["Date"] = format_datetime(datetime.now(timezone.utc))
+            msg["Date"] = format_datetime(datetime.now(UTC))
             msg["Message-ID"] = make_msgid(domain="scenewatch")
             msg["Auto-Submitted"] = "auto-generated"
             msg.set_content(i18n.translate("notice.gone_body", locale, target=channel.target, link=link))

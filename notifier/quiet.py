@@ -8,7 +8,7 @@ channel holds its notifications; resuming releases them (see :func:`resume_chann
 from __future__ import annotations
 
 import re
-from datetime import datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.orm import Session
@@ -52,7 +52,7 @@ def quiet_until(start: str | None, end: str | None, tz_name: str | None, now: da
         end_day = local.date() + timedelta(days=1) if clock >= begin else local.date()
     if not inside:
         return None
-    return datetime.combine(end_day, finish, tzinfo=zone).astimezone(timezone.utc)
+    return datetime.combine(end_day, finish, tzinfo=zone).astimezone(UTC)
 
 
 def resume_channel(session: Session, channel: Channel, now: datetime | None = None) -> int:

@@ -60,7 +60,7 @@ class VerifyingReceiver:
 
         return Handler
 
-    def __enter__(self) -> "VerifyingReceiver":
+    def __enter__(self) -> VerifyingReceiver:
         self._thread.start()
         return self
 

@@ -14,7 +14,7 @@ import hmac
 import secrets as _random
 import time
 from collections.abc import Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 PREFIX = "whsec_"
@@ -61,7 +61,7 @@ def _as_bytes(body: bytes | str) -> bytes:
 
 
 def _digest(key: bytes, msg_id: str, timestamp: int, body: bytes) -> bytes:
-    signed = f"{msg_id}.{int(timestamp)}.".encode("utf-8") + body
+    signed = f"{msg_id}.{int(timestamp)}.".encode() + body
     return hmac.new(key, signed, hashlib.sha256).digest()
 
 
@@ -81,7 +81,7 @@ def signature_header(secrets: Sequence[str], msg_id: str, timestamp: int, body: 
 
 def active_secrets(channel: RotatableChannel, now: datetime | None = None) -> list[str]:
     """The channel's current secret, plus the previous one until its overlap expires."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     live = [channel.secret] if channel.secret else []
     expires = channel.previous_secret_expires_at
     if channel.previous_secret and (expires is None or expires > now):
@@ -92,7 +92,7 @@ def active_secrets(channel: RotatableChannel, now: datetime | None = None) -> li
 def rotate_secret(channel: RotatableChannel, now: datetime | None = None,
                   overlap: timedelta = DEFAULT_ROTATION_OVERLAP) -> str:
     """Give ``channel`` a new secret; the old one keeps signing for ``overlap``. Returns the new one."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     new = generate_secret()
     if channel.secret:
         channel.previous_secret = channel.secret

@@ -8,7 +8,7 @@ creation time (:func:`object_stamp`): ids are never reused, and even if one came
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
@@ -22,7 +22,7 @@ DOWNLOAD_SELECTIONS = ("all", "added", "changed")
 CONFIRM_MAX_AGE = 3 * 24 * 3600
 
 
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def object_stamp(created: datetime) -> int:

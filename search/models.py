@@ -5,7 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from config.extensions import NEVER_REUSE_IDS, Base
@@ -54,7 +64,7 @@ class Dataset(Base):
     last_changed_at: Mapped[datetime]
     deleted_at: Mapped[datetime | None] = mapped_column(nullable=True, index=True)
 
-    versions: Mapped[list["DatasetVersion"]] = relationship(
+    versions: Mapped[list[DatasetVersion]] = relationship(
         back_populates="dataset", order_by="DatasetVersion.id", cascade="all, delete-orphan"
     )
 

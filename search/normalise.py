@@ -14,7 +14,7 @@ import json
 import math
 import re
 from collections.abc import Callable
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -114,7 +114,7 @@ def _iso(year: int, month: int, day: int, hour: int | None = None, minute: int =
 def _from_epoch(number: float) -> str | None:
     seconds = number / 1000 if number > 1e11 else number
     try:
-        moment = datetime.fromtimestamp(seconds, tz=timezone.utc)
+        moment = datetime.fromtimestamp(seconds, tz=UTC)
     except (OverflowError, OSError, ValueError):
         return None
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ") if 1900 <= moment.year <= 2100 else None
@@ -127,7 +127,7 @@ def parse_date(value: Any) -> str | None:
         return None
     if isinstance(value, datetime):
         if value.tzinfo is not None:
-            return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+            return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         if value.time() == datetime.min.time():
             return value.date().isoformat()
         return value.strftime("%Y-%m-%dT%H:%M:%S")
@@ -185,7 +185,9 @@ def parse_count(value: Any) -> int | None:
     if value.isascii() and value.isdigit():  # the common case, fast
         return int(value)
     text = value.strip().replace(",", "").replace("，", "").replace(" ", "")
-    text = text.lstrip("约約~≈大概").rstrip("条筆笔行条记录余多+").removesuffix("records").removesuffix("rows")
+    # Character sets on purpose: any run of these marks goes, in any order.
+    text = text.lstrip("约約~≈大概").rstrip("条筆笔行条记录余多+")  # noqa: B005
+    text = text.removesuffix("records").removesuffix("rows")
     match = _COUNT.match(text)
     if not match:
         return None

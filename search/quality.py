@@ -14,7 +14,7 @@ growing late is not a new version of it.
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
@@ -58,8 +58,8 @@ def _parse_moment(value: str) -> datetime | None:
     except ValueError:
         return None
     if moment.tzinfo is None:
-        return moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc)
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
 
 
 def timeliness(modified: str | None, update_frequency: str, now: datetime) -> float | None:
@@ -69,7 +69,7 @@ def timeliness(modified: str | None, update_frequency: str, now: datetime) -> fl
     if period is None or moment is None:
         return None
     if now.tzinfo is None:
-        now = now.replace(tzinfo=timezone.utc)
+        now = now.replace(tzinfo=UTC)
     period = max(period, _MINIMUM_PERIOD_DAYS)
     allowed = period + max(_MINIMUM_PERIOD_DAYS, period / 4)
     age = (now - moment).total_seconds() / 86400

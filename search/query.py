@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from search.query_values import (
@@ -118,7 +118,7 @@ class SceneQuery:
         """The range bounds with relative dates evaluated at ``now`` (default: the
         current UTC time) and date-only values turned into day boundaries."""
         if now is None:
-            now = datetime.now(timezone.utc)
+            now = datetime.now(UTC)
         out = []
         for bound in self.ranges:
             if bound.field in DATE_RANGE_FIELDS:

@@ -7,7 +7,7 @@ import json
 import math
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from search import vocabulary
@@ -201,7 +201,7 @@ def parse_datetime(value: str) -> datetime:
     """An ISO date or datetime as a naive UTC datetime (aware values are converted)."""
     parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(timezone.utc).replace(tzinfo=None)
+        parsed = parsed.astimezone(UTC).replace(tzinfo=None)
     return parsed
 
 
@@ -236,7 +236,7 @@ def resolve_date(op: str, value: str, now: datetime) -> tuple[str, str]:
     A date without time covers its whole day, so ``lte``/``gt`` move to the next
     midnight (as ``lt``/``gte``)."""
     if now.tzinfo is not None:
-        now = now.astimezone(timezone.utc).replace(tzinfo=None)
+        now = now.astimezone(UTC).replace(tzinfo=None)
     relative = _RELATIVE.match(value)
     if relative:
         amount, unit = relative.groups()

@@ -107,7 +107,11 @@ def show_command(name: str, limit: int, as_json: bool) -> None:
     """A source: its settings, recent harvests and a summary of its quarantine."""
     from config.extensions import db
     from search.sources import (
-        SourceNotFound, get_source, harvest_record, quarantine_summary, recent_harvests,
+        SourceNotFound,
+        get_source,
+        harvest_record,
+        quarantine_summary,
+        recent_harvests,
         source_record,
     )
 

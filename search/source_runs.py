@@ -8,7 +8,7 @@ left by a killed process runs out after :data:`search.sources.HARVEST_LEASE`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, or_, update
@@ -79,7 +79,7 @@ def harvest_source(name: str, *, location: str | None = None, fmt: str | None = 
     HarvestError for arguments that make no harvest at all; a failed harvest is
     recorded and returned with status ``error``.
     """
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     with db.session() as session:
         if location is None:
             source = get_source(session, name)
@@ -130,7 +130,7 @@ def claim_due_sources(now: datetime | None = None, limit: int = 50) -> list[tupl
 
     from search.sources import SourceError, check_schedule
 
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     with db.session() as session:
         due = session.execute(
             select(Source.name, Source.next_harvest_at, Source.schedule, Source.timezone)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,11 @@ from search.harvest.pipeline import SOURCE_NAME
 from search.models import Dataset, Harvest, QuarantinedRecord, Source
 from subscriptions.errors import FieldProblem
 from subscriptions.schedule import (
-    MANUAL, ScheduleError, check_timezone, next_run_after, normalise_schedule,
+    MANUAL,
+    ScheduleError,
+    check_timezone,
+    next_run_after,
+    normalise_schedule,
 )
 
 SOURCE_FORMATS: tuple[str, ...] = ("auto", *FORMATS)
@@ -120,7 +124,7 @@ def check_url_location(location: str) -> None:
 
 def add_source(session: Session, spec: SourceSpec, now: datetime | None = None) -> Source:
     """Validate ``spec`` and add the source; SourceError names the first bad field."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     name = check_name(spec.name)
     if find_source(session, name) is not None:
         raise SourceError("name", f"a source called {name} already exists")
@@ -185,7 +189,7 @@ def ensure_source(session: Session, name: str, location: str, fmt: str,
 
 def set_paused(session: Session, name: str, paused: bool, now: datetime | None = None) -> Source:
     """Pause or resume a source's scheduled harvests (``sources run`` still works)."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     source = get_source(session, name)
     source.paused = paused
     if not paused:  # resuming starts from the next scheduled time, not a backlog
@@ -198,7 +202,7 @@ def remove_source(session: Session, name: str, now: datetime | None = None) -> l
 
     Harvest history and quarantine stay (they name the source as text).
     """
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     source = get_source(session, name)
     if source.harvesting_since is not None and now - source.harvesting_since < HARVEST_LEASE:
         raise SourceBusy(f"{name} is being harvested right now; try again when it ends")

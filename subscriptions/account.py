@@ -3,7 +3,7 @@ password (changed, or reset through a mailed link), and deleting the account wit
 everything it owns. The account page calls these; each checks its input."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
@@ -128,7 +128,7 @@ def reset_message(user: User, link: str, settings: Settings) -> EmailMessage:
     msg["Subject"] = i18n.translate("reset.mail_subject", locale)
     msg["From"] = settings.mail_from
     msg["To"] = user.email
-    msg["Date"] = format_datetime(datetime.now(timezone.utc))
+    msg["Date"] = format_datetime(datetime.now(UTC))
     msg["Message-ID"] = make_msgid(domain="scenewatch")
     msg["Auto-Submitted"] = "auto-generated"
     msg.set_content(render_template("email/password_reset.txt", **context))
@@ -159,7 +159,7 @@ def account_address_channel(session: Session, user: User) -> Channel:
         channel = Channel(owner_id=user.id, kind=ChannelKind.email.value, target=user.email,
                           cadence="immediate", verified=False, locale=user.locale,
                           timezone=user.timezone or "UTC", owner_email=user.email,
-                          created_at=datetime.now(timezone.utc))
+                          created_at=datetime.now(UTC))
         session.add(channel)
         session.flush()
     return channel

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -47,7 +47,7 @@ def register_user(session: Session, email: str, password: str, locale: str = "zh
         password_hash=generate_password_hash(password),
         locale=locale if locale in ("zh", "en") else "zh",
         timezone=timezone_name,
-        created_at=datetime.now(timezone.utc),
+        created_at=datetime.now(UTC),
     )
     session.add(user)
     session.flush()
@@ -93,7 +93,7 @@ def operator_user(session: Session) -> User:
     if user is None:
         # The CLI operator is an admin: whoever runs commands already owns the data dir.
         user = User(email=OPERATOR_EMAIL, password_hash="", locale="en", timezone="UTC",
-                    created_at=datetime.now(timezone.utc), is_admin=True)
+                    created_at=datetime.now(UTC), is_admin=True)
         session.add(user)
         session.flush()
     return user

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Collection, Iterator, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -51,7 +51,7 @@ def _eligible(session: Session, scene_ids: Collection[int] | None) -> dict[int, 
         statement = statement.where(Scene.schedule == ON_CHANGE)
     else:
         statement = statement.where(Scene.id.in_(list(scene_ids)))
-    return {scene_id: query for scene_id, query in session.execute(statement)}
+    return dict(session.execute(statement).all())
 
 
 def scene_index(session: Session, scene_ids: Collection[int] | None = None) -> SceneIndex:
@@ -106,7 +106,7 @@ def affected_scenes(session: Session, changed_ids: Collection[str], removed_ids:
     ``changed_ids``: datasets added, changed or re-indexed by the harvest;
     ``removed_ids``: datasets it removed. Scenes are the on-change ones (or ``scene_ids``).
     """
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     index = scene_index(session, scene_ids)
     if not len(index):
         return {}
@@ -198,7 +198,7 @@ def evaluate_candidates(affected: dict[int, set[str]], *,
     candidates = {scene_id: set(ids) for scene_id, ids in affected.items() if scene_id in queries}
     order = sorted(candidates)
     answers = search.get().match_ids([(queries[s], sorted(candidates[s])) for s in order], now=now)
-    return {scene_id: (candidates[scene_id], matched) for scene_id, matched in zip(order, answers)}
+    return {scene_id: (candidates[scene_id], matched) for scene_id, matched in zip(order, answers, strict=True)}
 
 
 def run_affected_scenes(changed_ids: Collection[str], removed_ids: Collection[str], *,
@@ -210,7 +210,7 @@ def run_affected_scenes(changed_ids: Collection[str], removed_ids: Collection[st
     from subscriptions.run_lock import RunInProgress
     from subscriptions.runner import Candidates, run_scene
 
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     with db.session() as session:
         affected = affected_scenes(session, changed_ids, removed_ids, now=now, scene_ids=scene_ids)
     if not affected:
@@ -242,6 +242,6 @@ def _deliver(run_ids: list[int]) -> None:
             select(Notification.id).where(Notification.run_id.in_(chunk)).order_by(Notification.id))]
     settings = bound_settings.get()
     if settings.embedded:
-        deliver_batch(ids, datetime.now(timezone.utc), settings)
+        deliver_batch(ids, datetime.now(UTC), settings)
     else:
         dispatch_notifications(ids)

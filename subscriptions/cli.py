@@ -30,7 +30,8 @@ def _baseline_info(run: Any) -> dict[str, Any] | None:
 
 @scenes_group.command("create")
 @click.option("--name", required=True, help="A name for the scene.")
-@click.option("--query", "raw_query", default="{}", show_default=True, help="Scene query JSON ({} matches every dataset).")
+@click.option("--query", "raw_query", default="{}", show_default=True,
+              help="Scene query JSON ({} matches every dataset).")
 @click.option("--schedule", default="daily", show_default=True,
               help="on-change | hourly | daily | weekly | monthly | manual, or a 5-field cron expression.")
 @click.option("--timezone", "tz_name", default=None, help="Time zone of the schedule (default: the owner's).")
@@ -48,10 +49,9 @@ def create_command(name: str, raw_query: str, schedule: str, tz_name: str | None
                    owner: str | None, as_json: bool) -> None:
     """Save a scene; prints its id (and the webhook secret, shown once)."""
     from config.extensions import db
+    from search.query import QueryError, load_query_json
     from subscriptions.accounts import find_user, operator_user
     from subscriptions.scenes import SceneError, create_scene
-
-    from search.query import QueryError, load_query_json
 
     try:
         query: Any = load_query_json(raw_query)
@@ -114,7 +114,8 @@ def list_command(as_json: bool) -> None:
         for row in rows:
             last = row["last_run"]
             state = f"{last['state']} ({last['matched']} matched)" if last else "never run"
-            click.echo(f"{row['id']:>4}  {row['name']}  [{row['schedule']}{', paused' if row['paused'] else ''}]  {state}")
+            paused = ", paused" if row["paused"] else ""
+            click.echo(f"{row['id']:>4}  {row['name']}  [{row['schedule']}{paused}]  {state}")
 
     emit(data, as_json, human)
 
@@ -122,7 +123,8 @@ def list_command(as_json: bool) -> None:
 def _print_document(d: dict[str, Any]) -> None:
     counts = d["counts"]
     click.echo(f"scene {d['scene']['id']} ({d['scene']['name']}): run {d['run']['id']} {d['run']['state']}")
-    click.echo("  matched {matched}  added {added}  removed {removed}  changed {changed}  moved {moved}".format(**counts))
+    click.echo("  matched {matched}  added {added}  removed {removed}  changed {changed}  "
+               "moved {moved}".format(**counts))
     for item in d.get("added", [])[:20]:
         click.echo(f"  + {item['id']}  {item.get('title') or ''}")
     for item in d.get("removed", [])[:20]:

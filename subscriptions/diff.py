@@ -72,7 +72,8 @@ def _resources_by_url(resources: Iterable[Mapping[str, Any]] | None) -> dict[str
     return keyed
 
 
-def resource_changes(old: Sequence[Mapping[str, Any]] | None, new: Sequence[Mapping[str, Any]] | None) -> dict[str, Any]:
+def resource_changes(old: Sequence[Mapping[str, Any]] | None,
+                     new: Sequence[Mapping[str, Any]] | None) -> dict[str, Any]:
     """Which resources were added, removed or changed, keyed by URL."""
     before, after = _resources_by_url(old), _resources_by_url(new)
     return {
@@ -166,7 +167,8 @@ def compute_diff(
     moved_from = {old.dataset_id for old, _ in moves}
     moved_to = {new_member.dataset_id for _, new_member in moves}
     diff = SceneDiff()
-    diff.moved = [(old, new_member, field_changes(old.content, new_member.content, tracked)) for old, new_member in moves]
+    diff.moved = [(old, new_member, field_changes(old.content, new_member.content, tracked))
+                  for old, new_member in moves]
     diff.added = [m for m in new if m.dataset_id not in moved_to]
     diff.removed = [
         (m, DELETED_FROM_CATALOG if m.dataset_id in deleted else NO_LONGER_MATCHES)

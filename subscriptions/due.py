@@ -6,7 +6,7 @@ unique (scene, scheduled_for) run row is the second line of defence.
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import select, update
 
@@ -17,7 +17,7 @@ from subscriptions.schedule import ScheduleError, next_run_after
 
 def claim_due_scenes(now: datetime | None = None, limit: int = 100) -> list[tuple[int, datetime]]:
     """Claim every due, unpaused scene; returns (scene id, scheduled time) pairs to run."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     claimed: list[tuple[int, datetime]] = []
     with db.session() as session:
         due = session.execute(

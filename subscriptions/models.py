@@ -5,7 +5,19 @@ import enum
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Boolean, Column, ForeignKey, Index, Integer, String, Table, Text, UniqueConstraint, event, select
+from sqlalchemy import (
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    event,
+    select,
+)
 from sqlalchemy.orm import Mapped, mapped_column, object_session, relationship
 
 from config.extensions import NEVER_REUSE_IDS, Base
@@ -35,7 +47,7 @@ class User(Base):
     # Admins see the sources page (harvest history, quarantine); `users grant-admin`.
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
 
-    scenes: Mapped[list["Scene"]] = relationship(back_populates="owner")
+    scenes: Mapped[list[Scene]] = relationship(back_populates="owner")
 
 
 # Each channel carries copies of its owner's language, time zone and address (the
@@ -117,8 +129,8 @@ class Scene(Base):
     run_claimed_at: Mapped[datetime | None] = mapped_column(nullable=True, default=None)
 
     owner: Mapped[User] = relationship(back_populates="scenes")
-    channels: Mapped[list["Channel"]] = relationship(secondary=scene_channel)
-    runs: Mapped[list["SceneRun"]] = relationship(
+    channels: Mapped[list[Channel]] = relationship(secondary=scene_channel)
+    runs: Mapped[list[SceneRun]] = relationship(
         back_populates="scene", order_by="SceneRun.id.desc()", cascade="all, delete-orphan"
     )
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Collection
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from config.extensions import db
@@ -28,7 +28,7 @@ def evaluate_affected(changed_ids: Collection[str], removed_ids: Collection[str]
 
     if not changed_ids and not removed_ids:
         return []
-    when = now or datetime.now(timezone.utc)
+    when = now or datetime.now(UTC)
     results: list[dict[str, Any]] = []
     if bound_settings.get().embedded:
         for document in run_affected_scenes(changed_ids, removed_ids, now=when):

@@ -16,7 +16,7 @@ transaction, and is idempotent (``compacted_at`` marks what is done).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, select
@@ -93,7 +93,7 @@ def compact_history(days: int, now: datetime | None = None) -> CompactionReport:
     report = CompactionReport()
     if days <= 0:
         return report
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     cutoff = now - timedelta(days=days)
     report.runs = _compact_runs(cutoff, now)
     _compact_notifications(cutoff, now, report)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import or_, select, update
 
@@ -36,7 +36,7 @@ class RunInProgress(RuntimeError):
 def try_claim(scene_id: int, now: datetime | None = None) -> datetime | None:
     """Claim the scene for one run; returns the claim's time, or None when another
     run holds it."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     with db.session() as session:
         won = session.execute(
             update(Scene)

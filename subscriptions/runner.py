@@ -11,7 +11,7 @@ import logging
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import delete, func, select
@@ -154,7 +154,7 @@ def _record_error(scene_id: int, scheduled_for: datetime, started: datetime, mes
         scene = session.get(Scene, scene_id)
         assert scene is not None
         run = SceneRun(scene_id=scene_id, scheduled_for=scheduled_for, state=RunState.error.value,
-                       error=message, started_at=started, finished_at=datetime.now(timezone.utc))
+                       error=message, started_at=started, finished_at=datetime.now(UTC))
         session.add(run)
         session.flush()
         document = build_document(scene, run, None, 0)
@@ -195,7 +195,7 @@ def run_scene(scene_id: int, scheduled_for: datetime | None = None, *, deliver: 
     relative dates. With ``candidates`` only those datasets are compared (reverse
     matching after a harvest); a scene without a baseline is still run in full.
     """
-    started = now or datetime.now(timezone.utc)
+    started = now or datetime.now(UTC)
     scheduled_for = scheduled_for or started
     clock = time.perf_counter()
     with db.session() as session:
@@ -263,7 +263,7 @@ def _run_once(scene_id: int, scheduled_for: datetime, started: datetime,
         run.changed, run.moved = len(diff.changed), len(diff.moved)
         if baseline:
             run.added = run.removed = run.changed = run.moved = 0
-        run.finished_at = datetime.now(timezone.utc)
+        run.finished_at = datetime.now(UTC)
         document = build_document(scene, run, shown, matched_total, _links(scene, run))
         run.diff = document
         notification_ids: list[int] = []
@@ -283,7 +283,7 @@ def record_baseline(session: Session, scene: Scene, now: datetime | None = None)
     Called when a scene is saved with a new query (created, edited, duplicated), so the
     first change after saving is reported rather than swallowed into a later baseline.
     """
-    moment = now or datetime.now(timezone.utc)
+    moment = now or datetime.now(UTC)
     matched_ids = sorted(set(search.get().iter_ids(parse_query(scene.query), now=moment)))
     previous, current = baseline_members(session, scene, matched_ids)
     run = SceneRun(scene_id=scene.id, scheduled_for=moment, state=RunState.baseline.value,
@@ -291,7 +291,7 @@ def record_baseline(session: Session, scene: Scene, now: datetime | None = None)
     session.add(run)
     session.flush()
     _store_members(session, scene.id, previous, current)
-    run.finished_at = datetime.now(timezone.utc)
+    run.finished_at = datetime.now(UTC)
     run.diff = build_document(scene, run, None, len(current), _links(scene, run))
     session.flush()
     return run

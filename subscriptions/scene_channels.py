@@ -4,7 +4,7 @@ CLI and the API."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -38,7 +38,7 @@ def new_channels(owner: User, *, email: str | None = None, email_verified: bool 
     from notifier.signing import generate_secret
     from notifier.ssrf import WebhookTargetError, check_webhook_url
 
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     channels: list[Channel] = []
     if email:
         try:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -82,7 +82,7 @@ def save_scenes(session: Session, owner: User, lines: Iterable[str], *,
 
     Each line is tried in its own savepoint, so a refused line leaves nothing behind.
     """
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     report = ImportReport()
     seen = _existing(session, owner)
     for number, text in enumerate(lines, start=1):

@@ -114,7 +114,7 @@ class ChangedDocuments:
     ranges: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, documents: Iterable[Mapping[str, Any]]) -> "ChangedDocuments":
+    def of(cls, documents: Iterable[Mapping[str, Any]]) -> ChangedDocuments:
         batch = cls()
         for document in documents:
             doc_id = str(document["id"])
@@ -148,7 +148,7 @@ class Predicate:
     filters: tuple[tuple[str, frozenset[Any]], ...]
 
     @classmethod
-    def of(cls, scene_id: int, query: SceneQuery) -> "Predicate":
+    def of(cls, scene_id: int, query: SceneQuery) -> Predicate:
         clauses = tuple(tuple(term.tokens for term in clause.alternatives)
                         for clause in query.text_query().positive)
         filters = tuple((name, frozenset(values)) for name, values in query.filters)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -133,7 +133,7 @@ def create_scene(
 
     Raises SceneError listing every problem (field and reason); nothing is added then.
     """
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     tz_name = timezone_name or owner.timezone or "UTC"
     problems: list[SceneProblem] = []
     clean_name = _check_name(name, problems)
@@ -180,7 +180,7 @@ def update_scene(
     the edit. Earlier runs stay. Raises SceneError listing every problem; nothing is
     changed then.
     """
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     problems: list[SceneProblem] = []
     clean_name = _check_name(name, problems) if name is not None else scene.name
     parsed = _check_query(query, problems) if query is not None else None
@@ -217,7 +217,7 @@ def duplicate_scene(session: Session, scene: Scene, *, name: str | None = None,
                     now: datetime | None = None) -> NewScene:
     """A copy of ``scene`` for the same owner: query, schedule, tracked fields and the
     same channels, with a fresh feed link and its own baseline run (no run history)."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     problems: list[SceneProblem] = []
     copy_name = _check_name(name if name is not None else _copy_name(scene.name), problems)
     if problems:

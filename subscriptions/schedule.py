@@ -1,7 +1,7 @@
 """Scene schedules: a preset name or a five-field cron expression, in a time zone."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from apscheduler.triggers.cron import CronTrigger
@@ -67,5 +67,5 @@ def next_run_after(schedule: str, tz_name: str, after: datetime) -> datetime | N
     # get_next_fire_time may return ``after`` itself when it falls on the schedule.
     while fire is not None and fire <= after:
         fire = trigger.get_next_fire_time(fire, fire.replace(microsecond=0) + timedelta(seconds=1))
-    return fire.astimezone(timezone.utc) if fire else None
+    return fire.astimezone(UTC) if fire else None
 

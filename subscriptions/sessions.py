@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -25,7 +25,7 @@ def _key(token: str) -> str:
 
 def open_session(session: Session, user: User, now: datetime | None = None) -> str:
     """Start a login session for ``user``; returns the token to put in the cookie."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     token = secrets.token_urlsafe(32)
     session.add(LoginSession(id=_key(token), user_id=user.id, created_at=now,
                              expires_at=now + SESSION_LIFETIME))
@@ -40,7 +40,7 @@ def session_user(session: Session, token: str, now: datetime | None = None) -> U
     row = session.get(LoginSession, _key(token))
     if row is None:
         return None
-    if row.expires_at <= (now or datetime.now(timezone.utc)):
+    if row.expires_at <= (now or datetime.now(UTC)):
         session.delete(row)
         return None
     return session.get(User, row.user_id)
@@ -62,7 +62,7 @@ def close_sessions(session: Session, user_id: int, keep_token: str | None = None
 
 def purge_expired(session: Session, now: datetime | None = None) -> int:
     """Delete expired session rows; returns how many."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     ids = list(session.scalars(select(LoginSession.id).where(LoginSession.expires_at <= now)))
     if ids:
         session.execute(delete(LoginSession).where(LoginSession.id.in_(ids)))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from tests.http_catalog import HttpCatalog, LoggedRequest, Reply
@@ -31,7 +31,7 @@ def _ckan_time(value: Any, fallback: str) -> str:
     except ValueError:
         moment = datetime.fromisoformat(fallback)
     if moment.tzinfo is not None:
-        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
     return moment.isoformat(timespec="microseconds")
 
 
@@ -132,7 +132,7 @@ class CkanPortal:
 
 def _solr(value: str) -> str:
     """A date truncated to milliseconds, as Solr indexes it, comparable as text."""
-    moment = datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(timezone.utc)
+    moment = datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}"
 
 

@@ -4,7 +4,7 @@ in English, correct plural forms, and the owner's time zone."""
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from xml.etree import ElementTree as ET
 
 import pytest
@@ -13,14 +13,14 @@ from flask.testing import FlaskClient
 
 from config.extensions import db
 from notifier.delivery import deliver_notification
-from notifier.mailer import list_outbox, read_outbox_message
 from notifier.lifecycle import create_notifications
+from notifier.mailer import list_outbox, read_outbox_message
 from subscriptions.accounts import find_user
 from subscriptions.models import SceneRun
 from subscriptions.scenes import create_scene
 from tests.web.conftest import register
 
-FINISHED = datetime(2026, 3, 2, 1, 0, tzinfo=timezone.utc)  # 09:00 in Shanghai
+FINISHED = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)  # 09:00 in Shanghai
 SHANGHAI_TIME = "2026-03-02 09:00 CST"
 # The shared terms of this diff, and the words that had drifted apart before.
 TERMS = {

@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 
 from config.outgoing import TargetRefused, open_url, override_resolver
-from subscriptions.downloads.bundle import BundleLimits, Fetcher
 from search.harvest import HarvestError
 from search.harvest.fetch import open_location, read_all
 from search.harvest.http import FetchPolicy
+from subscriptions.downloads.bundle import BundleLimits, Fetcher
 from tests.hostile_servers import ConnectionCounter
 from tests.http_catalog import HttpCatalog, Reply
 

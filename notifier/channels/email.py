@@ -10,7 +10,7 @@ import json
 import logging
 import re
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
 from functools import lru_cache
@@ -171,7 +171,7 @@ def _domain(settings: Settings) -> str:
 
 def build_email(outgoing: Outgoing, settings: Settings, now: datetime | None = None) -> EmailMessage:
     """The complete message for ``outgoing``: headers, text part and html part."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     _, sender = parseaddr(settings.mail_from)
     # One token for the body link and both headers, so they are the same link.
     token = make_unsubscribe_token(outgoing.channel_id, settings)

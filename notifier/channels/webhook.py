@@ -11,12 +11,11 @@ import select
 import socket
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from functools import lru_cache
 from importlib import metadata
 from urllib.parse import SplitResult, urlsplit
-
 
 from config.settings import Settings
 from notifier.channels.base import BaseChannel, DeliveryError, EndpointGone, Outgoing, SendResult
@@ -95,7 +94,7 @@ def user_agent() -> str:
 
 
 def iso_utc(value: datetime) -> str:
-    return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def build_body(outgoing: Outgoing) -> bytes:
@@ -141,8 +140,8 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
         if when is None:
             return None
         if when.tzinfo is None:
-            when = when.replace(tzinfo=timezone.utc)
-        seconds = (when - (now or datetime.now(timezone.utc))).total_seconds()
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - (now or datetime.now(UTC))).total_seconds()
     return min(max(seconds, 0.0), float(MAX_RETRY_AFTER))
 
 

@@ -215,7 +215,7 @@ class BaseSearchBackend(ABC):
         report.deleted += part.deleted
         report.failed.extend(part.failed)
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - a no-op default, not abstract: most hold nothing
         """Release connections; nothing to do unless a backend holds some."""
 
 

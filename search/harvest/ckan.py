@@ -21,7 +21,7 @@ import dataclasses
 import json
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -64,7 +64,7 @@ def _moment(value: str) -> datetime | None:
     except ValueError:
         return None
     if moment.tzinfo is not None:
-        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
     return moment
 
 
@@ -85,7 +85,7 @@ def wants_full(state: dict[str, Any], force: bool, now: datetime, full_every: fl
     except ValueError:
         return True
     if last_full.tzinfo is None:
-        last_full = last_full.replace(tzinfo=timezone.utc)
+        last_full = last_full.replace(tzinfo=UTC)
     return (now - last_full).total_seconds() >= full_every
 
 
@@ -118,7 +118,7 @@ def read_ckan(location: str, *, headers: dict[str, str] | None = None,
     to keep for the next pass. Raises HarvestError when the API cannot be read."""
     policy = policy or FetchPolicy.current()
     state = dict(state or {})
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     base = api_base(location)
     parts = urlsplit(base)
     if parts.scheme not in ("http", "https") or not parts.hostname:

@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from tqdm import tqdm
@@ -24,10 +24,21 @@ from search.harvest.ckan import read_ckan
 from search.harvest.dcat_json import dcat_records
 from search.harvest.dcat_rdf import is_jsonld, rdf_records
 from search.harvest.detect import (
-    FORMATS, JSON_FAMILY, UnknownFormat, is_dcat, looks_like_ckan, sniff_format,
+    FORMATS,
+    JSON_FAMILY,
+    UnknownFormat,
+    is_dcat,
+    looks_like_ckan,
+    sniff_format,
 )
 from search.harvest.fetch import (
-    READ_ERRORS, NotModified, Snapshot, decode_text, describe_read_error, is_url, open_location,
+    READ_ERRORS,
+    NotModified,
+    Snapshot,
+    decode_text,
+    describe_read_error,
+    is_url,
+    open_location,
     read_all,
 )
 from search.harvest.identity import Prepared, assign_ids
@@ -246,7 +257,7 @@ def run_harvest(source: str, location: str, fmt: str = "auto", mapping_path: str
 def _not_modified(summary: HarvestSummary, http_status: int | None, clock: float) -> HarvestSummary:
     summary.status, summary.http_status = "not_modified", http_status
     summary.seconds = round(time.perf_counter() - clock, 3)
-    catalog.close_harvest(summary.harvest_id, datetime.now(timezone.utc), status="not_modified",
+    catalog.close_harvest(summary.harvest_id, datetime.now(UTC), status="not_modified",
                           http_status=http_status, bytes_read=0)
     return summary
 
@@ -255,10 +266,10 @@ def _run(source: str, location: str, fmt: str, mapping_path: str | None, progres
          now: datetime | None, fetch: FetchOptions, max_removal: float | None,
          trigger: str) -> HarvestSummary:
     clock = time.perf_counter()
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     if now.tzinfo is None:
-        now = now.replace(tzinfo=timezone.utc)
-    harvest_id = catalog.open_harvest(source, location, fmt, datetime.now(timezone.utc), trigger)
+        now = now.replace(tzinfo=UTC)
+    harvest_id = catalog.open_harvest(source, location, fmt, datetime.now(UTC), trigger)
     summary = HarvestSummary(harvest_id=harvest_id, source=source, location=location, format=fmt)
     fetched = _Fetched(fmt)
     bar = tqdm(total=0, unit="rec", desc=f"{source}: read", disable=not progress, file=sys.stderr,
@@ -290,14 +301,14 @@ def _run(source: str, location: str, fmt: str, mapping_path: str | None, progres
                                         max_removal=max_removal, partial=fetched.partial)
     except HarvestError as exc:
         bar.close()
-        catalog.close_harvest(harvest_id, datetime.now(timezone.utc), error=str(exc),
+        catalog.close_harvest(harvest_id, datetime.now(UTC), error=str(exc),
                               http_status=exc.http_status or fetched.http_status,
                               bytes_read=fetched.bytes_read)
         exc.harvest_id = harvest_id
         raise
     except BaseException as exc:
         bar.close()
-        catalog.close_harvest(harvest_id, datetime.now(timezone.utc),
+        catalog.close_harvest(harvest_id, datetime.now(UTC),
                               error=f"unexpected {type(exc).__name__}: {exc}")
         raise
     bar.close()
@@ -317,7 +328,7 @@ def _run(source: str, location: str, fmt: str, mapping_path: str | None, progres
     summary.etag, summary.last_modified = fetched.etag, fetched.last_modified
     summary.state, summary.mode = fetched.state, "incremental" if fetched.partial else "full"
     summary.seconds = round(time.perf_counter() - clock, 3)
-    catalog.close_harvest(harvest_id, datetime.now(timezone.utc), fmt=summary.format,
+    catalog.close_harvest(harvest_id, datetime.now(UTC), fmt=summary.format,
                           status=summary.status, http_status=summary.http_status,
                           bytes_read=summary.bytes_read, held_removals=summary.held_removals,
                           seen=summary.seen, new=summary.new, changed=summary.changed,

@@ -113,7 +113,7 @@ def _rows(snapshot: Snapshot) -> Iterator[tuple[SourceRecord, bool]]:
                                ), unclosed
             continue
         record: dict[str, str] = {}
-        for name, cell in zip(header, row):
+        for name, cell in zip(header, row, strict=True):
             if name not in record or not record[name]:
                 record[name] = cell
         yield SourceRecord(position=position, raw=record, kind="csv"), unclosed

@@ -15,7 +15,14 @@ from subscriptions.api.auth import caller
 from subscriptions.api.common import Blueprint, owned
 from subscriptions.api.paging import keyset_page
 from subscriptions.api.problems import ApiProblem
-from subscriptions.api.schemas import ChannelOut, ChannelPage, PageArgs, RotateArgs, RotatedSecret, TestOutcomeOut
+from subscriptions.api.schemas import (
+    ChannelOut,
+    ChannelPage,
+    PageArgs,
+    RotateArgs,
+    RotatedSecret,
+    TestOutcomeOut,
+)
 
 bp = Blueprint("api_channels", __name__, url_prefix="/api/v1/channels",
                description="Where diffs go: pause and resume, rotate a webhook secret, send a test event.")

@@ -11,7 +11,14 @@ from config.extensions import db, search
 from subscriptions.api.common import Blueprint
 from subscriptions.api.paging import decode_cursor, offset_cursor
 from subscriptions.api.problems import ApiProblem, invalid
-from subscriptions.api.schemas import DatasetDetail, QueryBody, SearchArgs, SearchGetArgs, SearchPage, VersionDiff
+from subscriptions.api.schemas import (
+    DatasetDetail,
+    QueryBody,
+    SearchArgs,
+    SearchGetArgs,
+    SearchPage,
+    VersionDiff,
+)
 
 bp = Blueprint("api_datasets", __name__, url_prefix="/api/v1/datasets",
                description="The catalog: search with a scene query, datasets and their versions.")

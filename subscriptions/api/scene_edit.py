@@ -2,7 +2,7 @@
 pause and resume."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -19,7 +19,7 @@ def apply_patch(session: Session, scene: Scene, body: dict[str, Any], now: datet
     from subscriptions.scenes import SceneError, update_scene
     from subscriptions.schedule import next_run_after
 
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     parts = {name: body[name] for name in EDITABLE if name in body}
     if "query" in parts and parts["query"] is None:
         parts["query"] = {}

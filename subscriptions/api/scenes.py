@@ -15,7 +15,15 @@ from subscriptions.api.common import Blueprint, owned
 from subscriptions.api.datasets import parse_scene_query
 from subscriptions.api.paging import keyset_page
 from subscriptions.api.problems import invalid
-from subscriptions.api.schemas import PageArgs, PreviewIn, PreviewOut, SceneCreate, SceneOut, ScenePage, ScenePatch
+from subscriptions.api.schemas import (
+    PageArgs,
+    PreviewIn,
+    PreviewOut,
+    SceneCreate,
+    SceneOut,
+    ScenePage,
+    ScenePatch,
+)
 from subscriptions.models import Scene, SceneRun
 
 bp = Blueprint("api_scenes", __name__, url_prefix="/api/v1/scenes",

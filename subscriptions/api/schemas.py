@@ -19,7 +19,7 @@ When = fields.AwareDateTime
 MAX_ID = 2**31 - 1  # ids are 32-bit integers on PostgreSQL
 
 
-def Id(**kwargs: object) -> fields.Integer:
+def Id(**kwargs: object) -> fields.Integer:  # noqa: N802 - reads as a field type, like Bool
     """A row id: 1 … 2³¹-1."""
     return fields.Integer(validate=validate.Range(1, MAX_ID), **kwargs)  # type: ignore[arg-type]
 

@@ -29,7 +29,7 @@ import unicodedata
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import IO, Any
 from urllib.parse import unquote, urlsplit
 
@@ -98,7 +98,7 @@ class _Sink(io.RawIOBase):
 
 
 def _entry(name: str, compress: bool = True) -> zipfile.ZipInfo:
-    info = zipfile.ZipInfo(name, datetime.now(timezone.utc).timetuple()[:6])
+    info = zipfile.ZipInfo(name, datetime.now(UTC).timetuple()[:6])
     info.compress_type = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
     info.external_attr = 0o644 << 16
     return info

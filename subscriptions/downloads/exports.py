@@ -13,7 +13,7 @@ import re
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -300,6 +300,6 @@ def stream_export(batch: Batch, fmt: str) -> Iterator[bytes]:
         about = [("scene", batch.scene_name), ("scene_id", batch.scene_id),
                  ("selection", batch.selection if batch.run_id else "current"),
                  ("run_id", batch.run_id), ("columns", ", ".join(HEADER)),
-                 ("exported_at", datetime.now(timezone.utc).isoformat(timespec="seconds"))]
+                 ("exported_at", datetime.now(UTC).isoformat(timespec="seconds"))]
         return iter_xlsx(documents, [(key, value) for key, value in about if value is not None])
     raise ValueError(f"export format must be one of {', '.join(EXPORT_TYPES)}, not {fmt!r}")

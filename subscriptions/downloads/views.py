@@ -24,8 +24,14 @@ from werkzeug.wrappers import Response
 
 from config.extensions import db
 from config.settings import Settings
-from subscriptions.downloads.exports import EXPORT_TYPES, Batch, run_batch, scene_batch, stream_export
 from notifier.tokens import ExpiredToken, InvalidToken, make_download_token, read_download_token
+from subscriptions.downloads.exports import (
+    EXPORT_TYPES,
+    Batch,
+    run_batch,
+    scene_batch,
+    stream_export,
+)
 from subscriptions.models import Scene
 
 bp = Blueprint("downloads", __name__)
@@ -181,7 +187,8 @@ def export_url(run_id: int, selection: str, fmt: str, settings: Settings, *,
     """``{base}/exports/<token>.<fmt>``: a signed export link a notification can carry."""
     if fmt not in EXPORT_TYPES:
         raise ValueError(f"export format must be one of {', '.join(EXPORT_TYPES)}, not {fmt!r}")
-    return f"{settings.base_url}/exports/{make_download_token(run_id, selection, settings, started_at=started_at)}.{fmt}"
+    token = make_download_token(run_id, selection, settings, started_at=started_at)
+    return f"{settings.base_url}/exports/{token}.{fmt}"
 
 
 def register_download_views(app: Flask) -> None:

@@ -77,8 +77,8 @@ def _register_delivery_links(app: Flask) -> None:
 
     They live with the notifier; registered here so every app has them, and only
     once should the app factory register them too."""
-    from subscriptions.views.confirm import bp as confirm_bp
     from subscriptions.downloads.views import bp as downloads_bp
+    from subscriptions.views.confirm import bp as confirm_bp
 
     for blueprint in (confirm_bp, downloads_bp):
         if blueprint.name not in app.blueprints:
@@ -87,7 +87,6 @@ def _register_delivery_links(app: Flask) -> None:
 
 def register_views(app: Flask) -> None:
     """Register every page blueprint, CSRF protection, error pages and helpers."""
-    from subscriptions.views.mail import bp as notifier_bp
     from subscriptions.views import (
         account,
         admin_sources,
@@ -105,6 +104,7 @@ def register_views(app: Flask) -> None:
     )
     from subscriptions.views.csrf import init_csrf
     from subscriptions.views.limits import init_limits
+    from subscriptions.views.mail import bp as notifier_bp
 
     app.before_request(auth.load_user)
     init_csrf(app)

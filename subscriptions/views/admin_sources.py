@@ -15,7 +15,10 @@ from sqlalchemy import func, select
 from config.extensions import db
 from search.models import Harvest, QuarantinedRecord, Source
 from search.sources import (
-    harvest_record, masked_headers, quarantine_summary, recent_harvests,
+    harvest_record,
+    masked_headers,
+    quarantine_summary,
+    recent_harvests,
 )
 from subscriptions.views.auth import current_user
 

@@ -123,7 +123,7 @@ def changes_chart(
         label = (f"{when(moment)}: {names.get('added', 'added')} {added}, "
                  f"{names.get('removed', 'removed')} {removed}, {names.get('changed', 'changed')} {changed}")
         parts.append(f"<g><title>{escape(label)}</title>")
-        for (key, css), count in zip(SERIES, (added, removed, changed)):
+        for (key, css), count in zip(SERIES, (added, removed, changed), strict=True):
             if count <= 0:
                 continue
             h = count / top_value * plot_h

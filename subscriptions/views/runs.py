@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
-from werkzeug.wrappers import Response
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
+from werkzeug.wrappers import Response
 
 from config.extensions import db
-from subscriptions.models import SceneRun
 from subscriptions.i18n import translate
+from subscriptions.models import SceneRun
 from subscriptions.views.auth import login_required
 from subscriptions.views.scenes import owned_scene
 

@@ -91,7 +91,7 @@ def edit(scene_id: int) -> Any:
                 s.rollback()
             else:
                 if update.baseline is not None:
-                    flash(translate("edit.saved_baseline", n="{:,}".format(update.baseline.matched)), "ok")
+                    flash(translate("edit.saved_baseline", n=f"{update.baseline.matched:,}"), "ok")
                 else:
                     flash(translate("edit.saved") if update.changed else translate("edit.unchanged"), "ok")
                 return redirect(url_for("scenes.show", scene_id=scene_id))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import (
@@ -358,7 +358,7 @@ def pause(scene_id: int) -> Response:
         scene.paused = not resume
         if resume:
             scene.next_run_at = next_run_after(
-                scene.schedule, scene.timezone, datetime.now(timezone.utc)
+                scene.schedule, scene.timezone, datetime.now(UTC)
             )
     flash(translate("scene.resumed") if resume else translate("scene.paused_msg"), "ok")
     return redirect(url_for("scenes.show", scene_id=scene_id))

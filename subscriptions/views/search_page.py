@@ -135,9 +135,8 @@ def _edited_scene(raw: str | None) -> dict[str, Any] | None:
     from flask import g
 
     from config.extensions import db
-    from subscriptions.models import Scene
-
     from config.routing import id_from
+    from subscriptions.models import Scene
 
     user = getattr(g, "user", None)
     scene_id = id_from(raw)

@@ -7,7 +7,7 @@ import json
 import os
 import re
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -69,15 +69,15 @@ def world(prod_app: Flask, tmp_path: Path) -> Iterator[dict[str, Any]]:
         assert run["state"] == "changed", run
     notes = client.get("/api/v1/notifications", headers=bearer(alice_write)).get_json()["items"]
     assert notes, "the changed run wrote a notification"
-    expired = issue_token(alice, "write", expires_at=datetime.now(timezone.utc) + timedelta(hours=1))
+    expired = issue_token(alice, "write", expires_at=datetime.now(UTC) + timedelta(hours=1))
     revoked = issue_token(alice, "write")
     from subscriptions.models import ApiToken
 
     with db.session() as session:
         session.scalar(select(ApiToken).where(ApiToken.prefix == expired[:12])).expires_at = (
-            datetime.now(timezone.utc) - timedelta(seconds=1))
+            datetime.now(UTC) - timedelta(seconds=1))
         session.scalar(select(ApiToken).where(ApiToken.prefix == revoked[:12])).revoked_at = (
-            datetime.now(timezone.utc))
+            datetime.now(UTC))
     alice_read = issue_token(alice, "read")
     dataset_id = client.get("/api/v1/datasets?limit=1", headers=bearer(alice_read)).get_json()["items"][0]["id"]
     yield {

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from click.testing import CliRunner
 from sqlalchemy import select
@@ -43,11 +43,11 @@ def test_revoked_token_is_refused_on_the_very_next_request(client, alice_token):
 def test_expired_token_is_refused(app, client, alice):
     from subscriptions.models import ApiToken
 
-    token = issue_token(alice, "read", expires_at=datetime.now(timezone.utc) + timedelta(days=1))
+    token = issue_token(alice, "read", expires_at=datetime.now(UTC) + timedelta(days=1))
     assert client.get("/api/v1/scenes", headers=bearer(token)).status_code == 200
     with db.session() as session:  # let a day pass
         row = session.scalar(select(ApiToken).where(ApiToken.prefix == token[:12]))
-        row.expires_at = datetime.now(timezone.utc) - timedelta(seconds=1)
+        row.expires_at = datetime.now(UTC) - timedelta(seconds=1)
     refused = client.get("/api/v1/scenes", headers=bearer(token))
     assert refused.status_code == 401 and refused.get_json()["detail"] == "token expired"
 

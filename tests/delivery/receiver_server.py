@@ -81,7 +81,7 @@ class RecordingReceiver(ThreadingHTTPServer):
         if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
             super().handle_error(request, client_address)
 
-    def start(self) -> "RecordingReceiver":
+    def start(self) -> RecordingReceiver:
         self.thread.start()
         return self
 
@@ -91,7 +91,7 @@ class RecordingReceiver(ThreadingHTTPServer):
         if self._log is not None:
             self._log.close()
 
-    def __enter__(self) -> "RecordingReceiver":
+    def __enter__(self) -> RecordingReceiver:
         return self.start()
 
     def __exit__(self, *exc: Any) -> None:

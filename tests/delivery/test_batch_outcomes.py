@@ -4,7 +4,7 @@ notification in the state its answer calls for, a lost lease logged but not appl
 and a 410 disabling the channel."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -44,7 +44,7 @@ def _mixed_outcomes(make_app, changed_scene, **extra: str) -> None:
     from notifier.models import Delivery, Notification
 
     make_app(SCENEWATCH_WEBHOOK_RETRY_SCHEDULE="60,120", SCENEWATCH_DELIVERY_CONCURRENCY="4", **extra)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     with RecordingReceiver(script=[500, 200, 404, 200, 503, 200, 200]) as receiver:
         scene = changed_scene(webhook=receiver.url)
         receiver.secrets = [scene.secret]
@@ -84,7 +84,7 @@ def test_batch_410_disables_the_channel(make_app, changed_scene) -> None:
     from subscriptions.models import User
 
     make_app(SCENEWATCH_DELIVERY_CONCURRENCY="4")
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     with RecordingReceiver(script=[410]) as receiver:
         scene = changed_scene(webhook=receiver.url)
         receiver.secrets = [scene.secret]
@@ -109,7 +109,7 @@ def test_recording_after_a_lost_lease_logs_the_attempt_but_keeps_the_state(make_
     from notifier.models import Delivery, Notification
 
     make_app()
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     scene = changed_scene(webhook="http://127.0.0.1:9/hook")
     lost, kept = _add_notifications(scene.channel_ids[0], 2, now)
     with db.session() as session:  # both claimed; "lost" then taken over by another worker
@@ -137,7 +137,7 @@ def test_batch_resolves_a_host_once_and_still_checks_each_send(make_app, changed
     from notifier.bulk import deliver_batch
 
     make_app(SCENEWATCH_DELIVERY_CONCURRENCY="4")
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     lookups: list[str] = []
     real = system_resolver
 

@@ -3,7 +3,7 @@ the `scenewatch channels` commands, against a real local receiver."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import click
@@ -86,7 +86,7 @@ def test_pause_holds_and_resume_releases(make_app, changed_scene, channels) -> N
         channel = str(scene.channel_ids[0])
         assert json.loads(channels("pause", channel, "--json").stdout)["paused"] is True
         run_scene(scene.scene_id)
-        assert deliver_due(now=datetime.now(timezone.utc) + timedelta(hours=1))["due"] == 0
+        assert deliver_due(now=datetime.now(UTC) + timedelta(hours=1))["due"] == 0
         with db.session() as session:
             assert session.scalar(select(Notification.state)) == "held"
         assert receiver.requests == []

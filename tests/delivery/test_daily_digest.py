@@ -67,7 +67,7 @@ def test_one_digest_at_the_chosen_hour_then_one_click_unsubscribe(make_app, tmp_
         for scene_id in scene_ids:
             run_scene(scene_id, local(7), now=local(7))  # baselines
         # Each scene changes at a different time of the day.
-        for step, (scene_id, hour) in enumerate(zip(scene_ids, (9, 12, 16)), start=1):
+        for step, (scene_id, hour) in enumerate(zip(scene_ids, (9, 12, 16), strict=True), start=1):
             run_harvest("hz", write_snapshot(tmp_path / f"{step}.json", records[step * 5:30 + step * 5]),
                         fmt="portal-json")
             assert run_scene(scene_id, local(hour), now=local(hour))["run"]["state"] == "changed"

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -83,7 +83,7 @@ def test_a_killed_workers_attempt_is_logged_as_interrupted(make_app, tmp_path: P
     settings = make_app(**extra).config["SCENEWATCH"]
     receiver = StallingReceiver()
     try:
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         with db.session() as session:
             owner = operator_user(session)
             channel = Channel(owner_id=owner.id, kind="webhook", target=receiver.url, secret=generate_secret(),

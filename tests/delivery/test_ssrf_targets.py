@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+from datetime import UTC
 
 import pytest
 from click.testing import CliRunner
@@ -100,12 +101,11 @@ def test_send_path_refuses_a_rebound_name_before_connecting() -> None:
     """DNS rebinding: the name checks out as public when the channel is validated at
     send time, and answers loopback when the connection resolves it. The connection
     checks the answer it connects to, so the receiver never sees a connection."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from config.outgoing import override_resolver
     from config.settings import load_settings
-    from notifier.channels import DeliveryError, Outgoing
-    from notifier.channels import webhook
+    from notifier.channels import DeliveryError, Outgoing, webhook
     from notifier.signing import generate_secret
 
     settings = load_settings({"SCENEWATCH_WEBHOOK_ALLOW_PRIVATE": "0", "SCENEWATCH_WEBHOOK_TIMEOUT": "3"})
@@ -113,7 +113,7 @@ def test_send_path_refuses_a_rebound_name_before_connecting() -> None:
     with RecordingReceiver() as receiver, override_resolver(lambda host, port: next(answers)):
         port = receiver.server_address[1]
         outgoing = Outgoing(notification_id=1, message_id="msg_rebind", event_type="scene.changed",
-                            payload={"counts": {}}, created_at=datetime.now(timezone.utc), channel_id=1,
+                            payload={"counts": {}}, created_at=datetime.now(UTC), channel_id=1,
                             kind="webhook", target=f"http://hooks.rebind.example:{port}/hook",
                             secrets=(generate_secret(),))
         with pytest.raises(DeliveryError, match=r"\(127.0.0.1\) is a loopback address; refused"):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from tests.helpers import sample_records, write_snapshot
 
 SCENES = 8
-T1 = datetime(2026, 3, 10, 1, 0, tzinfo=timezone.utc)
+T1 = datetime(2026, 3, 10, 1, 0, tzinfo=UTC)
 T2 = T1 + timedelta(hours=1)
 
 
@@ -101,7 +101,7 @@ def _two_schedulers(app: Flask, tmp_path: Path) -> None:
     everything = [c for claimed in claims for c in claimed]
     assert sorted(everything) == sorted((i, T1) for i in ids), "each due scene claimed by one scheduler"
     runs, notes = _runs_and_notifications(T1)
-    assert runs == Counter({i: 1 for i in ids}) and notes == Counter({i: 1 for i in ids})
+    assert runs == Counter(dict.fromkeys(ids, 1)) and notes == Counter(dict.fromkeys(ids, 1))
     with db.session() as session:
         assert all(s.next_run_at == T2 for s in session.scalars(select(Scene)))
 
@@ -114,7 +114,7 @@ def _two_schedulers(app: Flask, tmp_path: Path) -> None:
     states = _race(app, unclaimed_tick)
     assert all(state == "changed" for per_thread in states for state in per_thread), states
     runs, notes = _runs_and_notifications(T2)
-    assert runs == Counter({i: 1 for i in ids}) and notes == Counter({i: 1 for i in ids})
+    assert runs == Counter(dict.fromkeys(ids, 1)) and notes == Counter(dict.fromkeys(ids, 1))
     with db.session() as session:
         assert session.scalar(select(func.count()).select_from(SceneRun).where(SceneRun.state == "error")) == 0
 

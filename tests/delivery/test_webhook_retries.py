@@ -3,7 +3,7 @@ down for the whole schedule → dead → redelivered from the CLI → received o
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from click.testing import CliRunner
 from sqlalchemy import select
@@ -31,7 +31,7 @@ def test_three_500s_then_200_arrives_on_attempt_four(make_app, changed_scene) ->
     with RecordingReceiver(script=[500, 500, 500]) as receiver:
         scene = changed_scene(webhook=receiver.url)
         receiver.secrets = [scene.secret]
-        start = datetime.now(timezone.utc)
+        start = datetime.now(UTC)
         document = run_scene(scene.scene_id, now=start)  # attempt 1, in-process (embedded)
         assert document["run"]["state"] == "changed"
         # Not due yet half a second later: the schedule is honoured.
@@ -68,7 +68,7 @@ def test_down_for_the_whole_schedule_then_redelivered_once(make_app, changed_sce
     url = f"http://127.0.0.1:{port}/hook"
     scene = changed_scene(webhook=url)
     run_scene(scene.scene_id)
-    later = datetime.now(timezone.utc) + timedelta(seconds=5)
+    later = datetime.now(UTC) + timedelta(seconds=5)
     deliver_due(now=later)
     deliver_due(now=later + timedelta(seconds=5))
     notification, deliveries = _notification(scene.scene_id)

@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 from collections import defaultdict
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -58,8 +58,8 @@ def test_kill_9_mid_batch_loses_nothing(make_app, tmp_path: Path) -> None:
     import redis
 
     from config.extensions import db
-    from notifier.lifecycle import new_message_id
     from notifier.dispatch import dispatch_notifications
+    from notifier.lifecycle import new_message_id
     from notifier.models import Channel, Notification
     from notifier.signing import generate_secret
     from notifier.tasks import deliver_due_task
@@ -78,7 +78,7 @@ def test_kill_9_mid_batch_loses_nothing(make_app, tmp_path: Path) -> None:
     worker_log = tmp_path / "workers.log"
     workers: list[subprocess.Popen[bytes]] = []
     try:
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         with db.session() as session:
             owner = operator_user(session)
             channel = Channel(owner_id=owner.id, kind="webhook", target=hook_url, secret=secret, verified=True,

@@ -7,7 +7,7 @@ import io
 import json
 import tracemalloc
 import zipfile
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -15,11 +15,19 @@ from urllib.parse import quote
 import pytest
 
 from config.extensions import db
+from notifier.tokens import make_download_token
 from subscriptions.downloads.bundle import stream_bundle
 from subscriptions.downloads.exports import Batch, run_batch
-from notifier.tokens import make_download_token
 from tests.notifier.downloads_support import (
-    NOW, add_dataset, add_run, add_scene, add_user, file_server, init_store, make_settings, web_app,
+    NOW,
+    add_dataset,
+    add_run,
+    add_scene,
+    add_user,
+    file_server,
+    init_store,
+    make_settings,
+    web_app,
 )
 
 BEIJING = Path(__file__).resolve().parents[3] / "shared" / "data" / "resources" / "beijing"
@@ -160,7 +168,7 @@ def _started(run_id: int) -> datetime:
 
     with db.session() as s:
         run = s.get(SceneRun, run_id)
-        return run.started_at if run is not None else datetime(2026, 1, 1, tzinfo=timezone.utc)
+        return run.started_at if run is not None else datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def _token_client(settings, run_id: int, selection: str = "all", **changes: Any):

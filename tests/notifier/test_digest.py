@@ -5,13 +5,13 @@ from __future__ import annotations
 import dataclasses
 import email
 import email.policy
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
 from config.extensions import db
-from notifier.lifecycle import create_notifications
 from notifier.digest import due_digest_channels, latest_slot, send_digest
+from notifier.lifecycle import create_notifications
 from notifier.models import Delivery, DigestCursor, Notification
 from subscriptions.models import Scene, SceneRun
 from tests.notifier.conftest import NOW, free_port, sample_document
@@ -80,16 +80,16 @@ def test_unverified_channel_gets_no_digest(make_scene, nsettings) -> None:
 
 def test_digest_slot_in_the_owners_time_zone(make_scene) -> None:
     # 2026-03-02 is a Monday. 08:00 Asia/Shanghai is 00:00 UTC.
-    assert latest_slot("daily", "Asia/Shanghai", datetime(2026, 3, 2, 1, tzinfo=timezone.utc)) == \
-        datetime(2026, 3, 2, 0, tzinfo=timezone.utc)
-    assert latest_slot("daily", "Asia/Shanghai", datetime(2026, 3, 1, 23, tzinfo=timezone.utc)) == \
-        datetime(2026, 3, 1, 0, tzinfo=timezone.utc)
-    assert latest_slot("weekly", "Asia/Shanghai", datetime(2026, 3, 6, 12, tzinfo=timezone.utc)) == \
-        datetime(2026, 3, 2, 0, tzinfo=timezone.utc)
-    assert latest_slot("daily", "Not/AZone", datetime(2026, 3, 2, 9, tzinfo=timezone.utc)) == \
-        datetime(2026, 3, 2, 8, tzinfo=timezone.utc)
+    assert latest_slot("daily", "Asia/Shanghai", datetime(2026, 3, 2, 1, tzinfo=UTC)) == \
+        datetime(2026, 3, 2, 0, tzinfo=UTC)
+    assert latest_slot("daily", "Asia/Shanghai", datetime(2026, 3, 1, 23, tzinfo=UTC)) == \
+        datetime(2026, 3, 1, 0, tzinfo=UTC)
+    assert latest_slot("weekly", "Asia/Shanghai", datetime(2026, 3, 6, 12, tzinfo=UTC)) == \
+        datetime(2026, 3, 2, 0, tzinfo=UTC)
+    assert latest_slot("daily", "Not/AZone", datetime(2026, 3, 2, 9, tzinfo=UTC)) == \
+        datetime(2026, 3, 2, 8, tzinfo=UTC)
 
-    channel_id, _ = _held(make_scene, 1, created=datetime(2026, 3, 2, 0, 30, tzinfo=timezone.utc))
+    channel_id, _ = _held(make_scene, 1, created=datetime(2026, 3, 2, 0, 30, tzinfo=UTC))
     # Created after today's 08:00 slot: waits for tomorrow's.
-    assert channel_id not in due_digest_channels(datetime(2026, 3, 2, 5, tzinfo=timezone.utc))
-    assert channel_id in due_digest_channels(datetime(2026, 3, 3, 0, 1, tzinfo=timezone.utc))
+    assert channel_id not in due_digest_channels(datetime(2026, 3, 2, 5, tzinfo=UTC))
+    assert channel_id in due_digest_channels(datetime(2026, 3, 3, 0, 1, tzinfo=UTC))

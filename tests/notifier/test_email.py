@@ -55,7 +55,8 @@ def test_smtp_multipart_with_unsubscribe_headers(make_scene, smtp_server, smtp_s
     assert https_part.startswith("https://scenewatch.example/unsubscribe/")
     assert read_unsubscribe_token(https_part.rsplit("/", 1)[1], smtp_settings)[0] == channel_id
     assert mailto_part.startswith("mailto:alerts@scenewatch.example?subject=")
-    assert read_unsubscribe_token(unquote(mailto_part.split("subject=")[1]).split(" ")[1], smtp_settings)[0] == channel_id
+    subject = unquote(mailto_part.split("subject=")[1])
+    assert read_unsubscribe_token(subject.split(" ")[1], smtp_settings)[0] == channel_id
     assert str(msg["List-Unsubscribe-Post"]) == "List-Unsubscribe=One-Click"
     assert https_part in text
 

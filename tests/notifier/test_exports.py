@@ -4,7 +4,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -13,11 +13,17 @@ import pytest
 from openpyxl import load_workbook
 
 from config.extensions import db
-from subscriptions.downloads.views import content_disposition, export_url
-from subscriptions.downloads.exports import HEADER, Batch, iter_csv, stream_export
 from notifier.tokens import make_download_token
+from subscriptions.downloads.exports import HEADER, Batch, iter_csv, stream_export
+from subscriptions.downloads.views import content_disposition, export_url
 from tests.notifier.downloads_support import (
-    add_dataset, add_run, add_scene, add_user, init_store, make_settings, web_app,
+    add_dataset,
+    add_run,
+    add_scene,
+    add_user,
+    init_store,
+    make_settings,
+    web_app,
 )
 
 
@@ -38,7 +44,7 @@ def _started(run_id: int) -> datetime:
 
     with db.session() as s:
         run = s.get(SceneRun, run_id)
-        return run.started_at if run is not None else datetime(2026, 1, 1, tzinfo=timezone.utc)
+        return run.started_at if run is not None else datetime(2026, 1, 1, tzinfo=UTC)
 
 
 @pytest.fixture

@@ -9,7 +9,12 @@ import pytest
 
 from config.extensions import db
 from tests.notifier.downloads_support import (
-    add_run, add_scene, add_user, init_store, make_settings, web_app,
+    add_run,
+    add_scene,
+    add_user,
+    init_store,
+    make_settings,
+    web_app,
 )
 
 NS = {"a": "http://www.w3.org/2005/Atom"}

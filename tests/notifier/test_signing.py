@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import base64
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 import pytest
@@ -52,7 +52,7 @@ def test_standardwebhooks_verifies_our_signature() -> None:
     payload = Webhook(secret).verify(BODY, headers("msg_abc", ts, signature))
     assert payload["data"]["scene"]["name"] == "杭州交通"
     # Same bytes as the reference signer produces.
-    assert signature == Webhook(secret).sign("msg_abc", datetime.fromtimestamp(ts, timezone.utc), BODY.decode())
+    assert signature == Webhook(secret).sign("msg_abc", datetime.fromtimestamp(ts, UTC), BODY.decode())
 
 
 def test_tampering_is_detected_by_standardwebhooks() -> None:
@@ -68,7 +68,7 @@ def test_tampering_is_detected_by_standardwebhooks() -> None:
 
 
 def test_rotation_sends_two_signatures_until_the_old_secret_expires() -> None:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     old = generate_secret()
     channel = SimpleNamespace(secret=old, previous_secret="", previous_secret_expires_at=None)
     new = rotate_secret(channel, now, overlap=timedelta(hours=1))

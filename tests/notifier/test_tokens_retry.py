@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import random
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -15,14 +15,14 @@ from notifier.tokens import (
     make_confirm_token,
     make_download_token,
     make_unsubscribe_token,
+    object_stamp,
     read_confirm_token,
     read_download_token,
     read_unsubscribe_token,
-    object_stamp,
     unsubscribe_url,
 )
 
-BORN = datetime(2026, 2, 3, 4, 5, 6, 789012, tzinfo=timezone.utc)
+BORN = datetime(2026, 2, 3, 4, 5, 6, 789012, tzinfo=UTC)
 STAMP = object_stamp(BORN)
 
 
@@ -73,7 +73,7 @@ def test_retry_delays_follow_schedule_with_jitter() -> None:
     schedule = (5, 300, 1800)
     rng = random.Random(1)
     delays = [next_delay(n, schedule, rng=rng) for n in (1, 2, 3)]
-    for delay, base in zip(delays, schedule):
+    for delay, base in zip(delays, schedule, strict=True):
         assert delay is not None and base * 0.9 <= delay <= base * 1.1
     assert next_delay(4, schedule) is None  # attempts exhausted
     assert max_attempts(schedule) == 4

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from datetime import timedelta
+from datetime import UTC, timedelta
 from email.utils import format_datetime
 
 import pytest
@@ -12,9 +12,9 @@ from sqlalchemy import select
 from config.extensions import db
 from notifier.delivery import deliver_due, deliver_notification
 from notifier.lifecycle import claim, create_notifications, redeliver
+from notifier.mailer import list_outbox
 from notifier.models import Channel, Delivery, Notification
 from notifier.signing import generate_secret
-from notifier.mailer import list_outbox
 from subscriptions.models import Scene, SceneRun, User
 from tests.notifier.conftest import NOW, free_port, sample_document
 
@@ -114,11 +114,11 @@ def test_410_disables_the_channel(make_scene, receiver, nsettings) -> None:
 
 @pytest.mark.parametrize("retry_after", ["120", "http-date"])
 def test_429_honours_retry_after(make_scene, receiver, nsettings, retry_after) -> None:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     nid, _ = _webhook(make_scene, receiver)
     value = retry_after if retry_after != "http-date" else format_datetime(
-        datetime.now(timezone.utc) + timedelta(seconds=125), usegmt=True)
+        datetime.now(UTC) + timedelta(seconds=125), usegmt=True)
     receiver.answers = [(429, {"Retry-After": value})]
     assert deliver_notification(nid, NOW, settings=nsettings) == "retrying"
     notification, (row,) = _state(nid)

@@ -27,7 +27,7 @@ import tempfile
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +43,7 @@ DATA = ROOT.parent / "shared" / "data"
 FACETS: tuple[str, ...] = ("source", "region", "publisher", "themes", "formats", "open_type", "update_frequency")
 FACET_SIZE = 10
 PAGE = 10
-HARVEST_NOW = datetime(2024, 1, 1, tzinfo=timezone.utc)
+HARVEST_NOW = datetime(2024, 1, 1, tzinfo=UTC)
 
 # (source name, file under ../shared/data, documents kept). All Apache-2.0 or MIT.
 SOURCES: tuple[tuple[str, str, int], ...] = (
@@ -167,7 +167,7 @@ def cached_analysis() -> Iterator[None]:
 def expected(entry: dict[str, Any], documents: list[dict[str, Any]]) -> dict[str, Any]:
     """The answer to one golden entry: ids, facet counts and sorted first pages."""
     query = parse_query(entry["query"])
-    now = parse_datetime(entry["now"]) if entry.get("now") else datetime.now(timezone.utc)
+    now = parse_datetime(entry["now"]) if entry.get("now") else datetime.now(UTC)
     with cached_analysis():
         text = query.text_query()
         hits = [d for d in documents if matches(query, d, now, text)]

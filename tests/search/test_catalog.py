@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,7 @@ from search.harvest import run_harvest
 from search.models import CONTENT_FIELDS, Dataset, DatasetVersion, Harvest, QuarantinedRecord
 from tests.search.conftest import fixture_records
 
-T0 = datetime(2023, 7, 1, tzinfo=timezone.utc)
+T0 = datetime(2023, 7, 1, tzinfo=UTC)
 DAY = timedelta(days=1)
 
 
@@ -178,7 +178,7 @@ def test_quarantine_rows_keep_reason_raw_and_position(store: Any, snapshot: Any)
 
 
 def test_content_hash_ignores_quality_and_bookkeeping() -> None:
-    doc = {name: None for name in CONTENT_FIELDS} | {"title": "公交线路", "themes": ["交通运输"]}
+    doc = dict.fromkeys(CONTENT_FIELDS) | {"title": "公交线路", "themes": ["交通运输"]}
     assert content_hash(doc) == content_hash({**doc, "quality": {"timeliness": 0.0}, "id": "x"})
     assert content_hash(doc) != content_hash({**doc, "themes": ["交通"]})
 

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from search.backends.elasticsearch import backend as es_module
 from search.backends.elasticsearch import ElasticsearchBackend
+from search.backends.elasticsearch import backend as es_module
 from search.query import parse_query
 
 pytest_plugins = ("tests.search.es_fixtures",)  # es_url, es_backend: one server for all

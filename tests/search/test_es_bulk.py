@@ -35,7 +35,7 @@ class ScriptedCluster:
         if isinstance(step, Exception):
             raise step
         items = []
-        for head, (status, error) in zip(heads, step(heads)):
+        for head, (status, error) in zip(heads, step(heads), strict=False):
             op = next(iter(head))
             result: dict[str, Any] = {"_id": head[op]["_id"], "status": status}
             if error:

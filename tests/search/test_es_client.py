@@ -7,7 +7,12 @@ import pytest
 from elastic_transport import HttpHeaders
 
 from search.backends.elasticsearch.client import (
-    ClientConfigError, PlainJsonNode, client_from_settings, make_client, parse_search_url, plain_media_types,
+    ClientConfigError,
+    PlainJsonNode,
+    client_from_settings,
+    make_client,
+    parse_search_url,
+    plain_media_types,
 )
 
 pytest_plugins = ("tests.search.es_fixtures",)  # es_url, es_backend: one server for all

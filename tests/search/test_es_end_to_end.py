@@ -8,15 +8,13 @@ same steps on the embedded FTS5 default must give the same page and the same dif
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-
-
 pytest_plugins = ("tests.search.es_fixtures",)  # es_url, es_backend: one server for all
 
-T0 = datetime(2026, 1, 5, 2, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 1, 5, 2, 0, tzinfo=UTC)
 TITLE_KEYS = ("资源名称", "数据集名称", "title")
 TEXT_KEYS = ("资源名称", "数据集名称", "title", "摘要", "数据摘要", "description")
 

@@ -11,7 +11,7 @@ import json
 import shutil
 import threading
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +20,10 @@ from sqlalchemy import func, select
 
 from search.harvest import HarvestError, run_harvest
 from search.models import Dataset, Harvest, QuarantinedRecord
-from tests.search.conftest import HARVEST_FIXTURES as FIX, fixture_records
+from tests.search.conftest import HARVEST_FIXTURES as FIX
+from tests.search.conftest import fixture_records
 
-NOW = datetime(2023, 7, 1, tzinfo=timezone.utc)
+NOW = datetime(2023, 7, 1, tzinfo=UTC)
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
 NANNING = str(FIX / "guangxi_nanning.json")
 
@@ -110,7 +111,7 @@ def test_epoch_millisecond_dates(store: Any) -> None:
     raw = fixture_records("zhejiang_zhoushan.json")
     datasets = {d.title: d for d in _datasets(store, "zhoushan").values()}
     first = datasets[raw[0]["资源名称"]]
-    expected = datetime.fromtimestamp(raw[0]["更新日期"] / 1000, tz=timezone.utc)
+    expected = datetime.fromtimestamp(raw[0]["更新日期"] / 1000, tz=UTC)
     assert first.modified == expected.strftime("%Y-%m-%dT%H:%M:%SZ")
     assert first.region == "舟山市"
     assert summary.new == len(raw)
@@ -402,7 +403,7 @@ def test_hdruk_monthly_snapshots_replay(store: Any) -> None:
     assert len(history) == 12
     live = 0
     for path in history:
-        taken = datetime.fromisoformat(path.name.split("_")[1]).replace(tzinfo=timezone.utc)
+        taken = datetime.fromisoformat(path.name.split("_")[1]).replace(tzinfo=UTC)
         summary = run_harvest("hdruk", str(path), now=taken)
         assert _balanced(summary) and summary.quarantined == 0 and summary.unmapped_labels == []
         live = live + summary.new - summary.removed

@@ -5,7 +5,7 @@ the full query's matches among them (SQLite checks the text per candidate, the
 Elasticsearch backend batches ids-filtered searches into ``_msearch``)."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -17,7 +17,7 @@ from tests.search.test_elasticsearch import doc
 
 pytest_plugins = ("tests.search.es_fixtures",)
 
-NOW = datetime(2023, 12, 1, tzinfo=timezone.utc)
+NOW = datetime(2023, 12, 1, tzinfo=UTC)
 QUERIES: list[dict[str, Any]] = [
     {},
     {"text": "交通"},
@@ -51,7 +51,7 @@ def _check(backend: Any) -> None:
     answers = backend.match_ids(requests, now=NOW)
     assert len(answers) == len(requests)
     nonempty = 0
-    for (query, ids), answer in zip(requests, answers):
+    for (query, ids), answer in zip(requests, answers, strict=True):
         expected = set(backend.iter_ids(query, now=NOW)) & set(ids)
         assert answer == expected, (query, ids)
         nonempty += bool(answer)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -13,7 +13,12 @@ from search import vocabulary
 from search.harvest.portal_json import load_json_values
 from search.mapping import MappingError, load_mapping
 from search.normalise import (
-    RecordError, normalise_record, parse_count, parse_date, parse_list, split_tags,
+    RecordError,
+    normalise_record,
+    parse_count,
+    parse_date,
+    parse_list,
+    split_tags,
 )
 from search.quality import KEY_FIELDS, assess, completeness, timeliness
 from search.regions import region_from_name
@@ -25,7 +30,8 @@ from tests.search.conftest import fixture_records
 @pytest.mark.parametrize("wording, expected", [
     ("无条件开放", "unconditional"), ("有条件开放", "conditional"), ("不予开放", "restricted"),
     ("依申请开放", "conditional"), ("申请开放", "conditional"), ("受限开放", "conditional"),
-    ("完全开放", "unconditional"), ("登录开放", "registration"), ("实名制开放", "registration"), ("无条件共享", "unconditional"),
+    ("完全开放", "unconditional"), ("登录开放", "registration"), ("实名制开放", "registration"),
+    ("无条件共享", "unconditional"),
     ("无条件", "unconditional"), ("有条件", "conditional"), ("禁止开放", "restricted"),
     ("普通公开,简单注册用户可下载", "registration"), ("需申请", "conditional"),
     ("無條件開放", "unconditional"), ("有條件開放", "conditional"), ("不予開放", "restricted"),
@@ -55,7 +61,8 @@ def test_open_type_ignores_non_text() -> None:
     ("每週", "weekly"), ("即時", "realtime"), ("每小時", "hourly"),
     ("R/P1M", "monthly"), ("R/P3M", "quarterly"), ("R/P6M", "semiannual"), ("R/P1Y", "yearly"),
     ("R/P1D", "daily"), ("R/PT1H", "hourly"), ("R/PT1S", "realtime"), ("R/P1W", "weekly"),
-    ("R/P2Y", "yearly"), ("R/P0.5M", "monthly"), ("R/P4M", "quarterly"), ("eventual", "irregular"), ("never", "never"), ("不定期", "irregular"),
+    ("R/P2Y", "yearly"), ("R/P0.5M", "monthly"), ("R/P4M", "quarterly"), ("eventual", "irregular"),
+    ("never", "never"), ("不定期", "irregular"),
     ("Quarterly", "quarterly"), ("1 Month Cycle", "monthly"),
     ("Provisional data: Monthly", "monthly"), ("Annually", "yearly"), ("BIANNUAL", "semiannual"),
     ("STATIC", "never"), ("CONTINUOUS", "realtime"),
@@ -101,7 +108,7 @@ def test_parse_date(raw: object, expected: str | None) -> None:
 def test_parse_date_keeps_datetime_objects() -> None:
     assert parse_date(datetime(2023, 6, 17, 7, 35)) == "2023-06-17T07:35:00"
     assert parse_date(datetime(2023, 6, 17)) == "2023-06-17"
-    assert parse_date(datetime(2023, 6, 17, 7, 35, tzinfo=timezone.utc)) == "2023-06-17T07:35:00Z"
+    assert parse_date(datetime(2023, 6, 17, 7, 35, tzinfo=UTC)) == "2023-06-17T07:35:00Z"
 
 
 # --- counts, lists, formats -----------------------------------------------------------
@@ -347,11 +354,11 @@ def test_default_mapping_agrees_with_the_cnpds_reference() -> None:
 
 # --- quality ----------------------------------------------------------------------------------
 
-NOW = datetime(2023, 7, 1, tzinfo=timezone.utc)
+NOW = datetime(2023, 7, 1, tzinfo=UTC)
 
 
 def test_completeness_is_the_share_of_key_fields() -> None:
-    doc = {name: None for name in KEY_FIELDS}
+    doc = dict.fromkeys(KEY_FIELDS)
     assert completeness(doc) == 0.0
     doc.update(title="t", themes=["x"], formats=[], record_count=0)
     assert completeness(doc) == round(3 / len(KEY_FIELDS), 3)

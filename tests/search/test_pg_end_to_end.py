@@ -6,7 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.search.test_es_end_to_end import _comparable, _results, _sample_records, _snapshots, walkthrough
+from tests.search.test_es_end_to_end import (
+    _comparable,
+    _results,
+    _sample_records,
+    _snapshots,
+    walkthrough,
+)
 
 pytestmark = pytest.mark.postgres
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -104,8 +104,8 @@ def test_numeric_strings_are_numbers() -> None:
 def test_relative_dates_stay_relative_until_resolved() -> None:
     query = parse_query({"ranges": {"modified": {"gte": "now-90d", "lt": "now-2h"}}})
     assert query.to_dict()["ranges"] == {"modified": {"gte": "now-90d", "lt": "now-2h"}}
-    first = query.resolve_ranges(datetime(2023, 6, 20, 12, 0, tzinfo=timezone.utc))
-    later = query.resolve_ranges(datetime(2024, 1, 1, tzinfo=timezone.utc))
+    first = query.resolve_ranges(datetime(2023, 6, 20, 12, 0, tzinfo=UTC))
+    later = query.resolve_ranges(datetime(2024, 1, 1, tzinfo=UTC))
     assert [(b.op, b.value) for b in first] == [
         ("gte", "2023-03-22T12:00:00"),
         ("lt", "2023-06-20T10:00:00"),

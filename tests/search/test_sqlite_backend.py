@@ -12,18 +12,18 @@ import json
 import sqlite3
 import threading
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from search.query import parse_query
 from search.backends.sqlite import SqliteSearchBackend
+from search.query import parse_query
 from tests.parity.make_golden import filter_values, matches
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "search" / "cnpds_sample.json"
-NOW = datetime(2023, 6, 20, tzinfo=timezone.utc)  # the crawl is from June 2023
+NOW = datetime(2023, 6, 20, tzinfo=UTC)  # the crawl is from June 2023
 
 
 @pytest.fixture(scope="module")
@@ -144,7 +144,7 @@ def test_relative_dates_are_evaluated_when_the_search_runs(loaded: SqliteSearchB
     query = parse_query({"ranges": {"modified": {"gte": "now-30d"}}})
     at_crawl = loaded.search(query, limit=0, now=NOW).total
     a_year_later = loaded.search(
-        query, limit=0, now=datetime(2024, 6, 20, tzinfo=timezone.utc)
+        query, limit=0, now=datetime(2024, 6, 20, tzinfo=UTC)
     ).total
     assert at_crawl > 0 and a_year_later == 0
 

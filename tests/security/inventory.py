@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -128,7 +129,7 @@ def _records(tmp_path: Path, changed: bool) -> str:
 def make_world(app: Flask, tmp_path: Path) -> World:
     """Alice with a scene, two runs, a notification, mail in the outbox; Bob with an
     account of his own. Returns the world with alice's ids and link tokens."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from notifier.mailer import list_outbox
     from notifier.models import Channel
@@ -143,7 +144,7 @@ def make_world(app: Flask, tmp_path: Path) -> World:
     settings = app.config["SCENEWATCH"]
     alice, bob = register_pair(app)
     run_harvest("hz", _records(tmp_path, changed=False), fmt="portal-json")
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     with db.session() as s:
         owner = s.scalar(select(User).where(User.email == "alice-matrix@example.org"))
         assert owner is not None

@@ -9,13 +9,13 @@ binds its object's creation time, so even an id that came back names nothing.
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import create_engine, text
 
 from config.extensions import Base, db
 from config.settings import Settings
@@ -24,7 +24,7 @@ from notifier.tokens import make_download_token, make_unsubscribe_token
 from subscriptions.models import Scene, SceneRun, User
 from subscriptions.scenes import create_scene
 
-NOW = datetime(2026, 3, 1, 8, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 
 
 def _user(email: str) -> int:
@@ -42,9 +42,9 @@ def _scene_with_run(owner_id: int, email: str) -> tuple[int, int, int]:
         assert owner is not None
         made = create_scene(s, owner, name=f"scene of {email}", query={}, schedule="manual",
                             email=email, email_verified=True)
-        run = SceneRun(scene_id=made.scene.id, scheduled_for=datetime.now(timezone.utc),
-                       state="noop", started_at=datetime.now(timezone.utc),
-                       finished_at=datetime.now(timezone.utc), diff={})
+        run = SceneRun(scene_id=made.scene.id, scheduled_for=datetime.now(UTC),
+                       state="noop", started_at=datetime.now(UTC),
+                       finished_at=datetime.now(UTC), diff={})
         s.add(run)
         s.flush()
         return made.scene.id, run.id, made.channels[0].id
@@ -173,7 +173,8 @@ def test_the_migration_keeps_every_row_and_reference(settings: Settings, tmp_pat
                               f" 'u@example.org', '', '', 'immediate', 0, 1, 'en', '{stamp}', 0)"))
             conn.execute(text("INSERT INTO scene_channel (scene_id, channel_id) VALUES (5, 9)"))
             conn.execute(text("INSERT INTO scene_run (id, scene_id, scheduled_for, state, matched, added, removed,"
-                              f" changed, moved, started_at) VALUES (11, 5, '{stamp}', 'noop', 0, 0, 0, 0, 0, '{stamp}')"))
+                              f" changed, moved, started_at) VALUES (11, 5, '{stamp}', 'noop', 0, 0, 0, 0, 0,"
+                              f" '{stamp}')"))
             conn.execute(text("INSERT INTO notification (id, message_id, channel_id, scene_id, run_id, event_type,"
                               f" payload, state, attempts, created_at) VALUES (13, 'm1', 9, 5, 11, 'scene.changed',"
                               f" '{{}}', 'sent', 1, '{stamp}')"))

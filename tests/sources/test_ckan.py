@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import gzip
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -75,7 +75,7 @@ def test_paging_full_then_incremental_at_the_api_level() -> None:
 
 
 def test_full_listing_is_due_by_period_or_force() -> None:
-    now = datetime(2024, 5, 1, tzinfo=timezone.utc)
+    now = datetime(2024, 5, 1, tzinfo=UTC)
     state = {"last_modified": "2024-04-30T00:00:00", "last_full_at": (now - timedelta(hours=2)).isoformat()}
     assert not wants_full(state, False, now, 24 * 3600)
     assert wants_full(state, True, now, 24 * 3600)

@@ -3,7 +3,7 @@ one harvest per source runs at a time however many workers try."""
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -37,7 +37,7 @@ def test_a_due_source_is_claimed_once_and_rescheduled(app, tmp_path: Path) -> No
     _add(tmp_path)
     _add(tmp_path, "manual-one", "manual")
     _add(tmp_path, "paused-one")
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     due = now - timedelta(seconds=5)
     for name in ("hz", "paused-one"):
         _make_due(name, due)
@@ -54,7 +54,7 @@ def test_two_schedulers_ticking_at_once_harvest_once(app, tmp_path: Path) -> Non
     from search.tasks import harvest_due_sources_task
 
     _add(tmp_path)
-    _make_due("hz", datetime.now(timezone.utc) - timedelta(seconds=1))
+    _make_due("hz", datetime.now(UTC) - timedelta(seconds=1))
     barrier = threading.Barrier(4)
     counts: list[int] = []
 
@@ -74,7 +74,7 @@ def test_two_schedulers_ticking_at_once_harvest_once(app, tmp_path: Path) -> Non
 
 def test_one_harvest_per_source_at_a_time(app, tmp_path: Path) -> None:
     _add(tmp_path, schedule="manual")
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     with db.session() as session:  # another worker holds the lease
         session.execute(update(Source).where(Source.name == "hz").values(harvesting_since=started))
     with pytest.raises(SourceBusy):

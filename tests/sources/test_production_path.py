@@ -7,7 +7,7 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -44,7 +44,7 @@ def test_two_schedulers_on_postgres_harvest_a_due_source_once(postgres_url: str,
             add_source(session, SourceSpec(name="pg", location=path, schedule="*/5 * * * *"))
             session.flush()
             session.execute(update(Source).values(
-                next_harvest_at=datetime.now(timezone.utc) - timedelta(seconds=1)))
+                next_harvest_at=datetime.now(UTC) - timedelta(seconds=1)))
     barrier = threading.Barrier(4)
     counts: list[int] = []
 
@@ -103,7 +103,7 @@ def test_a_worker_on_the_harvest_queue_harvests_and_pushes(tmp_path: Path) -> No
                                        schedule="on-change", webhook=receiver.url)
                 receiver.secret = created.channels[0].secret
                 session.execute(update(Source).values(
-                    next_harvest_at=datetime.now(timezone.utc) - timedelta(seconds=1)))
+                    next_harvest_at=datetime.now(UTC) - timedelta(seconds=1)))
             write_snapshot(path, records[5:40])
             assert harvest_due_sources_task() == 1  # the scheduler only queues
             deadline = time.monotonic() + 90

@@ -44,7 +44,7 @@ def test_unchanged_portal_answers_304_and_nothing_is_written(run_json, cli_env, 
 
         code, again = run_json("sources", "run", "portal")
         assert again["status"] == "not_modified" and again["http_status"] == 304
-        assert again["counts"] == {k: 0 for k in again["counts"]} and again["error"] is None
+        assert again["counts"] == dict.fromkeys(again["counts"], 0) and again["error"] is None
         assert _versions(cli_env) == versions  # no version written
         requests = portal.requests_for("/export/catalog.json")
         assert [r.status for r in requests] == [200, 304]

@@ -2,7 +2,12 @@
 from __future__ import annotations
 
 from subscriptions.diff import (
-    DELETED_FROM_CATALOG, NO_LONGER_MATCHES, Member, compute_diff, field_changes, pair_moves,
+    DELETED_FROM_CATALOG,
+    NO_LONGER_MATCHES,
+    Member,
+    compute_diff,
+    field_changes,
+    pair_moves,
 )
 
 TRACKED = ["title", "publisher", "formats", "modified", "resources", "landing_page"]

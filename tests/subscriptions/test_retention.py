@@ -1,7 +1,7 @@
 """Retention: runs' diffs and finished notifications older than N days keep only their counts."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -17,7 +17,7 @@ from subscriptions.runner import run_scene
 from subscriptions.scenes import create_scene
 from tests.helpers import sample_records, write_snapshot
 
-NOW = datetime(2024, 6, 1, tzinfo=timezone.utc)
+NOW = datetime(2024, 6, 1, tzinfo=UTC)
 
 
 def _harvest(tmp_path: Path, records: list[dict], name: str, when: datetime) -> None:

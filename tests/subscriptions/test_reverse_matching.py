@@ -8,7 +8,7 @@ reverse matching leaves out has nothing to report.
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,7 @@ from subscriptions.runner import diff_members, run_scene
 from subscriptions.scenes import create_scene
 from tests.helpers import sample_records, write_snapshot
 
-T0 = datetime(2023, 7, 1, 8, 0, tzinfo=timezone.utc)
+T0 = datetime(2023, 7, 1, 8, 0, tzinfo=UTC)
 RECORDS = sample_records()
 KEPT, SPARE = RECORDS[:1100], RECORDS[1100:]
 TITLE, PUBLISHER, MODIFIED = "资源名称", "发布部门", "更新时间"

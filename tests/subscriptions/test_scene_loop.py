@@ -1,7 +1,7 @@
 """The whole loop on the bundled real catalog: harvest → scene → diff → webhook + email."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -18,6 +18,7 @@ from subscriptions.models import SceneRun
 from subscriptions.runner import run_scene
 from subscriptions.scenes import create_scene
 from tests.helpers import sample_records, write_snapshot
+
 
 @pytest.fixture
 def records() -> list[dict]:
@@ -139,7 +140,7 @@ def test_same_scheduled_time_runs_once(app, tmp_path: Path, records: list[dict])
     run_harvest("hz", write_snapshot(tmp_path / "a.json", records[:10]), fmt="portal-json")
     with db.session() as session:
         scene_id = create_scene(session, operator_user(session), name="once", query={}, schedule="manual").scene.id
-    when = datetime(2026, 1, 1, 8, tzinfo=timezone.utc)
+    when = datetime(2026, 1, 1, 8, tzinfo=UTC)
     first = run_scene(scene_id, when)
     second = run_scene(scene_id, when)
     assert first == second

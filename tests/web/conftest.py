@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -22,7 +22,7 @@ from config.settings import Settings
 
 SOURCE = "hangzhou"
 PASSWORD = "correct horse battery"
-T0 = datetime(2026, 1, 5, 2, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 1, 5, 2, 0, tzinfo=UTC)
 TITLE, REGION, FORMAT, FREQUENCY = "资源名称", "所属区县", "数据格式", "更新周期"
 
 

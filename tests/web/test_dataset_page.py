@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from flask.testing import FlaskClient
@@ -68,7 +68,7 @@ def test_resources_are_listed_and_their_changes_shown(
 def test_deleted_and_unknown_datasets(client: FlaskClient, catalog: list[dict]) -> None:
     doc = catalog[5]
     with db.session() as s:
-        s.get(Dataset, doc["id"]).deleted_at = datetime(2026, 2, 1, tzinfo=timezone.utc)
+        s.get(Dataset, doc["id"]).deleted_at = datetime(2026, 2, 1, tzinfo=UTC)
     assert "已于 2026-02-01" in client.get(dataset_path(doc['id'])).get_data(as_text=True)
     assert client.get("/datasets/hangzhou:does-not-exist").status_code == 404
 
@@ -91,7 +91,7 @@ def test_version_history_orders_newest_first() -> None:
         def __init__(self, id: int, day: int, content: dict) -> None:
             self.id, self.seen_at, self.content = (
                 id,
-                datetime(2026, 1, day, tzinfo=timezone.utc),
+                datetime(2026, 1, day, tzinfo=UTC),
                 content,
             )
 

@@ -11,8 +11,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from config.extensions import db
-from search.query_values import OPEN_TYPES, UPDATE_FREQUENCIES
 from config.i18n import po_path
+from search.query_values import OPEN_TYPES, UPDATE_FREQUENCIES
 from subscriptions.i18n import label, normalise_locale, translate
 from subscriptions.models import User
 from tests.web.conftest import PASSWORD, register

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import parse_qsl
 
 from werkzeug.datastructures import MultiDict
@@ -87,7 +87,7 @@ def test_error_slots() -> None:
 
 
 def test_matched_chart_is_valid_svg_with_one_point_per_run() -> None:
-    points = [(datetime(2026, 1, d, tzinfo=timezone.utc), n) for d, n in ((1, 10), (2, 12), (3, 7))]
+    points = [(datetime(2026, 1, d, tzinfo=UTC), n) for d, n in ((1, 10), (2, 12), (3, 7))]
     svg = str(matched_chart(points, title="匹配 <数>"))
     root = ET.fromstring(svg)
     ns = "{http://www.w3.org/2000/svg}"

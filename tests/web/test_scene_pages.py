@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote
 
@@ -161,7 +161,7 @@ def test_pause_resume_and_delete(user_client: FlaskClient, catalog: list[dict]) 
     user_client.post(f"{location}/resume")
     with db.session() as s:
         scene = s.get(Scene, scene_id)
-        assert scene.paused is False and scene.next_run_at > datetime.now(timezone.utc)
+        assert scene.paused is False and scene.next_run_at > datetime.now(UTC)
     confirm = user_client.get(f"{location}/delete")
     assert confirm.status_code == 200 and "杭州交通" in confirm.get_data(as_text=True)
     with db.session() as s:

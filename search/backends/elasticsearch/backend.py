@@ -86,7 +86,7 @@ class ElasticsearchBackend(BaseSearchBackend):
         self._window: int = int(self._mapping["settings"].get("max_result_window", 10000))
 
     @classmethod
-    def from_settings(cls, settings: Any) -> "ElasticsearchBackend":
+    def from_settings(cls, settings: Any) -> ElasticsearchBackend:
         """The backend for ``settings.search_url`` and ``settings.search_index``."""
         return cls(client_from_settings(settings), settings.search_index)
 
@@ -398,7 +398,7 @@ class ElasticsearchBackend(BaseSearchBackend):
             for _position, body in batch:
                 searches.extend(({"index": self.alias}, body))
             response = self.client.msearch(searches=searches).body
-            for (position, _body), result in zip(batch, response["responses"]):
+            for (position, _body), result in zip(batch, response["responses"], strict=True):
                 if "error" in result:
                     raise RuntimeError(f"search failed: {result['error']}")
                 answers[position].update(hit["_id"] for hit in result["hits"]["hits"])

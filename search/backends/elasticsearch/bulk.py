@@ -55,7 +55,7 @@ class BulkOutcome:
     existing: int = 0  # create actions whose id was already there
     failed: list[tuple[str, str]] = field(default_factory=list)
 
-    def merge(self, other: "BulkOutcome") -> None:
+    def merge(self, other: BulkOutcome) -> None:
         self.indexed += other.indexed
         self.deleted += other.deleted
         self.not_found += other.not_found
@@ -142,7 +142,7 @@ class BulkWriter:
                 retry, reason = pending, f"{type(exc).__name__}: {detail}"
             else:
                 reason = ""
-                for action, item in zip(pending, response.get("items", [])):
+                for action, item in zip(pending, response.get("items", []), strict=False):
                     result = next(iter(item.values()))
                     status = int(result.get("status", 500))
                     error = result.get("error")

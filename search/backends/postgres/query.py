@@ -23,7 +23,7 @@ from search.query import SceneQuery
 from search.text import Clause, Term
 
 _OPS = {"gte": ">=", "gt": ">", "lte": "<=", "lt": "<"}
-_WEIGHTS = dict(zip(TEXT_COLUMNS, (5, 1, 2)))
+_WEIGHTS = dict(zip(TEXT_COLUMNS, (5, 1, 2), strict=True))
 # Sort keys; the id last keeps pages stable. Missing dates come last both ways.
 ORDER_BY: dict[str, str] = {
     "relevance": "score DESC, id",

@@ -22,13 +22,13 @@ import sqlite3
 import threading
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
 from search.backends.base import BaseSearchBackend, Hit, IndexReport, SearchResult
-from search.query import SceneQuery
 from search.backends.sqlite.facets import FacetCounts, IndexState, View
 from search.backends.sqlite.query import CompiledQuery, compile_query
 from search.backends.sqlite.schema import (
@@ -39,6 +39,7 @@ from search.backends.sqlite.schema import (
     new_epoch,
 )
 from search.backends.sqlite.writes import remove_documents, write_documents
+from search.query import SceneQuery
 
 # One transaction per batch: large enough to amortise the commit, small enough that
 # another writer of the file (the catalog store) waits well under a second. Readers
@@ -359,18 +360,16 @@ class SqliteSearchBackend(BaseSearchBackend):
         ]
 
 
-class _write_transaction:
+@contextmanager
+def _write_transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     """BEGIN IMMEDIATE … COMMIT, rolled back on error (the connection is in autocommit)."""
-
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self.conn = conn
-
-    def __enter__(self) -> sqlite3.Connection:
-        self.conn.execute("BEGIN IMMEDIATE")
-        return self.conn
-
-    def __exit__(self, exc_type: Any, *_: Any) -> None:
-        self.conn.execute("ROLLBACK" if exc_type else "COMMIT")
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
 
 
 def _bump_generation(conn: sqlite3.Connection) -> None:

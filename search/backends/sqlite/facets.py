@@ -52,7 +52,7 @@ class IndexState:
         self._values: ValueCodes | None = None
         self._cache: _GenerationCache | None = None
 
-    def view(self, conn: sqlite3.Connection) -> "View":
+    def view(self, conn: sqlite3.Connection) -> View:
         """The caches for the snapshot ``conn`` reads (call inside its transaction)."""
         meta = dict(
             conn.execute("SELECT key, value FROM search_meta WHERE key IN ('generation', 'epoch')")

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from search.query import SceneQuery
 from search.backends.sqlite.schema import FTS_WEIGHTS, INDEXED_FIELDS, RANGE_COLUMNS
+from search.query import SceneQuery
 from search.text import Clause, TextQuery
 
 _OPS = {"gte": ">=", "gt": ">", "lte": "<=", "lt": "<"}

@@ -30,7 +30,7 @@ def write_documents(
         else:
             docs.append(next_doc)
             next_doc += 1
-    pairs = list(zip(docs, batch))
+    pairs = list(zip(docs, batch, strict=True))
     encode = values.encode
     conn.executemany(
         _INSERT_DOC,
@@ -38,7 +38,7 @@ def write_documents(
             (
                 doc,
                 rows.id,
-                *[encode(conn, name, value) for name, value in zip(CODED_FIELDS, rows.coded)],
+                *[encode(conn, name, value) for name, value in zip(CODED_FIELDS, rows.coded, strict=True)],
                 rows.machine_readable,
                 *rows.rest,
             )
