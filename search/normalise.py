@@ -311,7 +311,8 @@ def _resources(candidates: list[Any]) -> list[dict[str, Any]]:
         for item in candidate:
             if not isinstance(item, dict):
                 continue
-            url = item.get("url") if isinstance(item.get("url"), str) else ""
+            raw_url = item.get("url")
+            url = raw_url if isinstance(raw_url, str) else ""
             name = clean_text(item.get("name"))
             if not url and not name:
                 continue

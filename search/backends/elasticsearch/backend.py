@@ -301,7 +301,8 @@ class ElasticsearchBackend(BaseSearchBackend):
         }
         if facets:
             body["aggs"] = compile_facets(facets, facet_size)
-        common = {"index": self.alias, "track_scores": ranked, "source_excludes": ["derived"]}
+        common: dict[str, Any] = {"index": self.alias, "track_scores": ranked,
+                                  "source_excludes": ["derived"]}
         if offset + limit <= self._window:
             response = self.client.search(**body, **common, from_=offset, size=limit).body
             raw_hits = response["hits"]["hits"]
@@ -353,8 +354,9 @@ class ElasticsearchBackend(BaseSearchBackend):
         after: list[Any] | None = None
         try:
             while True:
-                page = {"query": compiled, "sort": [{"id": "asc"}], "size": PAGE_SIZE,
-                        "search_after": after, "source": False, "track_total_hits": False}
+                page: dict[str, Any] = {"query": compiled, "sort": [{"id": "asc"}], "size": PAGE_SIZE,
+                                        "search_after": after, "source": False,
+                                        "track_total_hits": False}
                 if pit is not None:
                     pit_ref = {"id": pit, "keep_alive": PIT_KEEP_ALIVE}
                     response = self.client.search(pit=pit_ref, **page).body

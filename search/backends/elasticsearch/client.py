@@ -21,11 +21,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote, urlsplit, urlunsplit
 
 from elastic_transport import HttpHeaders, Urllib3HttpNode
+from elastic_transport.client_utils import DEFAULT, DefaultType
 from elasticsearch import Elasticsearch
+
+if TYPE_CHECKING:  # the node's answer type is not exported at the package's top level
+    from elastic_transport._node import NodeApiResponse
 
 COMPAT_MODES = ("json", "stack", "serverless")
 RETRY_STATUSES = (429, 502, 503, 504)
@@ -46,9 +50,11 @@ class PlainJsonNode(Urllib3HttpNode):
     """
 
     def perform_request(self, method: str, target: str, body: bytes | None = None,
-                        headers: HttpHeaders | None = None, **kwargs: Any) -> Any:
+                        headers: HttpHeaders | None = None,
+                        request_timeout: DefaultType | float | None = DEFAULT) -> NodeApiResponse:
         headers = plain_media_types(headers)
-        return super().perform_request(method, target, body=body, headers=headers, **kwargs)
+        return super().perform_request(method, target, body=body, headers=headers,
+                                       request_timeout=request_timeout)
 
 
 def plain_media_types(headers: HttpHeaders | None) -> HttpHeaders | None:

@@ -165,7 +165,7 @@ class DocumentRows:
     coded: tuple[str, ...]  # CODED_FIELDS values, lists packed
     machine_readable: int | None
     rest: tuple[Any, ...]  # DOC_COLUMNS after machine_readable
-    fts_row: tuple[str, str, str, str]
+    fts_row: tuple[str, str, str]  # title, description, keywords
     body: str
 
 
