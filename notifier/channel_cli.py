@@ -63,7 +63,14 @@ def list_command(kind: str | None, as_json: bool) -> None:
 
     with db.session() as session:
         rows = [channel_info(c) for c in list_channels(session, kind)]
-    emit(rows, as_json, lambda items: [_human(d) for d in items] or click.echo("no channels"))
+
+    def human(items: list[dict[str, Any]]) -> None:
+        for item in items:
+            _human(item)
+        if not items:
+            click.echo("no channels")
+
+    emit(rows, as_json, human)
 
 
 @channels_group.command("pause")

@@ -281,25 +281,25 @@ def record(session: Session, outcomes: Sequence[Outcome], now: datetime, setting
         Delivery.error == INTERRUPTED).execution_options(synchronize_session=False))
     session.execute(insert(Delivery.__table__), rows)  # one executemany, no ORM bookkeeping
     finished: dict[int, str] = {}
-    for (state, attempt), members in groups.items():
-        values: dict[str, Any] = {"state": state}
-        if state == SENT:
-            values.update(next_attempt_at=None, sent_at=now)
-        elif state == RETRYING:  # each has its own jittered time
-            values["next_attempt_at"] = case(
+    for (target, attempt), members in groups.items():
+        changes: dict[str, Any] = {"state": target}
+        if target == SENT:
+            changes.update(next_attempt_at=None, sent_at=now)
+        elif target == RETRYING:  # each has its own jittered time
+            changes["next_attempt_at"] = case(
                 {nid: literal(v["next_attempt_at"], Notification.next_attempt_at.type)
                  for nid, v in members.items()}, value=Notification.id)
         else:
-            values["next_attempt_at"] = None
+            changes["next_attempt_at"] = None
         won = session.execute(
             update(Notification)
             .where(Notification.id.in_(list(members)), Notification.attempts == attempt,
                    Notification.state.in_(ACTIVE))
-            .values(**values)
+            .values(**changes)
             .returning(Notification.id)
             .execution_options(synchronize_session=False)
         ).scalars().all()
-        finished.update((nid, state) for nid in won)
+        finished.update((nid, target) for nid in won)
     states: list[str] = []
     for (notification_id, attempt, _, _), row in zip(outcomes, rows, strict=True):
         state = finished.get(notification_id)

@@ -26,8 +26,7 @@ class VerifyingReceiver:
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}/webhook"
+        return f"http://127.0.0.1:{self._server.server_port}/webhook"
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         receiver = self
