@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select, update
 
-from config.extensions import db
+from config.extensions import db, rowcount
 from subscriptions.models import Scene
 from subscriptions.schedule import ScheduleError, next_run_after
 
@@ -26,16 +26,17 @@ def claim_due_scenes(now: datetime | None = None, limit: int = 100) -> list[tupl
             .order_by(Scene.next_run_at).limit(limit)
         ).all()
     for scene_id, scheduled_for, schedule, tz_name in due:
+        assert scheduled_for is not None  # the query skips scenes without a next run
         try:
             following = next_run_after(schedule, tz_name, now)
         except ScheduleError:
             following = None  # an unusable schedule stops, rather than looping every tick
         with db.session() as session:
-            won = session.execute(
+            won = rowcount(session.execute(
                 update(Scene)
                 .where(Scene.id == scene_id, Scene.next_run_at == scheduled_for)
                 .values(next_run_at=following)
-            ).rowcount
+            ))
         if won == 1:
             claimed.append((scene_id, scheduled_for))
     return claimed

@@ -21,7 +21,7 @@ from typing import Any
 
 from sqlalchemy import delete, select
 
-from config.extensions import db
+from config.extensions import db, rowcount
 from notifier.models import Delivery, Notification, NotificationState
 from subscriptions.models import SceneRun
 
@@ -78,8 +78,8 @@ def _compact_notifications(cutoff: datetime, now: datetime, report: CompactionRe
                 .order_by(Notification.id).limit(BATCH)))
             ids = [n.id for n in notes]
             if ids:
-                report.deliveries += session.execute(
-                    delete(Delivery).where(Delivery.notification_id.in_(ids))).rowcount or 0
+                report.deliveries += rowcount(session.execute(
+                    delete(Delivery).where(Delivery.notification_id.in_(ids))))
             for note in notes:
                 note.payload = compact_document(note.payload) or {}
                 note.compacted_at = now

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import or_, select, update
 
-from config.extensions import db
+from config.extensions import db, rowcount
 from subscriptions.models import Scene
 
 # Longer than any run takes; only a crashed run's claim ever gets this old.
@@ -38,13 +38,13 @@ def try_claim(scene_id: int, now: datetime | None = None) -> datetime | None:
     run holds it."""
     now = now or datetime.now(UTC)
     with db.session() as session:
-        won = session.execute(
+        won = rowcount(session.execute(
             update(Scene)
             .where(Scene.id == scene_id,
                    or_(Scene.run_claimed_at.is_(None), Scene.run_claimed_at < now - CLAIM_LEASE))
             .values(run_claimed_at=now)
             .execution_options(synchronize_session=False)
-        ).rowcount
+        ))
     return now if won == 1 else None
 
 

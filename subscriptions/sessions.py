@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from config.extensions import rowcount
 from subscriptions.models import LoginSession, User
 
 SESSION_LIFETIME = timedelta(days=31)
@@ -57,7 +58,7 @@ def close_sessions(session: Session, user_id: int, keep_token: str | None = None
     query = delete(LoginSession).where(LoginSession.user_id == user_id)
     if keep_token:
         query = query.where(LoginSession.id != _key(keep_token))
-    return int(session.execute(query).rowcount or 0)
+    return rowcount(session.execute(query))
 
 
 def purge_expired(session: Session, now: datetime | None = None) -> int:

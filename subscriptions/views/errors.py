@@ -39,8 +39,9 @@ def render_error(error: HTTPException) -> Any:
     except Exception:  # the error page must never be the second error
         current_app.logger.exception("error page failed to render")
         return f"{code} {error.name}", code, {"Content-Type": "text/plain; charset=utf-8"}
-    if code == 405 and getattr(error, "valid_methods", None):
-        return response[0], code, {"Allow": ", ".join(error.valid_methods or [])}
+    valid_methods = getattr(error, "valid_methods", None)  # set on MethodNotAllowed only
+    if code == 405 and valid_methods:
+        return response[0], code, {"Allow": ", ".join(valid_methods)}
     return response
 
 

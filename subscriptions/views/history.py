@@ -42,7 +42,7 @@ def version_history(versions: Sequence[Any]) -> list[dict[str, Any]]:
     entries = []
     previous = None
     for version in ordered:
-        changes = (
+        changes: list[dict[str, Any]] | None = (
             display_changes(previous.content or {}, version.content or {}) if previous else None
         )
         entries.append({"version": version, "changes": changes})

@@ -10,7 +10,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from flask import Flask, current_app, g, request
 from flask_limiter.util import get_remote_address
@@ -45,13 +45,14 @@ def throttle_login(view: F) -> F:
                                 methods=["POST"], deduct_when=_failed, scope="login-account")
     per_address = limiter.limit(lambda: _settings().login_limit_address, key_func=get_remote_address,
                                 methods=["POST"], deduct_when=_failed, scope="login-address")
-    return per_address(per_account(view))  # type: ignore[no-any-return]
+    # flask-limiter's decorators wrap with functools.wraps: the view keeps its signature.
+    return cast(F, per_address(per_account(view)))
 
 
 def throttle_registration(view: F) -> F:
     """Registrations per client address (each answer says whether an address is taken)."""
-    return limiter.limit(REGISTER_LIMIT, key_func=get_remote_address, methods=["POST"],  # type: ignore[no-any-return]
-                         scope="register")(view)
+    return cast(F, limiter.limit(REGISTER_LIMIT, key_func=get_remote_address, methods=["POST"],
+                                 scope="register")(view))
 
 
 def _hit(rate: str, *identifiers: str) -> bool:

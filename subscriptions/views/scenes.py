@@ -177,6 +177,8 @@ def new() -> Any:
         try:
             with db.session() as s:
                 owner = s.get(User, g.user.id)
+                if owner is None:  # deleted since this request signed in
+                    abort(404)
                 made = create_scene(
                     s,
                     owner,

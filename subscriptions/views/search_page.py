@@ -159,7 +159,9 @@ def index() -> tuple[str, int]:
     params = query_params(args)
     query = build_query(args)
     page = _page_number(args.get("page"))
-    sort = args.get("sort") if args.get("sort") in SORTS else "relevance"
+    sort = args.get("sort", "relevance")
+    if sort not in SORTS:
+        sort = "relevance"
     errors: dict[str, list[Any]] = {}
     result = None
     facets_only: dict[str, list[tuple[str, int]]] = {}
