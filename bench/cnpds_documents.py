@@ -98,7 +98,7 @@ def to_document(
         if name and name not in raw and _present(value):
             raw[name] = value
     formats = _formats(raw.get("data_formats"))
-    doc = {
+    doc: dict[str, Any] = {
         "id": f"{source}:{native}",
         "source": source,
         "title": _str(raw.get("title")),

@@ -54,7 +54,7 @@ def _document(scene_id: int, run_id: int, day: datetime, rng: random.Random,
     changed = rng.random() < 0.2
     added = rng.sample(entries, rng.randint(1, 5)) if changed else []
     edits = rng.sample(entries, rng.randint(0, 3)) if changed else []
-    document = {
+    document: dict[str, Any] = {
         "scene": {"id": scene_id, "name": f"scene {scene_id}"},
         "run": {"id": run_id, "state": "changed" if changed else "noop",
                 "scheduled_for": day.isoformat(), "started_at": day.isoformat(), "finished_at": day.isoformat()},

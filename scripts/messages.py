@@ -44,7 +44,7 @@ def extract(target: Path = TEMPLATE) -> Catalog:
         return read_po(handle)
 
 
-def _key(message_id: str | tuple[str, ...]) -> str:
+def _key(message_id: str | tuple[str, ...] | list[str]) -> str:
     return message_id if isinstance(message_id, str) else message_id[0]
 
 

@@ -30,7 +30,7 @@ def _resolving_private_name() -> str | None:
 
     name = socket.gethostname()
     try:
-        addresses = {info[4][0] for info in socket.getaddrinfo(name, 80, type=socket.SOCK_STREAM)}
+        addresses = {str(info[4][0]) for info in socket.getaddrinfo(name, 80, type=socket.SOCK_STREAM)}
     except OSError:
         return None
     if addresses and all(not ipaddress.ip_address(a.split("%")[0]).is_global for a in addresses):

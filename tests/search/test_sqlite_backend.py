@@ -66,7 +66,7 @@ def doc(doc_id: str, **fields: Any) -> dict[str, Any]:
     return {"id": doc_id, "source": doc_id.split(":")[0], "title": "", **fields}
 
 
-QUERIES = [
+QUERIES: list[dict[str, Any]] = [
     {"text": "交通"},
     {"text": "外交"},
     {"text": "公共交通"},

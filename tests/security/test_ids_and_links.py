@@ -137,7 +137,7 @@ def test_every_integer_id_table_is_autoincrement_after_migrations(app: Flask) ->
     tables = _integer_id_tables()
     assert {"scene", "scene_run", "channel", "user_account", "notification"} <= set(tables)
     with db.engine.connect() as conn:  # type: ignore[union-attr]
-        ddl = dict(conn.execute(text("SELECT name, sql FROM sqlite_master WHERE type='table'")).all())
+        ddl: dict[str, str] = dict(conn.execute(text("SELECT name, sql FROM sqlite_master WHERE type='table'")).all())
     missing = [name for name in tables if "AUTOINCREMENT" not in ddl[name].upper()]
     assert not missing, f"tables that would reuse ids: {missing}"
     for table in Base.metadata.tables.values():

@@ -14,7 +14,7 @@ TRACKED = ["title", "publisher", "formats", "modified", "resources", "landing_pa
 
 
 def member(dataset_id: str, version: int, **content: object) -> Member:
-    base = {"title": dataset_id, "publisher": "局", "formats": ["csv"], "modified": "2023-01-01",
+    base: dict[str, object] = {"title": dataset_id, "publisher": "局", "formats": ["csv"], "modified": "2023-01-01",
             "resources": [], "landing_page": f"https://portal.example/{dataset_id}"}
     base.update(content)
     return Member(dataset_id, version, base)

@@ -145,7 +145,7 @@ def _members(scene_id: int) -> set[str]:
 
 
 def test_reverse_matching_equals_full_recompute(app, tmp_path: Path) -> None:
-    state = {"records": list(KEPT), "step": 0}
+    state: dict[str, Any] = {"records": list(KEPT), "step": 0}
     run_harvest("hz", write_snapshot(tmp_path / "s0.json", state["records"]), fmt="portal-json", now=T0)
 
     @hsettings(max_examples=12, deadline=None, derandomize=True,
