@@ -40,9 +40,10 @@ run: setup
 test: setup-test
 	$(BIN)/python -m pytest -m "not realdata and not postgres and not redis and not production"
 
-# Style and import order (ruff); settings in pyproject.toml.
+# Style and import order (ruff), then types (mypy); settings in pyproject.toml.
 lint: $(VENV)/.setup-test
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 # Everything, as CI runs it (needs PostgreSQL, Redis and ../shared/data).
 test-all: setup-test
