@@ -4,8 +4,9 @@ Semantics are those of :mod:`search.query` and :mod:`search.text`; the tables ar
 described in :mod:`search.backends.sqlite.schema`, query compilation in
 :mod:`search.backends.sqlite.query`, facet counting in :mod:`search.backends.sqlite.facets`.
 
-A search reads one snapshot: it finds the hits with their score, sort key and coded
-facet values in one pass, then picks the page and counts the facets in Python, then
+A search reads one snapshot: it finds the doc numbers of the hits in one pass (the
+total, and the facets counted from them in :mod:`~search.backends.sqlite.facets`),
+then the page in a second that sorts with a LIMIT (only it computes scores), then
 reads the stored documents of the page only. An empty query skips all that: its
 total, first pages (index walks) and facets (cached per index generation) are cheap.
 
@@ -16,7 +17,6 @@ outlive the call. WAL lets searches read while a harvest indexes. Needs SQLite 3
 
 from __future__ import annotations
 
-import heapq
 import json
 import sqlite3
 import threading
@@ -24,12 +24,11 @@ import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
-from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
 from search.backends.base import BaseSearchBackend, Hit, IndexReport, SearchResult
-from search.backends.sqlite.facets import FacetCounts, IndexState, View
+from search.backends.sqlite.facets import FacetCounts, IndexState, View, parse_ints
 from search.backends.sqlite.query import CompiledQuery, compile_query
 from search.backends.sqlite.schema import (
     DocumentRows,
@@ -50,17 +49,16 @@ BATCH_SIZE = 5000
 MATCH_CHUNK = 500
 
 # Sort orders: missing dates last both ways, ties by id (so every backend pages the
-# same way). The SQL form serves match-all from the indexes; the Python form orders
-# hit rows of (doc, score, sort key, id, ...). Relevance ties keep the scan order.
+# same way). The first form serves match-all from the indexes; the second sorts the
+# hits of a query. Relevance ties keep FTS5's order (by doc number).
 _ORDER_SQL = {
     "modified": "d.modified, d.id",
     "-modified": "d.modified DESC, d.id DESC",
     "title": "d.title_key, d.id",
 }
-_SORT_COLUMNS = {
-    "relevance": "0, 0",
+_HIT_ORDER = {
     "modified": "coalesce(d.modified, '~'), d.id",
-    "-modified": "coalesce(d.modified, ''), d.id",
+    "-modified": "coalesce(d.modified, '') DESC, d.id DESC",
     "title": "d.title_key, d.id",
 }
 
@@ -320,25 +318,16 @@ class SqliteSearchBackend(BaseSearchBackend):
         facets: list[str],
         facet_size: int,
     ) -> tuple[int, list[tuple[int, float]], FacetCounts]:
-        """Total, page and facets from one pass over the hits."""
-        if sort == "relevance" and not compiled.ranked:
-            sort = "-modified"
-        score = compiled.score_sql() if sort == "relevance" else "0.0"
-        columns = ["d.doc", score, _SORT_COLUMNS[sort], *(f"d.{name}" for name in facets)]
-        from_where, params = compiled.from_where()
-        rows = view.conn.execute(
-            f"SELECT {', '.join(columns)} FROM {from_where}", params
-        ).fetchall()
-        wanted = offset + limit
-        if sort == "relevance":
-            # Equal scores keep the scan's order (ascending doc): nlargest is stable.
-            ordered = heapq.nlargest(wanted, rows, key=itemgetter(1))
-        elif sort == "-modified":
-            ordered = heapq.nlargest(wanted, rows, key=itemgetter(2, 3))
-        else:
-            ordered = heapq.nsmallest(wanted, rows, key=itemgetter(2, 3))
-        page = [(r[0], float(r[1])) for r in ordered[offset:wanted]]
-        return len(rows), page, view.count_hits(rows, 4, facets, facet_size)
+        """Total and facets from the hits' doc numbers; the page from a second
+        statement that sorts with a LIMIT (scores are computed there only)."""
+        docs = parse_ints(view.conn.execute(*compiled.select_docs()).fetchone()[0])
+        page: list[tuple[int, float]] = []
+        if limit and len(docs) > offset:
+            if sort == "relevance" and not compiled.ranked:
+                sort = "-modified"
+            order = None if sort == "relevance" else _HIT_ORDER[sort]
+            page = view.conn.execute(*compiled.select_page(order, limit, offset)).fetchall()
+        return len(docs), page, view.count_docs(docs, facets, facet_size)
 
     @staticmethod
     def _hits(conn: sqlite3.Connection, page: list[tuple[int, float]]) -> list[Hit]:

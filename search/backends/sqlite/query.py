@@ -48,7 +48,16 @@ class CompiledQuery:
         """True when hits have a text relevance score."""
         return self.match is not None
 
-    def from_where(self) -> tuple[str, list[Any]]:
+    @property
+    def doc_sql(self) -> str:
+        """The doc number of a hit (in either form of :meth:`from_where`)."""
+        return "d.doc" if self.match is None else "f.rowid"
+
+    def from_where(self, *, doc_columns: bool = True) -> tuple[str, list[Any]]:
+        """``FROM … WHERE …``; without ``doc_columns`` (only :attr:`doc_sql` and
+        :meth:`score_sql` are read), a text with no other condition reads FTS5 alone."""
+        if self.match is not None and not self.where and not doc_columns:
+            return "search_fts f WHERE search_fts MATCH ?", [self.match]
         conditions = " AND ".join(self.where) if self.where else "1"
         if self.match is None:
             return f"search_doc d WHERE {conditions}", list(self.params)
@@ -64,6 +73,26 @@ class CompiledQuery:
         if self.match is None:
             return "0.0"
         return "-bm25(search_fts, " + ", ".join(str(w) for w in FTS_WEIGHTS) + ")"
+
+    def select_docs(self) -> tuple[str, list[Any]]:
+        """The doc numbers of every hit as one ``group_concat`` string (None if none)."""
+        from_where, params = self.from_where(doc_columns=False)
+        return f"SELECT group_concat({self.doc_sql}) FROM {from_where}", params
+
+    def select_page(self, order: str | None, limit: int, offset: int) -> tuple[str, list[Any]]:
+        """``(doc, score)`` of one page of hits: by relevance (ties by doc number, the
+        order FTS5 returns them in) when ``order`` is None, else by ``order`` over
+        ``search_doc d`` with score 0. SQLite keeps only ``offset + limit`` rows while
+        it sorts."""
+        from_where, params = self.from_where(doc_columns=order is not None)
+        if order is None:
+            columns, order = f"{self.doc_sql}, {self.score_sql()}", "2 DESC, 1"
+        else:
+            columns = f"{self.doc_sql}, 0.0"
+        return (
+            f"SELECT {columns} FROM {from_where} ORDER BY {order} LIMIT ? OFFSET ?",
+            [*params, limit, offset],
+        )
 
     def select_among(self, ids: list[str]) -> tuple[str, list[Any]]:
         """``SELECT id`` of the matches among ``ids``.
