@@ -318,15 +318,19 @@ class SqliteSearchBackend(BaseSearchBackend):
         facets: list[str],
         facet_size: int,
     ) -> tuple[int, list[tuple[int, float]], FacetCounts]:
-        """Total and facets from the hits' doc numbers; the page from a second
-        statement that sorts with a LIMIT (scores are computed there only)."""
+        """Total and facets from the hits' doc numbers. The page by relevance comes
+        from a second statement that sorts with a LIMIT (scores are computed there
+        only); any other order, from the hits' positions in that order."""
         docs = parse_ints(view.conn.execute(*compiled.select_docs()).fetchone()[0])
         page: list[tuple[int, float]] = []
         if limit and len(docs) > offset:
             if sort == "relevance" and not compiled.ranked:
                 sort = "-modified"
-            order = None if sort == "relevance" else _HIT_ORDER[sort]
-            page = view.conn.execute(*compiled.select_page(order, limit, offset)).fetchall()
+            if sort == "relevance":
+                page = view.conn.execute(*compiled.select_page(limit, offset)).fetchall()
+            else:
+                first = view.first(docs, _HIT_ORDER[sort], limit, offset)
+                page = [(doc, 0.0) for doc in first.tolist()]
         return len(docs), page, view.count_docs(docs, facets, facet_size)
 
     @staticmethod

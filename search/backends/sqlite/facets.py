@@ -56,6 +56,7 @@ class _GenerationCache:
         self.total: int | None = None
         self.tops: dict[tuple[str, int], list[tuple[str, int]]] = {}
         self.columns: dict[str, npt.NDArray[np.int32]] = {}
+        self.ranks: dict[str, npt.NDArray[np.int32]] = {}
 
 
 class IndexState:
@@ -164,6 +165,34 @@ class View:
             known[parse_ints(docs)] = parse_ints(values)
             with self.cache.lock:
                 self.cache.columns[name] = known
+        return known
+
+    def first(self, docs: Docs, order: str, limit: int, offset: int) -> Docs:
+        """The page ``[offset, offset + limit)`` of ``docs`` sorted by ``order`` (an
+        ORDER BY over ``search_doc d`` that ties nothing)."""
+        keys = self.rank(order)[docs]
+        wanted = offset + limit
+        if wanted < len(keys):
+            chosen = np.argpartition(keys, wanted - 1)[:wanted]
+            chosen = chosen[np.argsort(keys[chosen])]
+        else:
+            chosen = np.argsort(keys)
+        return docs[chosen[offset:wanted]]
+
+    def rank(self, order: str) -> npt.NDArray[np.int32]:
+        """Every document's position in ``order``, indexed by doc number."""
+        with self.cache.lock:
+            known = self.cache.ranks.get(order)
+        if known is None:
+            docs, positions, last = self.conn.execute(
+                "SELECT group_concat(doc), group_concat(position), max(doc) FROM "
+                f"(SELECT d.doc, row_number() OVER (ORDER BY {order}) AS position "
+                "FROM search_doc d)"
+            ).fetchone()
+            known = np.zeros((last or 0) + 1, dtype=np.int32)
+            known[parse_ints(docs)] = parse_ints(positions)
+            with self.cache.lock:
+                self.cache.ranks[order] = known
         return known
 
     def _named(self, name: str, by_code: Mapping[Any, int]) -> Mapping[str, int]:

@@ -79,18 +79,14 @@ class CompiledQuery:
         from_where, params = self.from_where(doc_columns=False)
         return f"SELECT group_concat({self.doc_sql}) FROM {from_where}", params
 
-    def select_page(self, order: str | None, limit: int, offset: int) -> tuple[str, list[Any]]:
-        """``(doc, score)`` of one page of hits: by relevance (ties by doc number, the
-        order FTS5 returns them in) when ``order`` is None, else by ``order`` over
-        ``search_doc d`` with score 0. SQLite keeps only ``offset + limit`` rows while
+    def select_page(self, limit: int, offset: int) -> tuple[str, list[Any]]:
+        """``(doc, score)`` of one page of hits by relevance, ties by doc number (the
+        order FTS5 returns them in). SQLite keeps only ``offset + limit`` rows while
         it sorts."""
-        from_where, params = self.from_where(doc_columns=order is not None)
-        if order is None:
-            columns, order = f"{self.doc_sql}, {self.score_sql()}", "2 DESC, 1"
-        else:
-            columns = f"{self.doc_sql}, 0.0"
+        from_where, params = self.from_where(doc_columns=False)
         return (
-            f"SELECT {columns} FROM {from_where} ORDER BY {order} LIMIT ? OFFSET ?",
+            f"SELECT {self.doc_sql}, {self.score_sql()} FROM {from_where} "
+            "ORDER BY 2 DESC, 1 LIMIT ? OFFSET ?",
             [*params, limit, offset],
         )
 
