@@ -35,8 +35,13 @@ def _harvest(d: dict[str, Any]) -> str:
 
 
 def _search(d: dict[str, Any]) -> str:
+    text, floor = d.get("text_queries"), d.get("fts5_floor")
+    ratio = (f"; text queries p95 {text['p95_ms']} ms (CPU {text['cpu_p95_ms']} ms) vs raw FTS5 floor "
+             f"{floor['p95_ms']} ms (CPU {floor['cpu_p95_ms']} ms) in the same run"
+             if text and floor else "")
     return (f"{d['documents']:,} docs, {d['queries_in_mix']} queries × {d['rounds']}: p50 {d['p50_ms']} ms, "
-            f"p95 {d['p95_ms']} ms (CPU p95 {d.get('cpu_p95_ms', '–')} ms; load {d.get('load_average')})")
+            f"p95 {d['p95_ms']} ms (CPU p50 {d.get('cpu_p50_ms', '–')} ms, p95 {d.get('cpu_p95_ms', '–')} ms; "
+            f"load {d.get('load_average')}){ratio}")
 
 
 def _search_es(d: dict[str, Any]) -> str:

@@ -157,14 +157,19 @@ def _condition(
     return f"({column} IN ({', '.join(str(int(code)) for code in codes)}))", []
 
 
-def _compile_text(text: TextQuery, out: CompiledQuery) -> None:
+def text_match(text: TextQuery) -> str | None:
+    """The FTS5 MATCH expression of a text that has a positive clause, else None."""
     positive = " AND ".join(_clause(c) for c in text.positive)
     negative = " OR ".join(_clause(c) for c in text.negative)
     if positive and negative:
-        out.match = f"({positive}) NOT ({negative})"
-    elif positive:
-        out.match = positive
-    elif negative:
+        return f"({positive}) NOT ({negative})"
+    return positive or None
+
+
+def _compile_text(text: TextQuery, out: CompiledQuery) -> None:
+    out.match = text_match(text)
+    if out.match is None and text.negative:
+        negative = " OR ".join(_clause(c) for c in text.negative)
         # Nothing to rank by: every document except the excluded ones.
         out.where.append("d.doc NOT IN (SELECT rowid FROM search_fts WHERE search_fts MATCH ?)")
         out.params.append(negative)
