@@ -4,10 +4,12 @@ Semantics are those of :mod:`search.query` and :mod:`search.text`; the tables ar
 described in :mod:`search.backends.sqlite.schema`, query compilation in
 :mod:`search.backends.sqlite.query`, facet counting in :mod:`search.backends.sqlite.facets`.
 
-A search reads one snapshot: it finds the doc numbers of the hits in one pass (the
-total, and the facets counted from them in :mod:`~search.backends.sqlite.facets`),
-then the page in a second that sorts with a LIMIT (only it computes scores), then
-reads the stored documents of the page only. An empty query skips all that: its
+A search reads one snapshot: it finds the doc numbers of the hits (the text's in
+FTS5, the filters checked on per-generation columns, :mod:`~search.backends.sqlite.columns`),
+which give the total and the facets (:mod:`~search.backends.sqlite.facets`); then
+the page, by relevance in a statement that sorts with a LIMIT (only it computes
+scores), else from the hits' positions in the sort order; then reads the stored
+documents of the page only. An empty query skips all that: its
 total, first pages (index walks) and facets (cached per index generation) are cheap.
 
 Threads: each thread gets its own connection (Flask serves requests from threads);
@@ -28,7 +30,8 @@ from pathlib import Path
 from typing import Any
 
 from search.backends.base import BaseSearchBackend, Hit, IndexReport, SearchResult
-from search.backends.sqlite.facets import FacetCounts, IndexState, View, parse_ints
+from search.backends.sqlite.columns import parse_ints
+from search.backends.sqlite.facets import FacetCounts, IndexState, View
 from search.backends.sqlite.query import CompiledQuery, compile_query
 from search.backends.sqlite.schema import (
     DocumentRows,
@@ -318,10 +321,14 @@ class SqliteSearchBackend(BaseSearchBackend):
         facets: list[str],
         facet_size: int,
     ) -> tuple[int, list[tuple[int, float]], FacetCounts]:
-        """Total and facets from the hits' doc numbers. The page by relevance comes
-        from a second statement that sorts with a LIMIT (scores are computed there
-        only); any other order, from the hits' positions in that order."""
-        docs = parse_ints(view.conn.execute(*compiled.select_docs()).fetchone()[0])
+        """The hits' doc numbers (the text's in FTS5, then the filters checked on
+        columns), hence the total and facets. The page by relevance comes from a
+        second statement that sorts with a LIMIT (scores are computed there only);
+        any other order, from the hits' positions in that order."""
+        matched = None
+        if compiled.match is not None:
+            matched = parse_ints(view.conn.execute(*compiled.select_text_docs()).fetchone()[0])
+        docs = view.passing(compiled, matched)
         page: list[tuple[int, float]] = []
         if limit and len(docs) > offset:
             if sort == "relevance" and not compiled.ranked:

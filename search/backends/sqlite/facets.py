@@ -3,11 +3,10 @@
 - Match-all (an empty scene, the search page's landing view): the total and each
   field's counts (one walk of its code index) are computed once per index
   *generation*, bumped by every write, and cached in-process.
-- Any other query: the backend finds the doc numbers of the hits (one pass, read as
-  one string); each facet is then counted with numpy from a per-generation column of
-  every document's coded value, gathered at the hits. No value is read per hit from
-  SQLite, and a list field is spread over its values once per distinct list, not once
-  per hit.
+- Any other query: each facet is counted with numpy from the hits' doc numbers and
+  the per-generation column of every document's code
+  (:mod:`search.backends.sqlite.columns`); no value is read per hit from SQLite, and a
+  list field is spread over its values once per distinct list, not once per hit.
 
 The per-generation counts also estimate filter sizes, so the most selective filter
 drives a text-less query. Each search works through a :class:`View` of the caches
@@ -24,22 +23,13 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 
+from search.backends.sqlite.columns import Columns, Docs, passing
+from search.backends.sqlite.query import CompiledQuery
 from search.backends.sqlite.schema import LIST_FIELDS, bool_term, unpack
 from search.backends.sqlite.values import ValueCodes
 
 FacetCounts = dict[str, list[tuple[str, int]]]
-Docs = npt.NDArray[np.int64]
-
-
-def parse_ints(text: str | None) -> Docs:
-    """The integers of a ``group_concat`` (comma-separated; None when there were none).
-    One string is far cheaper to read out of SQLite than one row per integer."""
-    if not text:
-        return np.zeros(0, dtype=np.int64)
-    return np.fromstring(text, dtype=np.int64, sep=",")
-
 
 def top(counts: Mapping[str, int], size: int) -> list[tuple[str, int]]:
     """The ``size`` values with the highest counts (ties by value)."""
@@ -55,8 +45,7 @@ class _GenerationCache:
         self.fields: dict[str, dict[Any, int]] = {}
         self.total: int | None = None
         self.tops: dict[tuple[str, int], list[tuple[str, int]]] = {}
-        self.columns: dict[str, npt.NDArray[np.int32]] = {}
-        self.ranks: dict[str, npt.NDArray[np.int32]] = {}
+        self.columns = Columns()
 
 
 class IndexState:
@@ -140,37 +129,18 @@ class View:
         """Counts over the documents numbered ``docs`` (the hits of a query)."""
         out: FacetCounts = {}
         for name in facets:
-            tally = np.bincount(self.column(name)[docs])
+            tally = np.bincount(self.cache.columns.keys(self.conn, name)[docs])
             found = np.flatnonzero(tally)
             by_key = dict(zip(found.tolist(), tally[found].tolist()))
-            if name == "machine_readable":  # keys are shifted by one (see column)
+            if name == "machine_readable":  # keys are shifted by one (see Columns.keys)
                 by_key = {key - 1: n for key, n in by_key.items() if key}
             out[name] = top(self._named(name, by_key), size)
         return out
 
-    def column(self, name: str) -> npt.NDArray[np.int32]:
-        """Every document's code in field ``name``, indexed by doc number (0 where no
-        document has that number). machine_readable is shifted by one: 0 when unknown,
-        1 for false, 2 for true."""
-        with self.cache.lock:
-            known = self.cache.columns.get(name)
-        if known is None:
-            value = "coalesce(machine_readable + 1, 0)" if name == "machine_readable" else name
-            # Doc numbers and values come from one scan, so they pair up in whatever
-            # order the planner reads them (a covering index is not in doc order).
-            docs, values, last = self.conn.execute(
-                f"SELECT group_concat(doc), group_concat({value}), max(doc) FROM search_doc"
-            ).fetchone()
-            known = np.zeros((last or 0) + 1, dtype=np.int32)
-            known[parse_ints(docs)] = parse_ints(values)
-            with self.cache.lock:
-                self.cache.columns[name] = known
-        return known
-
     def first(self, docs: Docs, order: str, limit: int, offset: int) -> Docs:
         """The page ``[offset, offset + limit)`` of ``docs`` sorted by ``order`` (an
         ORDER BY over ``search_doc d`` that ties nothing)."""
-        keys = self.rank(order)[docs]
+        keys = self.cache.columns.positions(self.conn, order)[docs]
         wanted = offset + limit
         if wanted < len(keys):
             chosen = np.argpartition(keys, wanted - 1)[:wanted]
@@ -179,21 +149,10 @@ class View:
             chosen = np.argsort(keys)
         return docs[chosen[offset:wanted]]
 
-    def rank(self, order: str) -> npt.NDArray[np.int32]:
-        """Every document's position in ``order``, indexed by doc number."""
-        with self.cache.lock:
-            known = self.cache.ranks.get(order)
-        if known is None:
-            docs, positions, last = self.conn.execute(
-                "SELECT group_concat(doc), group_concat(position), max(doc) FROM "
-                f"(SELECT d.doc, row_number() OVER (ORDER BY {order}) AS position "
-                "FROM search_doc d)"
-            ).fetchone()
-            known = np.zeros((last or 0) + 1, dtype=np.int32)
-            known[parse_ints(docs)] = parse_ints(positions)
-            with self.cache.lock:
-                self.cache.ranks[order] = known
-        return known
+    def passing(self, compiled: CompiledQuery, docs: Docs | None) -> Docs:
+        """The documents among ``docs`` (every one when None) that pass the filters
+        of ``compiled`` (see :func:`search.backends.sqlite.columns.passing`)."""
+        return passing(self.cache.columns, self.conn, compiled, docs)
 
     def _named(self, name: str, by_code: Mapping[Any, int]) -> Mapping[str, int]:
         """Counts by code turned into counts by value (lists spread over their values)."""

@@ -34,14 +34,38 @@ class Lookups(Protocol):
         """The ``search_doc`` codes of documents having any of ``values``."""
 
 
+@dataclass(frozen=True)
+class ValueTest:
+    """A filter, or (``negated``) an exclusion: the document's key in field ``name``
+    is one of ``keys`` (value codes; 0 or 1 for machine_readable, -1 when unknown)."""
+
+    name: str
+    keys: tuple[int, ...]
+    negated: bool = False
+
+
+@dataclass(frozen=True)
+class BoundTest:
+    """A range bound on a ``search_doc`` column; a missing value never passes."""
+
+    column: str
+    op: str
+    value: Any
+
+
 @dataclass
 class CompiledQuery:
     """``FROM … WHERE …`` over ``search_doc d`` (joined to ``search_fts f`` when the
-    text has a positive clause) and its parameters."""
+    text has a positive clause) and its parameters; the same conditions are also
+    kept as data (``tests``, ``bounds``, ``excluded``) for
+    :mod:`search.backends.sqlite.columns`, which checks them without SQL."""
 
     match: str | None = None
     where: list[str] = field(default_factory=list)
     params: list[Any] = field(default_factory=list)
+    tests: list[ValueTest] = field(default_factory=list)
+    bounds: list[BoundTest] = field(default_factory=list)
+    excluded: str | None = None  # the MATCH of a text with only excluded clauses
 
     @property
     def ranked(self) -> bool:
@@ -74,10 +98,13 @@ class CompiledQuery:
             return "0.0"
         return "-bm25(search_fts, " + ", ".join(str(w) for w in FTS_WEIGHTS) + ")"
 
-    def select_docs(self) -> tuple[str, list[Any]]:
-        """The doc numbers of every hit as one ``group_concat`` string (None if none)."""
-        from_where, params = self.from_where(doc_columns=False)
-        return f"SELECT group_concat({self.doc_sql}) FROM {from_where}", params
+    def select_text_docs(self) -> tuple[str, list[Any]]:
+        """The doc numbers of every document the positive text matches, as one
+        ``group_concat`` string (None if none): FTS5 alone, no other condition."""
+        return (
+            "SELECT group_concat(rowid) FROM search_fts WHERE search_fts MATCH ?",
+            [self.match],
+        )
 
     def select_page(self, limit: int, offset: int) -> tuple[str, list[Any]]:
         """``(doc, score)`` of one page of hits by relevance, ties by doc number (the
@@ -125,36 +152,42 @@ def compile_query(
             driver = min(candidates, key=lambda item: lookups.documents_with(*item))[0]
     # Only the driver's column may use its index; a unary + keeps SQLite from
     # choosing another (it cannot know which filter is the selective one).
-    for name, values in query.filters:
-        sql, params = _condition(name, values, lookups, use_index=name == driver)
-        out.where.append(sql)
-        out.params.extend(params)
-    for name, values in query.exclude:
-        sql, params = _condition(name, values, lookups, use_index=False)
-        out.where.append(f"NOT {sql}")
-        out.params.extend(params)
+    for negated, items in ((False, query.filters), (True, query.exclude)):
+        for name, values in items:
+            test = _value_test(name, values, lookups, negated)
+            out.tests.append(test)
+            sql = _condition(test, use_index=name == driver and not negated)
+            out.where.append(f"NOT {sql}" if negated else sql)
     plus = "+" if driver or out.match else ""
     for bound in query.resolve_ranges(now):
+        column = RANGE_COLUMNS[bound.field]
+        out.bounds.append(BoundTest(column, bound.op, bound.value))
         # A NULL column never satisfies a comparison: missing values never match.
-        out.where.append(f"{plus}d.{RANGE_COLUMNS[bound.field]} {_OPS[bound.op]} ?")
+        out.where.append(f"{plus}d.{column} {_OPS[bound.op]} ?")
         out.params.append(bound.value)
     return out
 
 
-def _condition(
-    name: str, values: tuple[Any, ...], lookups: Lookups, use_index: bool
-) -> tuple[str, list[Any]]:
-    """True when the row has any of ``values``; never NULL, so NOT works."""
-    column = f"d.{name}" if use_index else f"+d.{name}"
+def _value_test(
+    name: str, values: tuple[Any, ...], lookups: Lookups, negated: bool
+) -> ValueTest:
     if name == "machine_readable":
-        marks = ", ".join("?" for _ in values)
-        return f"(coalesce({column}, -1) IN ({marks}))", [1 if v else 0 for v in values]
-    codes = lookups.codes(name, values)
-    if not codes:
-        return "(0)", []  # no document has any of the values
-    # Codes are our own integers: written inline, a common tag held by thousands of
+        keys = tuple(sorted({1 if v else 0 for v in values}))
+    else:
+        keys = tuple(lookups.codes(name, values))
+    return ValueTest(name, keys, negated)
+
+
+def _condition(test: ValueTest, use_index: bool) -> str:
+    """True when the row has any of the test's keys; never NULL, so NOT works."""
+    column = f"d.{test.name}" if use_index else f"+d.{test.name}"
+    if not test.keys:
+        return "(0)"  # no document has any of the values
+    if test.name == "machine_readable":
+        column = f"coalesce({column}, -1)"
+    # Keys are our own integers: written inline, a common tag held by thousands of
     # distinct tag lists cannot run into SQLite's limit on bound parameters.
-    return f"({column} IN ({', '.join(str(int(code)) for code in codes)}))", []
+    return f"({column} IN ({', '.join(str(int(key)) for key in test.keys)}))"
 
 
 def text_match(text: TextQuery) -> str | None:
@@ -169,10 +202,10 @@ def text_match(text: TextQuery) -> str | None:
 def _compile_text(text: TextQuery, out: CompiledQuery) -> None:
     out.match = text_match(text)
     if out.match is None and text.negative:
-        negative = " OR ".join(_clause(c) for c in text.negative)
+        out.excluded = " OR ".join(_clause(c) for c in text.negative)
         # Nothing to rank by: every document except the excluded ones.
         out.where.append("d.doc NOT IN (SELECT rowid FROM search_fts WHERE search_fts MATCH ?)")
-        out.params.append(negative)
+        out.params.append(out.excluded)
 
 
 def _clause(clause: Clause) -> str:

@@ -1,0 +1,217 @@
+"""Columns of ``search_doc`` held in numpy arrays, and a query's filters checked on them.
+
+Reading one row per hit out of SQLite (a B-tree lookup and Python objects for every
+value) is what made large result sets slow: a common word matches a tenth of the
+catalog. Here each column a search needs is read once per index *generation* (the
+counter every write bumps), as one ``group_concat`` string, into an array indexed by
+doc number. A query then finds its text hits in FTS5 alone and checks its filters,
+exclusions and ranges on those arrays (:func:`passing`); facets and date/title pages
+are array operations over the hits too.
+
+The checks mean exactly what the SQL of :mod:`search.backends.sqlite.query` means
+(both are built from the same :class:`~search.backends.sqlite.query.CompiledQuery`):
+text columns compare as SQLite's BINARY collation does (code point order), integers
+exactly, and a missing value passes no bound.
+"""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+import threading
+from bisect import bisect_left, bisect_right
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import numpy as np
+import numpy.typing as npt
+
+from search.backends.sqlite.query import BoundTest, CompiledQuery, ValueTest
+
+Docs = npt.NDArray[np.int64]
+Keys = npt.NDArray[np.int32]
+Mask = npt.NDArray[np.bool_]
+T = TypeVar("T")
+
+# Range columns by storage class (see search.backends.sqlite.schema); the rest are REAL.
+TEXT_COLUMNS = frozenset({"created", "modified"})
+INTEGER_COLUMNS = frozenset({"record_count", "size"})
+_INT64 = (-(2**63), 2**63 - 1)
+
+
+def parse_ints(text: str | None) -> Docs:
+    """The integers of a ``group_concat`` (comma-separated; None when there were none).
+    One string is far cheaper to read out of SQLite than one row per integer."""
+    if not text:
+        return np.zeros(0, dtype=np.int64)
+    return np.fromstring(text, dtype=np.int64, sep=",")
+
+
+class Columns:
+    """The columns read so far for one generation of the index (thread-safe). Every
+    method takes a connection reading that generation's snapshot."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._known: dict[tuple[str, str], Any] = {}
+
+    def _get(self, kind: str, name: str, load: Callable[[], T]) -> T:
+        with self._lock:
+            known = self._known.get((kind, name))
+        if known is None:
+            known = load()
+            with self._lock:
+                self._known[(kind, name)] = known
+        return known  # type: ignore[no-any-return]
+
+    def present(self, conn: sqlite3.Connection) -> Mask:
+        """True at the doc number of every document."""
+
+        def load() -> Mask:
+            docs, last = conn.execute("SELECT group_concat(doc), max(doc) FROM search_doc").fetchone()
+            out = np.zeros((last or 0) + 1, dtype=np.bool_)
+            out[parse_ints(docs)] = True
+            return out
+
+        return self._get("present", "", load)
+
+    def keys(self, conn: sqlite3.Connection, name: str) -> Keys:
+        """Every document's code in field ``name``. machine_readable is shifted by
+        one: 0 when unknown, 1 for false, 2 for true."""
+        value = "coalesce(machine_readable + 1, 0)" if name == "machine_readable" else name
+        return self._get("keys", name, lambda: self._ints(conn, value, "search_doc"))
+
+    def positions(self, conn: sqlite3.Connection, order: str) -> Keys:
+        """Every document's position in ``order`` (an ORDER BY over ``search_doc d``)."""
+        table = f"(SELECT d.doc, row_number() OVER (ORDER BY {order}) AS position FROM search_doc d)"
+        return self._get("positions", order, lambda: self._ints(conn, "position", table))
+
+    def texts(self, conn: sqlite3.Connection, column: str) -> tuple[Keys, list[str]]:
+        """A text column as ranks into its sorted distinct values (rank 1 is the
+        first of them; 0 when missing), and those values."""
+
+        def load() -> tuple[Keys, list[str]]:
+            table = (
+                f"(SELECT doc, dense_rank() OVER (ORDER BY {column}) AS r FROM search_doc "
+                f"WHERE {column} IS NOT NULL)"
+            )
+            values = [
+                v
+                for (v,) in conn.execute(
+                    f"SELECT DISTINCT {column} FROM search_doc "
+                    f"WHERE {column} IS NOT NULL ORDER BY {column}"
+                )
+            ]
+            return self._ints(conn, "r", table), values
+
+        return self._get("texts", column, load)
+
+    def integers(self, conn: sqlite3.Connection, column: str) -> tuple[Docs, Mask]:
+        """An integer column and where it has a value."""
+
+        def load() -> tuple[Docs, Mask]:
+            size = len(self.present(conn))
+            docs, values = conn.execute(
+                f"SELECT group_concat(doc), group_concat({column}) FROM search_doc "
+                f"WHERE {column} IS NOT NULL"
+            ).fetchone()
+            out, has = np.zeros(size, dtype=np.int64), np.zeros(size, dtype=np.bool_)
+            at = parse_ints(docs)
+            out[at], has[at] = parse_ints(values), True
+            return out, has
+
+        return self._get("integers", column, load)
+
+    def reals(self, conn: sqlite3.Connection, column: str) -> npt.NDArray[np.float64]:
+        """A REAL column, NaN where missing (NaN passes no comparison). Read row by
+        row: the text form of a float may not give back the same float."""
+
+        def load() -> npt.NDArray[np.float64]:
+            out = np.full(len(self.present(conn)), np.nan)
+            rows = conn.execute(
+                f"SELECT doc, {column} FROM search_doc WHERE {column} IS NOT NULL"
+            ).fetchall()
+            if rows:
+                docs, values = zip(*rows)
+                out[np.array(docs, dtype=np.int64)] = np.array(values, dtype=np.float64)
+            return out
+
+        return self._get("reals", column, load)
+
+    def _ints(self, conn: sqlite3.Connection, value: str, table: str) -> Keys:
+        # Doc numbers and values come from one scan, so they pair up in whatever
+        # order the planner reads them (a covering index is not in doc order).
+        docs, values = conn.execute(
+            f"SELECT group_concat(doc), group_concat({value}) FROM {table}"
+        ).fetchone()
+        out = np.zeros(len(self.present(conn)), dtype=np.int32)
+        out[parse_ints(docs)] = parse_ints(values)
+        return out
+
+
+def passing(
+    columns: Columns, conn: sqlite3.Connection, compiled: CompiledQuery, docs: Docs | None
+) -> Docs:
+    """The documents among ``docs`` (every document when None) that pass the query's
+    filters, exclusions, ranges and excluded text."""
+    present = columns.present(conn)
+    if docs is None:
+        docs = np.flatnonzero(present)
+    else:
+        docs = docs[present[docs]]
+    for test in compiled.tests:
+        docs = docs[_values(columns, conn, test, docs) != test.negated]
+    for bound in compiled.bounds:
+        docs = docs[_bound(columns, conn, bound, docs)]
+    if compiled.excluded is not None:
+        excluded = parse_ints(
+            conn.execute(
+                "SELECT group_concat(rowid) FROM search_fts WHERE search_fts MATCH ?",
+                (compiled.excluded,),
+            ).fetchone()[0]
+        )
+        docs = docs[~np.isin(docs, excluded)]
+    return docs
+
+
+def _values(columns: Columns, conn: sqlite3.Connection, test: ValueTest, docs: Docs) -> Mask:
+    keys = columns.keys(conn, test.name)[docs]
+    wanted = [key + 1 for key in test.keys] if test.name == "machine_readable" else test.keys
+    if not wanted:
+        return np.zeros(len(docs), dtype=np.bool_)
+    table = np.zeros(max(int(keys.max(initial=0)), max(wanted)) + 1, dtype=np.bool_)
+    table[list(wanted)] = True
+    return table[keys]
+
+
+def _bound(columns: Columns, conn: sqlite3.Connection, bound: BoundTest, docs: Docs) -> Mask:
+    op, value = bound.op, bound.value
+    if bound.column in TEXT_COLUMNS:
+        ranks, values = columns.texts(conn, bound.column)
+        at = ranks[docs]
+        if op in ("gte", "gt"):
+            cut = bisect_left(values, value) if op == "gte" else bisect_right(values, value)
+            return at > cut
+        cut = bisect_left(values, value) if op == "lt" else bisect_right(values, value)
+        return (at > 0) & (at <= cut)
+    if bound.column in INTEGER_COLUMNS:
+        numbers, has = columns.integers(conn, bound.column)
+        return has[docs] & _compare(numbers[docs], op, _integer_bound(op, value))
+    return _compare(columns.reals(conn, bound.column)[docs], op, value)
+
+
+def _integer_bound(op: str, value: int | float) -> int:
+    """An integer bound that integers pass exactly when they pass ``value``."""
+    if isinstance(value, float):
+        value = math.ceil(value) if op in ("gte", "lt") else math.floor(value)
+    return min(max(int(value), _INT64[0]), _INT64[1])
+
+
+def _compare(values: npt.NDArray[Any], op: str, bound: Any) -> Mask:
+    if op == "gte":
+        return values >= bound  # type: ignore[no-any-return]
+    if op == "gt":
+        return values > bound  # type: ignore[no-any-return]
+    if op == "lte":
+        return values <= bound  # type: ignore[no-any-return]
+    return values < bound  # type: ignore[no-any-return]
