@@ -132,7 +132,7 @@ class Columns:
                 f"SELECT doc, {column} FROM search_doc WHERE {column} IS NOT NULL"
             ).fetchall()
             if rows:
-                docs, values = zip(*rows)
+                docs, values = zip(*rows, strict=True)
                 out[np.array(docs, dtype=np.int64)] = np.array(values, dtype=np.float64)
             return out
 

@@ -131,7 +131,7 @@ class View:
         for name in facets:
             tally = np.bincount(self.cache.columns.keys(self.conn, name)[docs])
             found = np.flatnonzero(tally)
-            by_key = dict(zip(found.tolist(), tally[found].tolist()))
+            by_key = dict(zip(found.tolist(), tally[found].tolist(), strict=True))
             if name == "machine_readable":  # keys are shifted by one (see Columns.keys)
                 by_key = {key - 1: n for key, n in by_key.items() if key}
             out[name] = top(self._named(name, by_key), size)
