@@ -52,19 +52,13 @@ BATCH_SIZE = 5000
 MATCH_CHUNK = 500
 
 # Sort orders: missing dates last both ways, ties by id (so every backend pages the
-# same way). The first form serves match-all from the indexes; the second sorts the
-# hits of a query. Relevance ties keep FTS5's order (by doc number).
+# same way). This form serves match-all from the indexes; the hits of a query are
+# sorted by columns.SORTS. Relevance ties keep FTS5's order (by doc number).
 _ORDER_SQL = {
     "modified": "d.modified, d.id",
     "-modified": "d.modified DESC, d.id DESC",
     "title": "d.title_key, d.id",
 }
-_HIT_ORDER = {
-    "modified": "coalesce(d.modified, '~'), d.id",
-    "-modified": "coalesce(d.modified, '') DESC, d.id DESC",
-    "title": "d.title_key, d.id",
-}
-
 
 def sqlite_path(url: str) -> str:
     """The database path of a ``sqlite:///…`` URL (or a plain path); '' for in-memory."""
@@ -336,7 +330,7 @@ class SqliteSearchBackend(BaseSearchBackend):
             if sort == "relevance":
                 page = view.conn.execute(*compiled.select_page(limit, offset)).fetchall()
             else:
-                first = view.first(docs, _HIT_ORDER[sort], limit, offset)
+                first = view.first(docs, sort, limit, offset)
                 page = [(doc, 0.0) for doc in first.tolist()]
         return len(docs), page, view.count_docs(docs, facets, facet_size)
 

@@ -33,6 +33,14 @@ Keys = npt.NDArray[np.int32]
 Mask = npt.NDArray[np.bool_]
 T = TypeVar("T")
 
+# Sort orders of hits: the text column, the stand-in that a missing value sorts as,
+# and whether descending; ties by id in the same direction. As SQL: ORDER BY
+# coalesce(column, stand-in) [DESC], id [DESC].
+SORTS: dict[str, tuple[str, str | None, bool]] = {
+    "modified": ("modified", "~", False),
+    "-modified": ("modified", "", True),
+    "title": ("title_key", None, False),
+}
 # Range columns by storage class (see search.backends.sqlite.schema); the rest are REAL.
 TEXT_COLUMNS = frozenset({"created", "modified"})
 INTEGER_COLUMNS = frozenset({"record_count", "size"})
@@ -81,28 +89,61 @@ class Columns:
         value = "coalesce(machine_readable + 1, 0)" if name == "machine_readable" else name
         return self._get("keys", name, lambda: self._ints(conn, value, "search_doc"))
 
-    def positions(self, conn: sqlite3.Connection, order: str) -> Keys:
-        """Every document's position in ``order`` (an ORDER BY over ``search_doc d``)."""
-        table = f"(SELECT d.doc, row_number() OVER (ORDER BY {order}) AS position FROM search_doc d)"
-        return self._get("positions", order, lambda: self._ints(conn, "position", table))
+    def ids(self, conn: sqlite3.Connection) -> Keys:
+        """Every document's position in id order (a walk of the id index)."""
+
+        def load() -> Keys:
+            ordered = np.fromiter(
+                (doc for (doc,) in conn.execute("SELECT doc FROM search_doc ORDER BY id")),
+                dtype=np.int64,
+            )
+            out = np.zeros(len(self.present(conn)), dtype=np.int32)
+            out[ordered] = np.arange(1, len(ordered) + 1, dtype=np.int32)
+            return out
+
+        return self._get("ids", "", load)
+
+    def positions(self, conn: sqlite3.Connection, sort: str) -> Keys:
+        """Every document's position in sort order ``sort`` (see :data:`SORTS`),
+        from the ranks of its text column and of ids: no sort in SQLite."""
+
+        def load() -> Keys:
+            column, missing, descending = SORTS[sort]
+            ranks, values = self.texts(conn, column)
+            keys = ranks.astype(np.int64) * 2
+            if missing is not None:
+                # Where the stand-in value of a missing one falls among the values:
+                # tied with it if present, else just before the next one.
+                at = bisect_left(values, missing)
+                tied = at < len(values) and values[at] == missing
+                keys[ranks == 0] = 2 * at + (2 if tied else 1)
+            docs = np.flatnonzero(self.present(conn))
+            order = np.lexsort((self.ids(conn)[docs], keys[docs]))
+            if descending:
+                order = order[::-1]
+            out = np.zeros(len(self.present(conn)), dtype=np.int32)
+            out[docs[order]] = np.arange(1, len(docs) + 1, dtype=np.int32)
+            return out
+
+        return self._get("positions", sort, load)
 
     def texts(self, conn: sqlite3.Connection, column: str) -> tuple[Keys, list[str]]:
         """A text column as ranks into its sorted distinct values (rank 1 is the
-        first of them; 0 when missing), and those values."""
+        first of them; 0 when missing), and those values. SQLite sorts them (BINARY:
+        code point order, as Python compares strings)."""
 
         def load() -> tuple[Keys, list[str]]:
-            table = (
-                f"(SELECT doc, dense_rank() OVER (ORDER BY {column}) AS r FROM search_doc "
-                f"WHERE {column} IS NOT NULL)"
-            )
-            values = [
-                v
-                for (v,) in conn.execute(
-                    f"SELECT DISTINCT {column} FROM search_doc "
-                    f"WHERE {column} IS NOT NULL ORDER BY {column}"
-                )
-            ]
-            return self._ints(conn, "r", table), values
+            rows = conn.execute(
+                f"SELECT doc, {column} FROM search_doc WHERE {column} IS NOT NULL "
+                f"ORDER BY {column}"
+            ).fetchall()
+            docs = np.fromiter((doc for doc, _ in rows), dtype=np.int64, count=len(rows))
+            starts = [i for i in range(len(rows)) if i == 0 or rows[i][1] != rows[i - 1][1]]
+            step = np.zeros(len(rows), dtype=np.int32)
+            step[starts] = 1
+            out = np.zeros(len(self.present(conn)), dtype=np.int32)
+            out[docs] = np.cumsum(step, dtype=np.int32)
+            return out, [rows[i][1] for i in starts]
 
         return self._get("texts", column, load)
 

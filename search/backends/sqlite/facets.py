@@ -137,10 +137,10 @@ class View:
             out[name] = top(self._named(name, by_key), size)
         return out
 
-    def first(self, docs: Docs, order: str, limit: int, offset: int) -> Docs:
-        """The page ``[offset, offset + limit)`` of ``docs`` sorted by ``order`` (an
-        ORDER BY over ``search_doc d`` that ties nothing)."""
-        keys = self.cache.columns.positions(self.conn, order)[docs]
+    def first(self, docs: Docs, sort: str, limit: int, offset: int) -> Docs:
+        """The page ``[offset, offset + limit)`` of ``docs`` in sort order ``sort``
+        (see :data:`search.backends.sqlite.columns.SORTS`)."""
+        keys = self.cache.columns.positions(self.conn, sort)[docs]
         wanted = offset + limit
         if wanted < len(keys):
             chosen = np.argpartition(keys, wanted - 1)[:wanted]
