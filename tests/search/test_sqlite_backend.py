@@ -199,6 +199,19 @@ def test_searches_agree_with_the_reference_at_the_edges(
     )
 
 
+def test_filters_keep_the_relevance_order_of_the_text(
+    loaded: SqliteSearchBackend, documents: list[dict[str, Any]]
+) -> None:
+    text = {"text": "交通 | 数据"}
+    query = {**text, "filters": {"open_type": ["conditional"]}}
+    want = set(expected_ids(query, documents))
+    assert 0 < len(want) < len(expected_ids(text, documents))
+    ranked = [(h.id, h.score) for h in search(loaded, text, limit=len(documents)).hits]
+    for offset in (0, 3):
+        page = search(loaded, query, limit=5, offset=offset).hits
+        assert [(h.id, h.score) for h in page] == [r for r in ranked if r[0] in want][offset:offset + 5]
+
+
 def test_a_write_is_seen_by_the_next_search(
     loaded: SqliteSearchBackend, documents: list[dict[str, Any]]
 ) -> None:

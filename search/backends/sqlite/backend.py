@@ -317,8 +317,8 @@ class SqliteSearchBackend(BaseSearchBackend):
     ) -> tuple[int, list[tuple[int, float]], FacetCounts]:
         """The hits' doc numbers (the text's in FTS5, then the filters checked on
         columns), hence the total and facets. The page by relevance comes from a
-        second statement that sorts with a LIMIT (scores are computed there only);
-        any other order, from the hits' positions in that order."""
+        second FTS5 statement that sorts with a LIMIT (scores are computed there only,
+        for the hits only); any other order, from the hits' positions in that order."""
         matched = None
         if compiled.match is not None:
             matched = parse_ints(view.conn.execute(*compiled.select_text_docs()).fetchone()[0])
@@ -328,7 +328,13 @@ class SqliteSearchBackend(BaseSearchBackend):
             if sort == "relevance" and not compiled.ranked:
                 sort = "-modified"
             if sort == "relevance":
-                page = view.conn.execute(*compiled.select_page(limit, offset)).fetchall()
+                among = None
+                if matched is not None and len(docs) < len(matched):
+                    among = "search_hit"  # the filters dropped some: rank the hits only
+                    view.conn.create_function(
+                        among, 1, view.membership(docs).__getitem__, deterministic=True
+                    )
+                page = view.conn.execute(*compiled.select_page(limit, offset, among)).fetchall()
             else:
                 first = view.first(docs, sort, limit, offset)
                 page = [(doc, 0.0) for doc in first.tolist()]

@@ -149,6 +149,13 @@ class View:
             chosen = np.argsort(keys)
         return docs[chosen[offset:wanted]]
 
+    def membership(self, docs: Docs) -> bytes:
+        """One byte per doc number, 1 for the documents in ``docs``: SQLite asks it
+        per row through ``bytes.__getitem__``, with no Python frame."""
+        mask = np.zeros(len(self.cache.columns.present(self.conn)), dtype=np.uint8)
+        mask[docs] = 1
+        return mask.tobytes()
+
     def passing(self, compiled: CompiledQuery, docs: Docs | None) -> Docs:
         """The documents among ``docs`` (every one when None) that pass the filters
         of ``compiled`` (see :func:`search.backends.sqlite.columns.passing`)."""

@@ -72,16 +72,7 @@ class CompiledQuery:
         """True when hits have a text relevance score."""
         return self.match is not None
 
-    @property
-    def doc_sql(self) -> str:
-        """The doc number of a hit (in either form of :meth:`from_where`)."""
-        return "d.doc" if self.match is None else "f.rowid"
-
-    def from_where(self, *, doc_columns: bool = True) -> tuple[str, list[Any]]:
-        """``FROM … WHERE …``; without ``doc_columns`` (only :attr:`doc_sql` and
-        :meth:`score_sql` are read), a text with no other condition reads FTS5 alone."""
-        if self.match is not None and not self.where and not doc_columns:
-            return "search_fts f WHERE search_fts MATCH ?", [self.match]
+    def from_where(self) -> tuple[str, list[Any]]:
         conditions = " AND ".join(self.where) if self.where else "1"
         if self.match is None:
             return f"search_doc d WHERE {conditions}", list(self.params)
@@ -106,15 +97,17 @@ class CompiledQuery:
             [self.match],
         )
 
-    def select_page(self, limit: int, offset: int) -> tuple[str, list[Any]]:
-        """``(doc, score)`` of one page of hits by relevance, ties by doc number (the
-        order FTS5 returns them in). SQLite keeps only ``offset + limit`` rows while
-        it sorts."""
-        from_where, params = self.from_where(doc_columns=False)
+    def select_page(self, limit: int, offset: int, among: str | None = None) -> tuple[str, list[Any]]:
+        """``(doc, score)`` of one page of the text's matches by relevance, ties by doc
+        number (the order FTS5 returns them in); with ``among``, only those for which
+        that SQL function of the doc number is true (the hits, as
+        :mod:`search.backends.sqlite.columns` found them), so no row of ``search_doc``
+        is read. SQLite keeps only ``offset + limit`` rows while it sorts."""
+        keep = f" AND {among}(f.rowid)" if among else ""
         return (
-            f"SELECT {self.doc_sql}, {self.score_sql()} FROM {from_where} "
-            "ORDER BY 2 DESC, 1 LIMIT ? OFFSET ?",
-            [*params, limit, offset],
+            f"SELECT f.rowid, {self.score_sql()} FROM search_fts f "
+            f"WHERE search_fts MATCH ?{keep} ORDER BY 2 DESC, 1 LIMIT ? OFFSET ?",
+            [self.match, limit, offset],
         )
 
     def select_among(self, ids: list[str]) -> tuple[str, list[Any]]:
