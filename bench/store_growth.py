@@ -34,13 +34,14 @@ def _catalog_entries() -> list[dict[str, Any]]:
     """Real dataset summaries (as diff documents list them) from the bundled sample."""
     from search.mapping import load_mapping
     from search.normalise import normalise_record
+    from search.regions import portal_path
     from tests.helpers import sample_records
 
     mapping = load_mapping(None)
     entries = []
     for n, record in enumerate(sample_records()):
         try:
-            doc = normalise_record(mapping.apply(record), default_region="杭州市")
+            doc = normalise_record(mapping.apply(record), portal_path("zhejiang_hangzhou"))
         except Exception:  # noqa: BLE001 - a record the harvester would quarantine
             continue
         entries.append({"id": f"hz:{n}", **{k: doc.get(k) for k in (

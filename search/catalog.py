@@ -6,7 +6,8 @@ A snapshot is the complete list of a source's datasets at one moment, so:
 - one whose content hash changed gets a new version (or points back at an earlier
   version with that content: versions are unique per content);
 - one whose content is unchanged is left alone except ``last_seen_at`` (and its
-  quality, when timeliness moved with the clock);
+  quality, when timeliness moved with the clock, and its region path, when the
+  hierarchy placed its region elsewhere);
 - a live dataset of the source missing from the snapshot is tombstoned
   (``deleted_at``); a tombstoned one that reappears is restored and counted as new.
 
@@ -52,7 +53,7 @@ class ApplyResult:
     index_failures: list[tuple[str, str]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     # What scenes need to look at: datasets new/changed/restored (and unchanged ones whose
-    # quality moved: a scene can filter on it), and those tombstoned.
+    # quality or region path moved: a scene can filter on them), and those tombstoned.
     changed_ids: list[str] = field(default_factory=list)
     removed_ids: list[str] = field(default_factory=list)
 
@@ -125,14 +126,15 @@ class _Known:
     quality: dict[str, Any]
     deleted_at: datetime | None
     version_id: int | None
+    region_path: list[Any]
 
 
 def _known(session: Session, source: str) -> dict[str, _Known]:
     rows = session.execute(
         select(Dataset.id, Dataset.content_hash, Dataset.quality, Dataset.deleted_at,
-               Dataset.current_version_id).where(Dataset.source == source)
+               Dataset.current_version_id, Dataset.region_path).where(Dataset.source == source)
     )
-    return {r[0]: _Known(r[1], r[2] or {}, r[3], r[4]) for r in rows}
+    return {r[0]: _Known(r[1], r[2] or {}, r[3], r[4], r[5] or []) for r in rows}
 
 
 def _existing_versions(session: Session, wanted: dict[str, str]) -> dict[str, int]:
@@ -218,14 +220,15 @@ def _plan_batch(source: str, batch: Sequence[Entry], known: dict[str, _Known], h
         if old is not None and old.quality.get("accuracy") is not None:
             quality["accuracy"] = old.quality["accuracy"]  # users' reports outlive harvests
         doc["quality"] = quality
+        path = doc["region_path"] = list(doc.get("region_path") or ())
         version = {"dataset_id": dataset_id, "content_hash": digest, "content": content,
                    "quality": quality, "seen_at": now, "harvest_id": harvest_id}
         if old is None:
             result.new += 1
             result.changed_ids.append(dataset_id)
             row = {"id": dataset_id, "source": source, "native_id": native_id, **content,
-                   "quality": quality, "content_hash": digest, "current_version_id": None,
-                   "first_seen_at": now, "last_seen_at": now, "last_changed_at": now,
+                   "region_path": path, "quality": quality, "content_hash": digest,
+                   "current_version_id": None, "first_seen_at": now, "last_seen_at": now, "last_changed_at": now,
                    "deleted_at": None}
             plan.new_rows.append(row)
             plan.versions[dataset_id] = version
@@ -236,24 +239,24 @@ def _plan_batch(source: str, batch: Sequence[Entry], known: dict[str, _Known], h
             result.new += restored
             result.changed += not restored
             result.changed_ids.append(dataset_id)
-            row = {"id": dataset_id, "native_id": native_id, **content, "quality": quality,
-                   "content_hash": digest, "current_version_id": old.version_id,
+            row = {"id": dataset_id, "native_id": native_id, **content, "region_path": path,
+                   "quality": quality, "content_hash": digest, "current_version_id": old.version_id,
                    "last_changed_at": now, "deleted_at": None}
             plan.updates.append(row)
             if old.content_hash != digest:
                 plan.versions[dataset_id] = version
                 plan.awaiting[dataset_id] = row
                 plan.texts[dataset_id] = text
-        elif quality != old.quality:
+        elif quality != old.quality or path != old.region_path:
             result.unchanged += 1
-            result.quality_updated += 1
+            result.quality_updated += quality != old.quality
             result.changed_ids.append(dataset_id)
-            plan.updates.append({"id": dataset_id, "quality": quality})
+            plan.updates.append({"id": dataset_id, "quality": quality, "region_path": path})
         else:
             result.unchanged += 1
             continue
         plan.documents.append(_document(dataset_id, source, doc))
-        known[dataset_id] = _Known(digest, quality, None, old.version_id if old else None)
+        known[dataset_id] = _Known(digest, quality, None, old.version_id if old else None, path)
     return plan
 
 

@@ -137,7 +137,8 @@ def reindex_command(progress: bool | None, as_json: bool) -> None:
     show_progress = sys.stderr.isatty() if progress is None else progress
     report = reindex_all(progress=show_progress)
     emit(report, as_json, lambda d: click.echo(
-        f"reindexed {d['indexed']} datasets ({len(d['failed'])} failed) in {d['seconds']:.1f}s"))
+        f"reindexed {d['indexed']} datasets ({len(d['failed'])} failed, "
+        f"{d['region_paths']} region paths placed anew) in {d['seconds']:.1f}s"))
 
 
 def register(group: click.Group) -> None:

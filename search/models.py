@@ -19,6 +19,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from config.extensions import NEVER_REUSE_IDS, Base
+from search import regions
 
 # Dataset fields that describe the dataset (as opposed to harvest bookkeeping).
 # They are what a version hashes, what scenes can track, and what diffs compare.
@@ -44,6 +45,9 @@ class Dataset(Base):
     description: Mapped[str] = mapped_column(Text, default="")
     publisher: Mapped[str] = mapped_column(String(512), default="")
     region: Mapped[str] = mapped_column(String(256), default="")
+    # Where ``region`` sits (province → city → district, search.regions): derived at
+    # harvest from the region and the portal, so not content (not hashed, not diffed).
+    region_path: Mapped[list[Any]] = mapped_column(default=list)
     themes: Mapped[list[Any]] = mapped_column(default=list)
     tags: Mapped[list[Any]] = mapped_column(default=list)
     formats: Mapped[list[Any]] = mapped_column(default=list)
@@ -73,8 +77,10 @@ class Dataset(Base):
         return {name: getattr(self, name) for name in CONTENT_FIELDS}
 
     def to_document(self) -> dict[str, Any]:
-        """The search document both backends index."""
+        """The search document every backend indexes. A dataset stored before region
+        paths existed is placed by its region's name alone until reindexed."""
         doc = {"id": self.id, "source": self.source, **self.content(), "quality": dict(self.quality or {})}
+        doc["region_path"] = list(self.region_path or regions.region_path(self.region or ""))
         doc["size"] = sum(int(r.get("size") or 0) for r in (self.resources or [])) or None
         return doc
 

@@ -13,12 +13,12 @@ import html
 import json
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from search import vocabulary
+from search import regions, vocabulary
 
 PUBLISHER_MAX = 512
 REGION_MAX = 256
@@ -325,8 +325,12 @@ def _resources(candidates: list[Any]) -> list[dict[str, Any]]:
 
 # --- the record --------------------------------------------------------------------
 
-def normalise_record(mapped: dict[str, list[Any]], default_region: str = "") -> dict[str, Any]:
-    """The dataset fields (and ``native_id``) for one mapped record."""
+def normalise_record(mapped: dict[str, list[Any]], portal: Sequence[str] = ()) -> dict[str, Any]:
+    """The dataset fields (and ``native_id``) for one mapped record.
+
+    ``portal`` is the path of the portal's place (:func:`search.regions.portal_path`):
+    the region of a record that names none, and where a named one is placed
+    (``region_path``)."""
     get = mapped.get
     title = strip_html(_first_text(get("title", ())))  # type: ignore[arg-type]
     if not title:
@@ -348,13 +352,15 @@ def normalise_record(mapped: dict[str, list[Any]], default_region: str = "") -> 
         if text and not _URL.match(text):
             region = text
             break
+    region = _clip(region or (portal[-1] if portal else ""), REGION_MAX)
     native = _first_text(get("native_id") or [])
     return {
         "native_id": native or None,
         "title": title,
         "description": strip_html(_first_text(get("description") or [])),
         "publisher": _clip(_first_text(get("publisher") or []), PUBLISHER_MAX),
-        "region": _clip(region or default_region, REGION_MAX),
+        "region": region,
+        "region_path": list(regions.region_path(region, portal)),
         "themes": _union(get("themes") or [], split_list),
         "tags": _union(get("tags") or [], split_tags),
         "formats": formats,

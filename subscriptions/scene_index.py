@@ -27,6 +27,7 @@ from typing import Any
 
 from search.query import DATE_RANGE_FIELDS, ResolvedBound, SceneQuery
 from search.query_values import normalise_datetime
+from search.regions import document_regions
 from search.text import TEXT_FIELDS, tokens
 
 # Filter fields worth anchoring on, most selective first (open_type and friends have
@@ -35,7 +36,8 @@ ANCHOR_FIELDS: tuple[str, ...] = (
     "source", "publisher", "region", "tags", "themes", "license", "formats",
     "update_frequency", "open_type",
 )
-LIST_FIELDS: frozenset[str] = frozenset(("themes", "tags", "formats"))
+# region: every level of the region path (search.regions), as the backends store it.
+LIST_FIELDS: frozenset[str] = frozenset(("region", "themes", "tags", "formats"))
 _SEP = "\x1f"
 
 Key = tuple[str, ...]  # ("t", token) or ("v", field, value)
@@ -50,7 +52,7 @@ def document_values(document: Mapping[str, Any]) -> dict[str, set[Any]]:
     """The filter values of a search document, normalised as the backends store them."""
     values: dict[str, set[Any]] = {}
     for name in ANCHOR_FIELDS:
-        raw = document.get(name)
+        raw = document_regions(document) if name == "region" else document.get(name)
         if name in LIST_FIELDS:
             items = [raw] if isinstance(raw, str) else raw if isinstance(raw, (list, tuple)) else []
             found = {v for v in map(_value, items) if v}

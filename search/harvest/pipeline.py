@@ -48,7 +48,7 @@ from search.harvest.portal_xlsx import read_xlsx
 from search.harvest.records import HarvestError, SourceRecord
 from search.mapping import FieldMapping, MappingError, load_mapping
 from search.normalise import RecordError, normalise_record
-from search.regions import region_from_name
+from search.regions import Path, portal_of
 
 SOURCE_NAME = re.compile(r"^[^\s:]{1,128}$")
 
@@ -162,7 +162,7 @@ def _read_snapshot(snapshot: Snapshot, location: str, fmt: str) -> tuple[list[So
         raise HarvestError(f"cannot read {location}: {describe_read_error(exc)}") from None
 
 
-def _prepare(records: list[SourceRecord], mapping: FieldMapping, region: str, now: datetime,
+def _prepare(records: list[SourceRecord], mapping: FieldMapping, portal: Path, now: datetime,
              bar: Any) -> tuple[list[Prepared], list[tuple[SourceRecord, str]]]:
     prepared: list[Prepared] = []
     rejected: list[tuple[SourceRecord, str]] = []
@@ -184,7 +184,7 @@ def _prepare(records: list[SourceRecord], mapping: FieldMapping, region: str, no
                 rejected.append((record, reason))
                 continue
         try:
-            doc = normalise_record(mapped, default_region=region)
+            doc = normalise_record(mapped, portal)
         except RecordError as exc:
             rejected.append((record, str(exc)))
             continue
@@ -287,8 +287,7 @@ def _run(source: str, location: str, fmt: str, mapping_path: str | None, progres
         summary.seen = len(records)
         bar.reset(total=len(records) * 2)
         bar.set_description(f"{source}: normalise")
-        region = region_from_name(location) or region_from_name(source)
-        prepared, rejected = _prepare(records, mapping, region, now, bar)
+        prepared, rejected = _prepare(records, mapping, portal_of(source, location), now, bar)
         kept, duplicates = assign_ids(source, prepared)
         rejected.extend(duplicates)
         del records, prepared  # the raw records are not needed past this point

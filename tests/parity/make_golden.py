@@ -106,8 +106,11 @@ def load_catalog(path: Path = CATALOG) -> list[dict[str, Any]]:
 
 def filter_values(document: dict[str, Any], name: str) -> set[str]:
     """The values a filter on ``name`` compares with: stripped non-empty strings
-    (``formats`` lower-cased), booleans as ``true``/``false``."""
+    (``formats`` lower-cased, ``region`` every level of the region path: province,
+    city, district), booleans as ``true``/``false``."""
     raw = document.get(name)
+    if name == "region" and document.get("region_path"):
+        raw = document["region_path"]
     if name == "machine_readable":
         return {"true" if raw else "false"} if isinstance(raw, bool) else set()
     values = raw if isinstance(raw, list) else [raw]

@@ -21,7 +21,7 @@ from search.normalise import (
     split_tags,
 )
 from search.quality import KEY_FIELDS, assess, completeness, timeliness
-from search.regions import region_from_name
+from search.regions import portal_path, region_from_name
 from tests.search.conftest import fixture_records
 
 # --- open type -------------------------------------------------------------------
@@ -180,7 +180,7 @@ def test_region_from_file_name(name: str, expected: str) -> None:
 def test_sichuan_aba_record_with_english_keys() -> None:
     mapping = load_mapping()
     raw = fixture_records("sichuan_aba.json")[0]
-    doc = normalise_record(mapping.apply(raw), default_region="阿坝藏族羌族自治州")
+    doc = normalise_record(mapping.apply(raw), portal_path("sichuan_aba.json.gz"))
     assert doc["title"] == raw["subjectBaseName"]
     assert doc["publisher"] == raw["orgName"]
     assert doc["formats"] == ["xls", "xml", "json", "csv"]
@@ -189,16 +189,21 @@ def test_sichuan_aba_record_with_english_keys() -> None:
     assert doc["record_count"] == raw["dataNumSum"]
     assert doc["created"] == raw["releaseTime"].replace(" ", "T")
     assert doc["region"] == "阿坝藏族羌族自治州"
+    assert doc["region_path"] == ["四川省", "阿坝藏族羌族自治州"]
     assert doc["landing_page"] == raw["详情页网址"]
     assert doc["tags"] == []  # its label is always the placeholder 暂无
 
 
 def test_a_district_column_wins_over_the_file_region() -> None:
     mapping = load_mapping()
-    doc = normalise_record(mapping.apply({"资源名称": "公交线路", "所属区县": "西湖区"}), default_region="杭州市")
+    hangzhou = portal_path("zhejiang_hangzhou.json.gz")
+    doc = normalise_record(mapping.apply({"资源名称": "公交线路", "所属区县": "西湖区"}), hangzhou)
     assert doc["region"] == "西湖区"
-    doc = normalise_record(mapping.apply({"资源名称": "公交线路"}), default_region="杭州市")
+    # 西湖区 is also a district of Nanchang: the portal places it.
+    assert doc["region_path"] == ["浙江省", "杭州市", "西湖区"]
+    doc = normalise_record(mapping.apply({"资源名称": "公交线路"}), hangzhou)
     assert doc["region"] == "杭州市"
+    assert doc["region_path"] == ["浙江省", "杭州市"]
 
 
 def test_traditional_chinese_record() -> None:

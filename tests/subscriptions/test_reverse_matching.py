@@ -31,7 +31,9 @@ from tests.helpers import sample_records, write_snapshot
 T0 = datetime(2023, 7, 1, 8, 0, tzinfo=UTC)
 RECORDS = sample_records()
 KEPT, SPARE = RECORDS[:1100], RECORDS[1100:]
-TITLE, PUBLISHER, MODIFIED = "资源名称", "发布部门", "更新时间"
+TITLE, PUBLISHER, MODIFIED, REGION = "资源名称", "发布部门", "更新时间", "所属区县"
+# A province, the portal's city and districts: a region filter matches any level.
+REGIONS = ["浙江省", "杭州市", "西湖区", "拱墅区", "桐庐县", "滨江区"]
 
 
 def _vocabulary() -> dict[str, list[str]]:
@@ -73,6 +75,8 @@ def scene_queries(draw: st.DrawFn) -> dict[str, Any]:
         filters["publisher"] = draw(st.lists(publishers, min_size=1, max_size=3))
     if draw(st.integers(0, 3)) == 0:
         filters["open_type"] = [draw(st.sampled_from(["unconditional", "conditional"]))]
+    if draw(st.integers(0, 3)) == 0:
+        filters["region"] = draw(st.lists(st.sampled_from(REGIONS), min_size=1, max_size=2))
     if filters:
         query["filters"] = filters
     if draw(st.integers(0, 4)) == 0:
@@ -94,10 +98,11 @@ def scene_queries(draw: st.DrawFn) -> dict[str, Any]:
 def changes(draw: st.DrawFn) -> list[tuple[str, int, str]]:
     ops = []
     for _ in range(draw(st.integers(1, 25))):
-        op = draw(st.sampled_from(["retitle", "republish", "redate", "drop", "add"]))
+        op = draw(st.sampled_from(["retitle", "republish", "redate", "reregion", "drop", "add"]))
         position = draw(st.integers(0, len(KEPT) - 1))
         value = {"retitle": draw(words), "republish": draw(publishers),
                  "redate": f"2023-0{draw(st.integers(1, 6))}-{draw(st.integers(10, 28))}",
+                 "reregion": draw(st.sampled_from(REGIONS[1:])),
                  "drop": "", "add": str(draw(st.integers(0, len(SPARE) - 1)))}[op]
         ops.append((op, position, value))
     return ops
@@ -115,6 +120,8 @@ def _apply(records: list[dict[str, Any]], ops: list[tuple[str, int, str]]) -> li
             record[PUBLISHER] = value
         elif op == "redate":
             record[MODIFIED] = value
+        elif op == "reregion":
+            record[REGION] = value
         elif op == "drop":
             dropped.add(position)
         else:
@@ -146,7 +153,9 @@ def _members(scene_id: int) -> set[str]:
 
 def test_reverse_matching_equals_full_recompute(app, tmp_path: Path) -> None:
     state: dict[str, Any] = {"records": list(KEPT), "step": 0}
-    run_harvest("hz", write_snapshot(tmp_path / "s0.json", state["records"]), fmt="portal-json", now=T0)
+    # Named as the Hangzhou portal's export: its districts are placed in 浙江省 / 杭州市.
+    run_harvest("hz", write_snapshot(tmp_path / "s0_zhejiang_hangzhou.json", state["records"]),
+                fmt="portal-json", now=T0)
 
     @hsettings(max_examples=12, deadline=None, derandomize=True,
                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -166,7 +175,8 @@ def test_reverse_matching_equals_full_recompute(app, tmp_path: Path) -> None:
 
         state["records"] = _apply(state["records"], ops)
         harvested_at = baseline_at + timedelta(hours=hours)
-        summary = run_harvest("hz", write_snapshot(tmp_path / f"s{step}.json", state["records"]),
+        summary = run_harvest("hz", write_snapshot(tmp_path / f"s{step}_zhejiang_hangzhou.json",
+                                                   state["records"]),
                               fmt="portal-json", now=harvested_at)
         expected = {scene_id: _full_recompute(scene_id, harvested_at) for scene_id in ids}
         with db.session() as session:

@@ -44,7 +44,8 @@ def harvest(records: list[dict[str, Any]], folder: Path, now: datetime = T0) -> 
     """Apply ``records`` as the source's full snapshot with the real harvest pipeline."""
     from search.harvest import run_harvest
 
-    path = folder / f"snapshot-{now:%Y%m%d%H%M}.json"
+    # Named like the portal's export, so regions are placed in 浙江省 / 杭州市.
+    path = folder / f"snapshot-{now:%Y%m%d%H%M}_zhejiang_hangzhou.json"
     path.write_text(json.dumps(records, ensure_ascii=False), encoding="utf-8")
     summary = run_harvest(SOURCE, str(path), fmt="portal-json", now=now)
     assert summary.quarantined == 0 and not summary.index_failures

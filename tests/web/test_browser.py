@@ -74,7 +74,13 @@ def test_register_search_filter_save_and_switch_language(page: Page, base_url: s
     total_before = int(page.get_attribute("#total", "data-total"))
     page.screenshot(path=str(SHOTS / "scenewatch-search.png"), full_page=True)
 
-    region = page.locator('section.facet[data-field="region"] a[role="checkbox"]').first
+    # A region facet counts every level (the city and its province hold every record of
+    # the Hangzhou portal): pick a district, which narrows the results.
+    regions = page.locator('section.facet[data-field="region"] a[role="checkbox"]')
+    region = next(
+        regions.nth(i) for i in range(regions.count())
+        if int(regions.nth(i).locator(".count").inner_text().replace(",", "")) < total_before
+    )
     value = region.get_attribute("data-value")
     region.click()
     page.wait_for_selector(

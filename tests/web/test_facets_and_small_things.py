@@ -81,8 +81,9 @@ def test_facets_stay_on_a_search_error(client: FlaskClient, catalog: list[dict])
     html = client.get("/?q=交通&modified_from=someday&lang=zh").get_data(as_text=True)
     assert "不是日期" in html and 'id="total"' not in html
     counts = re.findall(r'<section class="facet" data-field="region">(.*?)</section>', html, re.S)
-    assert counts and _values(counts[0]) == dict(Counter(d["region"] for d in catalog
-                                                         if "交通" in text_of(d) and d["region"]))
+    # Every level of a record's region path counts (浙江省 and 杭州市 too).
+    assert counts and _values(counts[0]) == dict(Counter(r for d in catalog if "交通" in text_of(d)
+                                                         for r in d["region_path"]))
 
 
 def test_scene_page_plots_changes_per_run(user_client: FlaskClient, catalog: list[dict], records: list[dict],

@@ -48,7 +48,7 @@ def test_query_changed_in_the_builder_warns_then_records_a_baseline(
     assert use.startswith(f"/scenes/{scene_id}/edit?")
 
     form = user_client.get(use).get_data(as_text=True)
-    expected = [d for d in catalog if "交通" in text_of(d) and d["region"] == "杭州市"]
+    expected = [d for d in catalog if "交通" in text_of(d) and "杭州市" in d["region_path"]]
     assert 'id="baseline-warning"' in form and "新基线" in form
     assert f'data-total="{len(expected)}"' in form
     data = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', form))

@@ -22,7 +22,7 @@ QUERY = "q=交通&f.region=" + quote("杭州市")
 
 
 def _traffic_in_hangzhou(catalog: list[dict]) -> list[dict]:
-    return [d for d in catalog if "交通" in text_of(d) and d["region"] == "杭州市"]
+    return [d for d in catalog if "交通" in text_of(d) and "杭州市" in d["region_path"]]
 
 
 def _save(client: FlaskClient, **fields: str | list[str]) -> str:

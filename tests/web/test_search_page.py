@@ -68,9 +68,10 @@ def test_text_search_finds_only_traffic_datasets(client: FlaskClient, catalog: l
 
 def test_facet_counts_match_the_results(client: FlaskClient, catalog: list[dict]) -> None:
     html = _page(client, "?q=交通")
-    regions = Counter(d["region"] for d in _traffic(catalog))
+    regions = Counter(r for d in _traffic(catalog) for r in d["region_path"])  # every level
     shown = _facet_counts(html, "region")
     assert shown and all(shown[value] == regions[value] for value in shown)
+    assert shown["杭州市"] == shown["浙江省"] == len(_traffic(catalog)) > shown["桐庐县"]
     open_types = _facet_counts(html, "open_type")
     assert set(open_types) <= {"conditional", "unconditional", "registration"} and "registration" in open_types
     for value in open_types:  # enum values are shown as words
@@ -81,21 +82,24 @@ def test_filters_or_within_a_field_and_across_fields(
     client: FlaskClient, catalog: list[dict]
 ) -> None:
     traffic = _traffic(catalog)
-    one = _page(client, "?q=交通&f.region=" + quote("杭州市"))
-    assert _total(one) == sum(1 for d in traffic if d["region"] == "杭州市")
-    assert all(_by_id(catalog)[i]["region"] == "杭州市" for i in _ids(one))
-    assert 'aria-checked="true" data-value="杭州市"' in one
+    one = _page(client, "?q=交通&f.region=" + quote("桐庐县"))
+    assert _total(one) == sum(1 for d in traffic if d["region"] == "桐庐县") > 0
+    assert all(_by_id(catalog)[i]["region"] == "桐庐县" for i in _ids(one))
+    assert 'aria-checked="true" data-value="桐庐县"' in one
     # Values of the same field stay listed with what they would add (OR within a field).
-    regions = Counter(d["region"] for d in traffic)
+    regions = Counter(r for d in traffic for r in d["region_path"])
+    assert _facet_counts(one, "region")["淳安县"] == regions["淳安县"]
     assert _facet_counts(one, "region")["桐庐县"] == regions["桐庐县"]
-    assert _facet_counts(one, "region")["杭州市"] == regions["杭州市"]
     # Other fields are counted over the filtered results.
     assert sum(_facet_counts(one, "open_type").values()) == _total(one)
-    either = _page(client, "?q=交通&f.region=" + quote("杭州市") + "&f.region=" + quote("桐庐县"))
-    assert _total(either) == sum(1 for d in traffic if d["region"] in ("杭州市", "桐庐县"))
+    either = _page(client, "?q=交通&f.region=" + quote("淳安县") + "&f.region=" + quote("桐庐县"))
+    assert _total(either) == sum(1 for d in traffic if d["region"] in ("淳安县", "桐庐县"))
+    # A city includes its districts (every level of the region path matches).
+    city = _page(client, "?q=交通&f.region=" + quote("杭州市"))
+    assert _total(city) == sum(1 for d in traffic if "杭州市" in d["region_path"]) > _total(either)
     both = _page(client, "?f.region=" + quote("杭州市") + "&f.open_type=unconditional")
     assert _total(both) == sum(
-        1 for d in catalog if d["region"] == "杭州市" and d["open_type"] == "unconditional"
+        1 for d in catalog if "杭州市" in d["region_path"] and d["open_type"] == "unconditional"
     )
 
 

@@ -24,7 +24,7 @@ from search.backends.terms import term_values
 from search.query_values import FILTER_FIELDS, normalise_datetime
 from search.text import index_text
 
-SCHEMA_VERSION = "1"  # bump on any change to the table or to search.text analysis
+SCHEMA_VERSION = "2"  # bump on any change to the table or to search.text analysis
 TABLE = "search_document"
 META = "search_meta"
 

@@ -27,18 +27,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from search.query_values import FILTER_FIELDS, normalise_datetime
+from search.regions import document_regions
 from search.text import index_text
 
-SCHEMA_VERSION = "5"  # bump on any change to the tables or to search.text analysis
+SCHEMA_VERSION = "6"  # bump on any change to the tables or to search.text analysis
 TABLES = ("search_fts", "search_body", "search_doc", "search_value", "search_meta")
 
 # Field numbers in search_value.
 FIELD_CODES: dict[str, int] = {name: i for i, name in enumerate(FILTER_FIELDS)}
-LIST_FIELDS: tuple[str, ...] = ("themes", "tags", "formats")
+# region is a list: every level of the document's region path (search.regions).
+LIST_FIELDS: tuple[str, ...] = ("region", "themes", "tags", "formats")
 TEXT_COLUMNS: tuple[str, ...] = (
     "source",
     "publisher",
-    "region",
     "open_type",
     "update_frequency",
     "license",
@@ -183,6 +184,7 @@ def document_rows(document: dict[str, Any]) -> DocumentRows:
     title = _text(get("title"))
     machine = get("machine_readable")
     lists = {name: _values(get(name)) for name in LIST_FIELDS}
+    lists["region"] = _values(document_regions(document))
     lists["formats"] = list(dict.fromkeys(v.lower() for v in lists["formats"]))
     coded = (
         *(_value(get(name)) for name in TEXT_COLUMNS),
