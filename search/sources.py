@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from search.harvest.detect import FORMATS
@@ -221,6 +221,24 @@ def recent_harvests(session: Session, name: str, limit: int = 20) -> list[Harves
                                 .order_by(Harvest.id.desc()).limit(limit)))
 
 
+def dataset_counts(session: Session, name: str, limit: int = 60) -> list[tuple[datetime, int]]:
+    """The source's live dataset count after each of its last ``limit`` harvests that
+    applied a snapshot (status ok or suspect), oldest first: every dataset a harvest
+    added (or restored) minus those it removed, summed from the source's first harvest."""
+    applied = (Harvest.source == name, Harvest.status.in_(("ok", "suspect")))
+    rows = session.execute(select(Harvest.id, Harvest.started_at, Harvest.new, Harvest.removed)
+                           .where(*applied).order_by(Harvest.id.desc()).limit(limit)).all()[::-1]
+    if not rows:
+        return []
+    live = int(session.scalar(select(func.coalesce(func.sum(Harvest.new - Harvest.removed), 0))
+                              .where(*applied, Harvest.id < rows[0].id)) or 0)
+    counts = []
+    for _id, started_at, new, removed in rows:
+        live += int(new or 0) - int(removed or 0)
+        counts.append((started_at, live))
+    return counts
+
+
 def quarantine_page(session: Session, name: str, harvest_id: int | None = None,
                     offset: int = 0, limit: int = 50) -> list[QuarantinedRecord]:
     """Quarantined records of the source (of one harvest, or its latest one that has any)."""
@@ -233,8 +251,6 @@ def quarantine_page(session: Session, name: str, harvest_id: int | None = None,
 
 def quarantine_summary(session: Session, name: str) -> dict[str, Any]:
     """The quarantine of the source's latest harvest that had any: total and top reasons."""
-    from sqlalchemy import func
-
     latest = session.scalar(select(func.max(QuarantinedRecord.harvest_id))
                             .where(QuarantinedRecord.source == name))
     if latest is None:

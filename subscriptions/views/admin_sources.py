@@ -6,25 +6,31 @@ logged in gets 404 (the pages do not advertise themselves), a logged-in non-admi
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from functools import wraps
 from typing import Any, TypeVar
 
 from flask import Blueprint, abort, render_template, request
+from markupsafe import Markup
 from sqlalchemy import func, select
 
 from config.extensions import db
 from search.models import Harvest, QuarantinedRecord, Source
 from search.sources import (
+    dataset_counts,
     harvest_record,
     masked_headers,
     quarantine_summary,
     recent_harvests,
 )
+from subscriptions.i18n import format_datetime, translate, user_zone
 from subscriptions.views.auth import current_user
+from subscriptions.views.charts import line_chart
 
 bp = Blueprint("admin_sources", __name__, url_prefix="/admin/sources")
 F = TypeVar("F", bound=Callable[..., Any])
 HISTORY = 50
+CHART_HARVESTS = 60
 PAGE = 50
 
 
@@ -70,8 +76,25 @@ def show(source_id: int) -> str:
         source = _source(s, source_id)
         harvests = [harvest_record(h) for h in recent_harvests(s, source.name, HISTORY)]
         quarantine = quarantine_summary(s, source.name)
+        counts = dataset_counts(s, source.name, CHART_HARVESTS)
     return render_template("admin_source.html", source=source, harvests=harvests,
-                           headers=masked_headers(source.headers), quarantine=quarantine)
+                           headers=masked_headers(source.headers), quarantine=quarantine,
+                           chart=_datasets_chart(counts))
+
+
+def _datasets_chart(counts: list[tuple[datetime, int]]) -> Markup:
+    """The source's dataset count after each harvest, in the reader's zone and words."""
+    if not counts:
+        return Markup("")
+    zone = user_zone()
+    points = [(moment.astimezone(zone), n) for moment, n in counts]
+    values = [n for _, n in points]
+    description = translate(
+        "admin.source.chart_desc", count=len(points),
+        start=format_datetime(points[0][0], with_zone=False),
+        end=format_datetime(points[-1][0], with_zone=False), first=f"{values[0]:,}",
+        last=f"{values[-1]:,}", low=f"{min(values):,}", high=f"{max(values):,}")
+    return line_chart(points, title=translate("admin.source.chart_title"), description=description)
 
 
 def _page_number() -> int:

@@ -24,11 +24,14 @@ def _tick(x: float, y: float, text: str) -> str:
     return f'<text class="tick" x="{x:.1f}" y="{y:.1f}" text-anchor="end">{escape(text)}</text>'
 
 
-def matched_chart(
-    points: Sequence[tuple[datetime | str, int]], *, title: str, width: int = 640, height: int = 180
+def line_chart(
+    points: Sequence[tuple[datetime | str, int]], *, title: str, description: str = "",
+    width: int = 640, height: int = 180,
 ) -> Markup:
-    """A line chart of matched counts over runs (oldest first); ``points`` are
-    (when, count) pairs already formatted or datetimes. Empty input gives an empty string."""
+    """A line chart of a count over time, oldest first (a scene's matches per run, a
+    source's datasets per harvest); ``points`` are (when, count) pairs, when already
+    formatted or a datetime. ``title`` and ``description`` are what a screen reader
+    says (``<title>``, ``<desc>``). Empty input gives an empty string."""
     if not points:
         return Markup("")
     left, right, top, bottom = 48, 12, 12, 28
@@ -51,6 +54,7 @@ def matched_chart(
         f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" '
         f'aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg">',
         f"<title>{escape(title)}</title>",
+        f"<desc>{escape(description)}</desc>" if description else "",
         f'<line class="axis" x1="{left}" y1="{bottom_y}" x2="{right_x}" y2="{bottom_y}"/>',
         f'<line class="axis" x1="{left}" y1="{top}" x2="{left}" y2="{bottom_y}"/>',
         f'<line class="grid" x1="{left}" y1="{middle_y:.1f}" x2="{right_x}" y2="{middle_y:.1f}"/>',

@@ -25,7 +25,7 @@ from config.extensions import db, search
 from subscriptions.i18n import localise_problem, query_field_label, translate
 from subscriptions.models import Scene, SceneRun, User
 from subscriptions.views.auth import COMMON_ZONES, login_required
-from subscriptions.views.charts import changes_chart, matched_chart
+from subscriptions.views.charts import changes_chart, line_chart
 from subscriptions.views.query_params import build_query, query_params, query_to_params, with_params
 
 bp = Blueprint("scenes", __name__)
@@ -250,7 +250,7 @@ def show(scene_id: int) -> str:
     finished = [
         r for r in reversed(runs[:CHART_RUNS]) if r.state != "working" and r.state != "error"
     ]
-    chart = matched_chart(
+    chart = line_chart(
         [(r.started_at.astimezone(_zone()), r.matched) for r in finished],
         title=translate("scene.chart_title"),
     )

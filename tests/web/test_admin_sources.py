@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -110,3 +111,54 @@ def test_quarantine_of_another_sources_harvest_is_404(client: FlaskClient, sourc
     register(client, "admin@example.org")
     _grant("admin@example.org")
     assert client.get(f"/admin/sources/{source_id}/quarantine?harvest={record['id']}").status_code == 404
+
+
+def _chart(html: str) -> ET.Element:
+    found = re.search(r'<div class="card" id="datasets-chart">\s*(<svg.*?</svg>)', html, re.S)
+    assert found, "no dataset chart on the page"
+    return ET.fromstring(found.group(1))
+
+
+def test_source_page_charts_its_dataset_count_over_harvests(client: FlaskClient, app: Flask,
+                                                             tmp_path: Path) -> None:
+    from sqlalchemy import func, select
+
+    from search.models import Dataset
+
+    records = sample_records()[:130]
+    path = tmp_path / "catalog.json"
+    write_snapshot(path, records[:100])
+    with db.session() as s:
+        source_id = add_source(s, SourceSpec(name="grow", location=str(path), schedule="daily",
+                                             timezone="UTC")).id
+    register(client, "admin@example.org", locale="en")
+    _grant("admin@example.org")
+    before = client.get(f"/admin/sources/{source_id}?lang=en").get_data(as_text=True)
+    assert 'id="datasets-chart"' in before and "<svg" not in before  # no harvest yet
+
+    statuses = []
+    for snapshot in (records[:100], records[:120], records[10:120]):  # 100, +20, -10
+        write_snapshot(path, snapshot)
+        statuses.append(harvest_source("grow").status)
+    path.unlink()
+    statuses.append(harvest_source("grow").status)  # applies nothing: not plotted
+    assert statuses == ["ok", "ok", "ok", "error"]
+    with db.session() as s:
+        live = s.scalar(select(func.count()).select_from(Dataset)
+                        .where(Dataset.source == "grow", Dataset.deleted_at.is_(None)))
+    assert live == 110
+
+    ns = "{http://www.w3.org/2000/svg}"
+    svg = _chart(client.get(f"/admin/sources/{source_id}?lang=en").get_data(as_text=True))
+    assert svg.get("role") == "img"
+    assert svg.find(f"{ns}title").text == "Datasets of the source after each harvest"
+    desc = svg.find(f"{ns}desc").text
+    assert desc.startswith("3 harvests") and "100 datasets after the first, 110 after the latest" in desc
+    dots = svg.findall(f"{ns}circle")
+    assert [d.find(f"{ns}title").text.rsplit(": ", 1)[1] for d in dots] == ["100", "120", str(live)]
+    heights = [float(d.get("cy")) for d in dots]
+    assert heights[1] < heights[2] < heights[0]  # more datasets are drawn higher
+
+    zh = _chart(client.get(f"/admin/sources/{source_id}?lang=zh").get_data(as_text=True))
+    assert zh.find(f"{ns}title").text == "每次采集后该来源的数据集数量"
+    assert "共 3 次采集" in zh.find(f"{ns}desc").text

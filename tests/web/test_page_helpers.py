@@ -9,7 +9,7 @@ from urllib.parse import parse_qsl
 from werkzeug.datastructures import MultiDict
 
 from search.query import parse_query
-from subscriptions.views.charts import matched_chart
+from subscriptions.views.charts import line_chart
 from subscriptions.views.query_params import (
     build_query,
     highlight,
@@ -86,15 +86,15 @@ def test_error_slots() -> None:
     assert error_slot("query") == "general"
 
 
-def test_matched_chart_is_valid_svg_with_one_point_per_run() -> None:
+def test_line_chart_is_valid_svg_with_one_point_per_run() -> None:
     points = [(datetime(2026, 1, d, tzinfo=UTC), n) for d, n in ((1, 10), (2, 12), (3, 7))]
-    svg = str(matched_chart(points, title="匹配 <数>"))
+    svg = str(line_chart(points, title="匹配 <数>"))
     root = ET.fromstring(svg)
     ns = "{http://www.w3.org/2000/svg}"
     assert len(root.findall(f"{ns}circle")) == 3
     assert root.find(f"{ns}title").text == "匹配 <数>"
     ys = [float(c.get("cy")) for c in root.findall(f"{ns}circle")]
     assert ys[1] < ys[0] < ys[2]  # more matches are drawn higher
-    assert str(matched_chart([], title="x")) == ""
-    single = ET.fromstring(str(matched_chart(points[:1], title="x")))
+    assert str(line_chart([], title="x")) == ""
+    single = ET.fromstring(str(line_chart(points[:1], title="x")))
     assert len(single.findall(f"{ns}circle")) == 1 and single.find(f"{ns}polyline") is None
