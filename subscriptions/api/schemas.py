@@ -90,6 +90,7 @@ class DatasetFields(ma.Schema):
     description = nullable(Str())
     publisher = nullable(Str())
     region = nullable(Str())
+    region_path = fields.List(Str())
     themes = fields.List(Str())
     tags = fields.List(Str())
     formats = fields.List(Str())

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, render_template
+from flask import Blueprint, abort, render_template, url_for
 from sqlalchemy import select
 
 from config.extensions import db
 from subscriptions.views.history import version_history
+from subscriptions.views.query_params import FILTER_PREFIX, with_params
 
 bp = Blueprint("datasets", __name__)
 VERSIONS_SHOWN = 100
@@ -58,9 +59,13 @@ def show(dataset_id: str) -> str:
         successor = moved_to(s, dataset)
     # One extra version is read so the oldest shown still has something to compare to.
     history = version_history(versions)[:VERSIONS_SHOWN]
+    search_href = url_for("search_page.index")
+    regions = [(name, search_href + with_params([(f"{FILTER_PREFIX}region", name)]))
+               for name in dataset.to_document()["region_path"]]
     return render_template(
         "dataset.html",
         dataset=dataset,
+        regions=regions,
         history=history,
         more_versions=len(versions) > VERSIONS_SHOWN,
         successor=successor,

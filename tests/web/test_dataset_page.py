@@ -5,11 +5,13 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlencode
 
 from flask.testing import FlaskClient
 
-from config.extensions import db
+from config.extensions import db, search
 from search.models import Dataset
+from search.query import parse_query
 from subscriptions.views.history import version_history
 from tests.web.conftest import dataset_path, harvest, later, store_documents
 
@@ -102,3 +104,17 @@ def test_version_history_orders_newest_first() -> None:
     assert entries[0]["changes"] == []
     assert entries[1]["changes"] == [{"field": "title", "old": "a", "new": "b"}]
     assert entries[2]["changes"] is None
+
+
+def test_region_path_links_each_level_to_its_search(client: FlaskClient,
+                                                    catalog: list[dict]) -> None:
+    doc = next(d for d in catalog if d["region"] == "滨江区")
+    assert doc["region_path"] == ["浙江省", "杭州市", "滨江区"]
+    html = client.get(dataset_path(doc["id"])).get_data(as_text=True)
+    path = re.search(r'<span id="region-path">(.*?)</span>', html, re.S).group(1)
+    links = re.findall(r'<a href="([^"]+)">([^<]+)</a>', path)
+    assert [name for _, name in links] == doc["region_path"]
+    assert links[1][0] == "/?" + urlencode({"f.region": "杭州市"})  # the search page
+    assert client.get(links[1][0]).status_code == 200
+    # The city's search holds the district's dataset.
+    assert doc["id"] in set(search.get().iter_ids(parse_query({"filters": {"region": ["杭州市"]}})))
