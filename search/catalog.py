@@ -218,7 +218,7 @@ def _plan_batch(source: str, batch: Sequence[Entry], known: dict[str, _Known], h
         old = known.get(dataset_id)
         quality = dict(doc["quality"])
         if old is not None and old.quality.get("accuracy") is not None:
-            quality["accuracy"] = old.quality["accuracy"]  # users' reports outlive harvests
+            quality["accuracy"] = old.quality["accuracy"]  # a stored accuracy outlives harvests
         doc["quality"] = quality
         path = doc["region_path"] = list(doc.get("region_path") or ())
         version = {"dataset_id": dataset_id, "content_hash": digest, "content": content,

@@ -8,9 +8,7 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     Boolean,
-    Float,
     ForeignKey,
-    Index,
     Integer,
     String,
     Text,
@@ -172,18 +170,4 @@ class QuarantinedRecord(Base):
     position: Mapped[str] = mapped_column(String(64))  # record number or line in the file
     reason: Mapped[str] = mapped_column(Text)
     raw: Mapped[str] = mapped_column(Text)  # the record as found (JSON text or CSV line)
-    created_at: Mapped[datetime]
-
-
-class QualityReport(Base):
-    """A user's report or rating of a dataset's accuracy (feeds quality.accuracy)."""
-
-    __tablename__ = "quality_report"
-    __table_args__ = (Index("ix_quality_report_dataset", "dataset_id"), NEVER_REUSE_IDS)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    dataset_id: Mapped[str] = mapped_column(ForeignKey("dataset.id", ondelete="CASCADE"))
-    user_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    rating: Mapped[float] = mapped_column(Float)  # 0..1, 0 = "this is wrong"
-    comment: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime]

@@ -6,8 +6,8 @@
   period (at least a day, for publishing lag); after that it falls linearly to 0.0
   over two more periods. None when the frequency is unknown or irregular, or there
   is no ``modified`` date: "unknown" must not read as "late".
-- accuracy: from users' reports; None until a report exists (computed elsewhere,
-  and never overwritten by a harvest).
+- accuracy: not assessed by scenewatch. None unless a value was stored on the dataset;
+  a harvest keeps a stored value (``search.catalog``).
 
 Timeliness depends on ``now``, so quality is kept out of the content hash: a dataset
 growing late is not a new version of it.
