@@ -6,13 +6,17 @@ import click
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="scenewatch")
-def cli() -> None:
+@click.pass_context
+def cli(ctx: click.Context) -> None:
     """scenewatch: saved searches ("scenes") over open-data catalogs, with diffs pushed
     by webhook and email.
 
     Data lives in SCENEWATCH_DATA_DIR (default ./instance). Start with
     `scenewatch init`, `scenewatch harvest`, then `scenewatch serve`.
     """
+    from config.cli_support import app_info
+
+    ctx.obj = app_info(ctx.obj)
 
 
 def _register() -> None:

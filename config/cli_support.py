@@ -9,32 +9,39 @@ from typing import Any
 
 import click
 from flask import Flask
+from flask.cli import ScriptInfo, with_appcontext
+
+
+def app_info(given: object) -> ScriptInfo:
+    """Where Flask's CLI helpers load the app from: an app the caller handed in as the
+    context object (tests, embedding code), else one built from the environment."""
+    if isinstance(given, ScriptInfo):
+        return given
+    if isinstance(given, Flask):
+        return ScriptInfo(create_app=lambda: given, set_debug_flag=False)
+    from config.app import create_app
+
+    return ScriptInfo(create_app=create_app, set_debug_flag=False)
 
 
 def get_app() -> Flask:
-    """The app for the running command, built from the environment on first use."""
-    ctx = click.get_current_context()
-    root = ctx.find_root()
-    if root.obj is None:
-        from config.app import create_app
-
-        root.obj = create_app()
-    return root.obj
+    """The app for the running command, built on first use."""
+    return click.get_current_context().ensure_object(ScriptInfo).load_app()
 
 
 def with_app(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Run a command inside the app context, with the schema up to date."""
+    """Run a command inside the app context (Flask's ``with_appcontext``), with the
+    schema up to date."""
 
+    @with_appcontext
     @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        app = get_app()
-        with app.app_context():
-            from config.migrate import upgrade
+    def migrated(*args: Any, **kwargs: Any) -> Any:
+        from config.migrate import upgrade
 
-            upgrade()
-            return func(*args, **kwargs)
+        upgrade()
+        return func(*args, **kwargs)
 
-    return wrapper
+    return migrated
 
 
 def emit(data: Any, as_json: bool, human: Callable[[Any], None] | None = None) -> None:
