@@ -83,6 +83,16 @@ def create_notifications(session: Session, scene: Any, run: Any, document: dict[
     Call inside the run's transaction so a run and its notifications commit together.
     An empty diff only goes to channels that asked for empty runs.
     """
+    created = new_notifications(scene, run, document, now)
+    session.add_all(created)
+    session.flush()
+    return created
+
+
+def new_notifications(scene: Any, run: Any, document: dict[str, Any],
+                      now: datetime | None = None) -> list[Notification]:
+    """The notifications :func:`create_notifications` writes, not yet added to a
+    session (a batch of runs adds them all and flushes once)."""
     now = now or utcnow()
     empty = is_empty_diff(document)
     created: list[Notification] = []
@@ -90,14 +100,11 @@ def create_notifications(session: Session, scene: Any, run: Any, document: dict[
         state = initial_state(channel)
         if state is None or (empty and not channel.send_when_empty):
             continue
-        notification = Notification(
+        created.append(Notification(
             message_id=new_message_id(), channel_id=channel.id, scene_id=scene.id, run_id=run.id,
             event_type=EVENT_TYPE, payload=document, state=state, attempts=0,
             next_attempt_at=now if state == PENDING else None, created_at=now,
-        )
-        session.add(notification)
-        created.append(notification)
-    session.flush()
+        ))
     return created
 
 

@@ -191,41 +191,54 @@ def _last_evaluated(session: Session, scene_ids: Sequence[int]) -> dict[int, dat
 
 def evaluate_candidates(affected: dict[int, set[str]], *,
                         now: datetime) -> dict[int, tuple[set[str], set[str]]]:
-    """scene id → (candidates, those that match now), checked by the search backend in one batch."""
+    """scene id → (candidates, those that match now), checked by the search backend in
+    one batch. Scenes saved with the same query (a popular word) share one request
+    over the union of their candidates."""
     with db.session() as session:
-        queries = {scene_id: parse_query(raw) for scene_id, raw in session.execute(
+        raw: dict[int, Any] = {scene_id: query for scene_id, query in session.execute(
             select(Scene.id, Scene.query).where(Scene.id.in_(list(affected))))}
-    candidates = {scene_id: set(ids) for scene_id, ids in affected.items() if scene_id in queries}
-    order = sorted(candidates)
-    answers = search.get().match_ids([(queries[s], sorted(candidates[s])) for s in order], now=now)
-    return {scene_id: (candidates[scene_id], matched) for scene_id, matched in zip(order, answers, strict=True)}
+    candidates = {scene_id: set(ids) for scene_id, ids in affected.items() if scene_id in raw}
+    shared: dict[str, list[int]] = {}
+    for scene_id in sorted(candidates):
+        shared.setdefault(json.dumps(raw[scene_id], sort_keys=True, ensure_ascii=False), []).append(scene_id)
+    groups = list(shared.values())
+    requests = [(parse_query(raw[group[0]]), sorted(set().union(*(candidates[s] for s in group))))
+                for group in groups]
+    answers = search.get().match_ids(requests, now=now)
+    return {scene_id: (candidates[scene_id], matched & candidates[scene_id])
+            for group, matched in zip(groups, answers) for scene_id in group}
 
 
 def run_affected_scenes(changed_ids: Collection[str], removed_ids: Collection[str], *,
                         now: datetime | None = None, deliver: bool = True,
                         scene_ids: Collection[int] | None = None) -> list[dict[str, Any]]:
-    """Run every scene the harvest's changes can affect, each only on its candidates,
-    then deliver what they wrote in one batch (parallel sends in the embedded default,
-    Celery tasks otherwise). Returns the diff documents in scene id order."""
+    """Run every scene the harvest's changes can affect, each only on its candidates
+    (many per transaction, :mod:`subscriptions.batch_runs`), then deliver what they
+    wrote in one batch (parallel sends in the embedded default, Celery tasks
+    otherwise). Returns the diff documents in scene id order."""
+    from subscriptions.batch_runs import run_batches
     from subscriptions.run_lock import RunInProgress
-    from subscriptions.runner import Candidates, run_scene
+    from subscriptions.runner import Candidates, SceneNotFound, run_scene
 
     now = now or datetime.now(UTC)
     with db.session() as session:
         affected = affected_scenes(session, changed_ids, removed_ids, now=now, scene_ids=scene_ids)
     if not affected:
         return []
-    evaluated = evaluate_candidates(affected, now=now)
-    documents: list[dict[str, Any]] = []
-    for scene_id, (among, matched) in sorted(evaluated.items()):
+    candidates = {scene_id: Candidates(frozenset(among), frozenset(matched))
+                  for scene_id, (among, matched) in evaluate_candidates(affected, now=now).items()}
+    documents, left = run_batches(candidates, now)
+    for scene_id in left:  # no baseline yet, a run in progress, or a failed batch
         try:
-            documents.append(run_scene(scene_id, now, deliver=False, now=now,
-                                       candidates=Candidates(frozenset(among), frozenset(matched))))
+            documents[scene_id] = run_scene(scene_id, now, deliver=False, now=now, candidates=candidates[scene_id])
         except RunInProgress:  # a run still going after the wait covers this change
-            documents.append({"scene": {"id": scene_id}, "run": {"state": "in_progress"}})
+            documents[scene_id] = {"scene": {"id": scene_id}, "run": {"state": "in_progress"}}
+        except SceneNotFound:  # deleted meanwhile: nothing to report to anyone
+            continue
+    ordered = [documents[scene_id] for scene_id in sorted(documents)]
     if deliver:
-        _deliver([d["run"]["id"] for d in documents if d.get("run", {}).get("state") == RunState.changed.value])
-    return documents
+        _deliver([d["run"]["id"] for d in ordered if d.get("run", {}).get("state") == RunState.changed.value])
+    return ordered
 
 
 def _deliver(run_ids: list[int]) -> None:

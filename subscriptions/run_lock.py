@@ -9,7 +9,7 @@ mid-run leaves a claim behind; it counts as abandoned after ``CLAIM_LEASE``.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
@@ -21,6 +21,7 @@ from subscriptions.models import Scene
 # Longer than any run takes; only a crashed run's claim ever gets this old.
 CLAIM_LEASE = timedelta(minutes=15)
 POLL_SECONDS = 0.2
+CHUNK = 500
 
 
 class RunInProgress(RuntimeError):
@@ -57,6 +58,37 @@ def release(scene_id: int, claimed_at: datetime) -> None:
             .values(run_claimed_at=None)
             .execution_options(synchronize_session=False)
         )
+
+
+def try_claim_many(scene_ids: Collection[int], now: datetime) -> set[int]:
+    """Claim every idle scene of ``scene_ids`` at once (one UPDATE … RETURNING);
+    returns those claimed, each with the claim time ``now``."""
+    claimed: set[int] = set()
+    ids = sorted(set(scene_ids))
+    for start in range(0, len(ids), CHUNK):
+        with db.session() as session:
+            claimed.update(session.scalars(
+                update(Scene)
+                .where(Scene.id.in_(ids[start:start + CHUNK]),
+                       or_(Scene.run_claimed_at.is_(None), Scene.run_claimed_at < now - CLAIM_LEASE))
+                .values(run_claimed_at=now)
+                .returning(Scene.id)
+                .execution_options(synchronize_session=False)
+            ))
+    return claimed
+
+
+def release_many(scene_ids: Collection[int], claimed_at: datetime) -> None:
+    """Give back the claims :func:`try_claim_many` took at ``claimed_at``."""
+    ids = sorted(set(scene_ids))
+    for start in range(0, len(ids), CHUNK):
+        with db.session() as session:
+            session.execute(
+                update(Scene)
+                .where(Scene.id.in_(ids[start:start + CHUNK]), Scene.run_claimed_at == claimed_at)
+                .values(run_claimed_at=None)
+                .execution_options(synchronize_session=False)
+            )
 
 
 def claimed_since(scene_id: int) -> datetime | None:

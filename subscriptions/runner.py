@@ -9,84 +9,32 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from config.extensions import db, search
-from search.models import Dataset, DatasetVersion
 from search.query import parse_query
-from subscriptions.diff import Member, SceneDiff, compute_diff
+from subscriptions.diff import SceneDiff
 from subscriptions.document import build_document
-from subscriptions.models import RunState, Scene, SceneMember, SceneRun
+from subscriptions.members import (current_versions, deleted_ids, member_counts, member_diff, store_members,
+                                   stored_members, touched_versions, version_contents)
+from subscriptions.models import RunState, Scene, SceneRun
 from subscriptions.run_lock import scene_claim
 
 # How long a scheduled or on-change run waits for a run of the same scene in progress.
 CLAIM_WAIT = 120.0
 
 log = logging.getLogger("scenewatch.runner")
-CHUNK = 500
 
 
 class SceneNotFound(LookupError):
     pass
-
-
-def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start:start + size]
-
-
-def _current_versions(session: Session, ids: Sequence[str]) -> dict[str, tuple[int, datetime | None]]:
-    """dataset id → (current version id, deleted_at) for ``ids`` that are in the store."""
-    found: dict[str, tuple[int, datetime | None]] = {}
-    for chunk in _chunks(ids):
-        rows = session.execute(
-            select(Dataset.id, Dataset.current_version_id, Dataset.deleted_at).where(Dataset.id.in_(chunk))
-        )
-        for dataset_id, version_id, deleted_at in rows:
-            if version_id is not None:
-                found[dataset_id] = (version_id, deleted_at)
-    return found
-
-
-def _contents(session: Session, version_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
-    """version id → content, for the versions a diff needs to look inside."""
-    wanted = sorted(set(version_ids))
-    contents: dict[int, dict[str, Any]] = {}
-    for chunk in _chunks(wanted):
-        for version_id, content in session.execute(
-            select(DatasetVersion.id, DatasetVersion.content).where(DatasetVersion.id.in_(chunk))
-        ):
-            contents[version_id] = content
-    return contents
-
-
-def _deleted_ids(session: Session, ids: Sequence[str]) -> set[str]:
-    deleted: set[str] = set()
-    for chunk in _chunks(ids):
-        deleted.update(session.scalars(
-            select(Dataset.id).where(Dataset.id.in_(chunk), Dataset.deleted_at.is_not(None))
-        ))
-    return deleted
-
-
-def _previous_members(session: Session, scene_id: int, among: Sequence[str] | None) -> dict[str, int]:
-    """The scene's stored members (id → version id); with ``among``, only those ids."""
-    if among is None:
-        return dict(session.execute(
-            select(SceneMember.dataset_id, SceneMember.version_id).where(SceneMember.scene_id == scene_id)
-        ).all())
-    found: dict[str, int] = {}
-    for chunk in _chunks(among):
-        found.update(session.execute(select(SceneMember.dataset_id, SceneMember.version_id).where(
-            SceneMember.scene_id == scene_id, SceneMember.dataset_id.in_(chunk))).all())
-    return found
 
 
 def diff_members(session: Session, scene: Scene, matched_ids: Sequence[str],
@@ -97,17 +45,13 @@ def diff_members(session: Session, scene: Scene, matched_ids: Sequence[str],
     are the ones among them that match now, and every other member keeps its place.
     Returns the diff, the previous and the new members compared (id → version id).
     """
-    previous = _previous_members(session, scene.id, among)
-    current_rows = _current_versions(session, matched_ids)
-    current = {dataset_id: version for dataset_id, (version, _deleted) in current_rows.items()}
+    previous = stored_members(session, scene.id, among)
+    current = {dataset_id: version for dataset_id, (version, _deleted)
+               in current_versions(session, matched_ids).items()}
     # Only members that appeared, disappeared or moved to a new version need content.
-    touched_old = [i for i in previous if i not in current or current[i] != previous[i]]
-    touched_new = [i for i in current if i not in previous or current[i] != previous[i]]
-    contents = _contents(session, [previous[i] for i in touched_old] + [current[i] for i in touched_new])
-    before = {i: Member(i, previous[i], contents.get(previous[i], {})) for i in touched_old}
-    now = {i: Member(i, current[i], contents.get(current[i], {})) for i in touched_new}
-    removed_ids = [i for i in touched_old if i not in current]
-    diff = compute_diff(before, now, scene.tracked_fields or [], _deleted_ids(session, removed_ids))
+    contents = version_contents(session, touched_versions(previous, current))
+    gone = [i for i in previous if i not in current]
+    diff = member_diff(previous, current, contents, scene.tracked_fields or [], deleted_ids(session, gone))
     return diff, previous, current
 
 
@@ -115,25 +59,14 @@ def baseline_members(session: Session, scene: Scene,
                      matched_ids: Sequence[str]) -> tuple[dict[str, int], dict[str, int]]:
     """The previous and new members for a baseline: it lists nothing, so no content
     is read (a baseline of a large scene costs its query and the member writes)."""
-    previous = _previous_members(session, scene.id, None)
+    previous = stored_members(session, scene.id, None)
     current = {dataset_id: version for dataset_id, (version, _deleted)
-               in _current_versions(session, matched_ids).items()}
+               in current_versions(session, matched_ids).items()}
     return previous, current
 
 
 def _member_count(session: Session, scene_id: int) -> int:
-    return int(session.scalar(select(func.count()).select_from(SceneMember)
-                              .where(SceneMember.scene_id == scene_id)) or 0)
-
-
-def _store_members(session: Session, scene_id: int, previous: dict[str, int], current: dict[str, int]) -> None:
-    gone = [i for i in previous if i not in current or previous[i] != current[i]]
-    for chunk in _chunks(gone):
-        session.execute(delete(SceneMember).where(SceneMember.scene_id == scene_id, SceneMember.dataset_id.in_(chunk)))
-    fresh = [{"scene_id": scene_id, "dataset_id": i, "version_id": v}
-             for i, v in current.items() if previous.get(i) != v]
-    for chunk in _chunks(fresh, 2000):
-        session.execute(SceneMember.__table__.insert(), list(chunk))
+    return member_counts(session, [scene_id])[scene_id]
 
 
 def _has_baseline(session: Session, scene_id: int) -> bool:
@@ -251,7 +184,7 @@ def _run_once(scene_id: int, scheduled_for: datetime, started: datetime,
                        started_at=started)
         session.add(run)
         session.flush()  # the unique (scene, scheduled_for) check happens here
-        _store_members(session, scene_id, previous, current)
+        store_members(session, scene_id, previous, current)
         if baseline:
             run.state = RunState.baseline.value
             shown: SceneDiff | None = None  # a baseline lists nothing: it is the starting point
@@ -290,8 +223,8 @@ def record_baseline(session: Session, scene: Scene, now: datetime | None = None)
                    started_at=moment, matched=len(current))
     session.add(run)
     session.flush()
-    _store_members(session, scene.id, previous, current)
-    run.finished_at = datetime.now(UTC)
+    store_members(session, scene.id, previous, current)
+    run.finished_at = datetime.now(timezone.utc)
     run.diff = build_document(scene, run, None, len(current), _links(scene, run))
     session.flush()
     return run
