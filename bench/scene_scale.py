@@ -1,6 +1,7 @@
 """Ten thousand scenes answered after a harvest: reverse matching vs re-running them all.
 
     .venv/bin/python bench/scene_scale.py [--scenes 10000] [--rounds 5] [--data DIR] [--out FILE]
+                                          [--instance DIR] [--profile FILE]
 
 1. A fresh embedded installation harvests every CNPDS portal file (127,977 records).
 2. ``--scenes`` on-change scenes from a realistic mix (:mod:`bench.scene_mix`), each
@@ -15,6 +16,10 @@
    real re-run), and each affected scene's recorded diff must equal its full one,
    and every other scene's full diff must be empty.
 
+Steps 1 and 2 take long (every scene's baseline is a full query); with
+``--instance DIR`` they are done once and kept in DIR, and every later run starts
+from a copy of that prepared installation (its figures are reported again).
+
 Prints the figures and writes ``bench/results/scene_scale.json``. The machine is
 shared: compare the ratio of the two paths measured in the same run, not seconds
 across runs. Long: run it in the background (nohup … &).
@@ -25,6 +30,7 @@ import argparse
 import json
 import os
 import random
+import shutil
 import sys
 import tempfile
 import threading
@@ -42,6 +48,12 @@ from bench.harvest_throughput import DEFAULT_DATA, peak_rss_mb, portal_files  # 
 
 DEFAULT_OUT = ROOT / "bench" / "results" / "scene_scale.json"
 NOW = datetime(2023, 7, 1, tzinfo=UTC)
+
+
+class _Server(ThreadingHTTPServer):
+    # http.server listens with a backlog of 5: parallel sends past it have their SYN
+    # dropped and retried a second later, which a real receiver (backlog 511) never does.
+    request_queue_size = 512
 
 
 class Receiver:
@@ -67,7 +79,7 @@ class Receiver:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = _Server(("127.0.0.1", 0), Handler)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     @property
@@ -174,6 +186,43 @@ def setup(args: argparse.Namespace, receiver: Receiver) -> tuple[list[int], dict
                        "baseline_seconds": round(baselines, 1)}
 
 
+def keep(instance: Path, into: Path, scene_ids: list[int], prepared: dict[str, Any]) -> None:
+    """Copy the prepared installation to ``into`` for later runs."""
+    from config.extensions import db, search
+
+    assert db.engine is not None
+    search.get().close()
+    db.engine.dispose()  # the last connection to close checkpoints the WAL
+    shutil.rmtree(into / "instance", ignore_errors=True)
+    shutil.copytree(instance, into / "instance")
+    (into / "prepared.json").write_text(json.dumps({
+        "scene_ids": scene_ids, "prepared": prepared,
+        "prepared_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}), "utf-8")
+
+
+def reuse(args: argparse.Namespace, kept: Path, instance: Path,
+          receiver: Receiver) -> tuple[list[int], dict[str, Any]]:
+    """Start from a copy of the kept installation; its webhooks now point at ``receiver``."""
+    from sqlalchemy import update
+
+    from config.extensions import db, search
+    from config.migrate import upgrade
+    from notifier.models import Channel
+
+    saved = json.loads(kept.read_text("utf-8"))
+    if saved["prepared"]["scenes"] != args.scenes:
+        raise SystemExit(f"{kept} holds {saved['prepared']['scenes']} scenes, not --scenes {args.scenes}")
+    assert db.engine is not None
+    search.get().close()
+    db.engine.dispose()
+    shutil.rmtree(instance, ignore_errors=True)
+    shutil.copytree(kept.parent / "instance", instance)
+    upgrade()
+    with db.session() as session:
+        session.execute(update(Channel).where(Channel.kind == "webhook").values(target=receiver.url))
+    return saved["scene_ids"], {**saved["prepared"], "prepared_at": saved.get("prepared_at")}
+
+
 def one_round(number: int, portal: Path, state: dict[str, Any], scene_ids: list[int],
               receiver: Receiver, verify: bool, tmp: Path) -> dict[str, Any]:
     from config.extensions import db
@@ -259,6 +308,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--portal", default="jiangsu_jiangsu", help="the portal whose snapshot changes")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    parser.add_argument("--instance", type=Path, default=None,
+                        help="keep the prepared installation here, or start from the one kept here")
     parser.add_argument("--profile", type=Path, default=None,
                         help="write a profile of the second round's on-change pass here")
     args = parser.parse_args()
@@ -277,9 +328,15 @@ def main() -> None:
         app = create_app(load_settings(env))
         context = app.app_context()
         context.push()  # scene validation reads the app's settings (webhook SSRF policy)
-        upgrade()
         receiver = Receiver()
-        scene_ids, prepared = setup(args, receiver)
+        kept = args.instance / "prepared.json" if args.instance else None
+        if kept is not None and kept.exists():
+            scene_ids, prepared = reuse(args, kept, tmp / "instance", receiver)
+        else:
+            upgrade()
+            scene_ids, prepared = setup(args, receiver)
+            if args.instance is not None:
+                keep(tmp / "instance", args.instance, scene_ids, prepared)
         print(f"prepared: {json.dumps(prepared)}", flush=True)
         portal = next(p for p in portal_files(args.data) if p.name.startswith(args.portal))
         state: dict[str, Any] = {"records": read_records(portal), "profile": args.profile}
@@ -290,6 +347,8 @@ def main() -> None:
         store_mb = round(sum(f.stat().st_size for f in (tmp / "instance").glob("*")) / 2**20, 1)
         if db.engine is not None:
             db.engine.dispose()
+    if not rounds:
+        return  # only prepared (--rounds 0)
 
     last = [r["last_diff_recorded_s"] for r in rounds]
     hooks = [r["last_webhook_received_s"] for r in rounds]
