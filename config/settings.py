@@ -94,6 +94,9 @@ class Settings:
     # Days a run's full diff and a notification's body and delivery log are kept;
     # older ones are compacted to their counts (0: keep everything).
     retention_days: int = 90
+    # UTC time of day (hour, minute) of the nightly full run of every on-change scene
+    # (None: never).
+    recompute_at: tuple[int, int] | None = (2, 40)
     scheduler_enabled: bool = True
     default_locale: str = "zh"
     log_level: str = "info"
@@ -251,6 +254,19 @@ def _rate_limit(raw: str) -> str:
     return value
 
 
+def _time_of_day(env: dict[str, str], name: str, default: tuple[int, int]) -> tuple[int, int] | None:
+    """``HH:MM`` (24-hour, UTC) as (hour, minute); ``off`` gives None."""
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw == "off":
+        return None
+    hour, _, minute = raw.partition(":")
+    if not (hour.isdigit() and minute.isdigit() and len(minute) == 2 and int(hour) < 24 and int(minute) < 60):
+        raise SystemExit(f"{name} must be a time of day HH:MM (UTC) or off, got {raw!r}")
+    return int(hour), int(minute)
+
+
 def load_settings(env: dict[str, str] | None = None) -> Settings:
     """Read the ``SCENEWATCH_*`` environment into a :class:`Settings`."""
     env = dict(os.environ if env is None else env)
@@ -313,6 +329,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         harvest_full_every=max(0, _int(env, "SCENEWATCH_HARVEST_FULL_EVERY", 24 * 3600)),
         harvest_languages=_languages(env.get("SCENEWATCH_HARVEST_LANGUAGES", "")),
         retention_days=max(0, _int(env, "SCENEWATCH_RETENTION_DAYS", 90)),
+        recompute_at=_time_of_day(env, "SCENEWATCH_RECOMPUTE_AT", (2, 40)),
         scheduler_enabled=_flag(env.get("SCENEWATCH_SCHEDULER"), True),
         default_locale=(env.get("SCENEWATCH_LOCALE", "") or "zh").strip(),
         log_level=log_level,

@@ -1,4 +1,5 @@
-"""The clock: one APScheduler that ticks harvests, scenes, deliveries, digests and retention.
+"""The clock: one APScheduler that ticks harvests, scenes, deliveries, digests, retention
+and the nightly full run of on-change scenes.
 
 ``scenewatch serve`` runs it in a background thread in the embedded default;
 in production ``scenewatch scheduler`` is the one process that owns it.
@@ -36,7 +37,7 @@ def build_clock(app: Flask, blocking: bool = False) -> BaseScheduler:
     """A scheduler with the scene and delivery ticks (not started)."""
     from notifier.tasks import deliver_due_task, send_due_digests_task
     from search.tasks import harvest_due_sources_task
-    from subscriptions.tasks import compact_history_task, run_due_scenes_task
+    from subscriptions.tasks import compact_history_task, recompute_on_change_task, run_due_scenes_task
 
     # .delay() queues on the broker, or runs in-process in the embedded default
     # (config/celery_app.py sets task_always_eager there).
@@ -55,6 +56,9 @@ def build_clock(app: Flask, blocking: bool = False) -> BaseScheduler:
     def retention_tick() -> None:
         compact_history_task.delay()
 
+    def recompute_tick() -> None:
+        recompute_on_change_task.delay()
+
     # coalesce + max_instances=1: a slow tick is never run twice at once, and missed
     # ticks after a pause collapse into one.
     defaults = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 60}
@@ -67,4 +71,9 @@ def build_clock(app: Flask, blocking: bool = False) -> BaseScheduler:
     scheduler.add_job(_in_app(app, digest_tick), "interval", seconds=DIGEST_TICK_SECONDS, id="digests")
     # Daily, at a quiet hour: old diffs and delivery logs compacted to their counts.
     scheduler.add_job(_in_app(app, retention_tick), "cron", hour=RETENTION_HOUR, minute=17, id="retention")
+    # Nightly safety net behind reverse matching (subscriptions.recompute).
+    recompute_at = app.config["SCENEWATCH"].recompute_at
+    if recompute_at is not None:
+        scheduler.add_job(_in_app(app, recompute_tick), "cron", hour=recompute_at[0], minute=recompute_at[1],
+                          id="recompute")
     return scheduler

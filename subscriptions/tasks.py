@@ -39,6 +39,14 @@ def run_due_scenes_task() -> int:
     return len(claimed)
 
 
+@shared_task(name="subscriptions.tasks.recompute_on_change")
+def recompute_on_change_task() -> int:
+    """Run every on-change scene in full (the nightly safety net); returns how many."""
+    from subscriptions.recompute import recompute_on_change
+
+    return recompute_on_change()
+
+
 @shared_task(name="subscriptions.tasks.compact_history")
 def compact_history_task() -> dict[str, int]:
     """Compact runs and notifications older than SCENEWATCH_RETENTION_DAYS to their counts."""
