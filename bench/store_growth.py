@@ -7,8 +7,10 @@ five finds a change (a few datasets added or changed, listed with their real
 content from the bundled Hangzhou catalog) and then writes a webhook notification
 with one or two delivery attempts; the others are no-ops. The same year is written
 twice into fresh embedded stores: once keeping everything
-(``SCENEWATCH_RETENTION_DAYS=0``) and once with the clock's daily compaction. Prints
-the size of each store and writes ``bench/results/store_growth.json``.
+(``SCENEWATCH_RETENTION_DAYS=0``) and once with the clock's daily compaction
+(:func:`subscriptions.retention.compact_history`, whose Sunday run VACUUMs the
+SQLite store). Prints the size of each store — and, for comparison, its size after
+one more VACUUM by hand — and writes ``bench/results/store_growth.json``.
 """
 from __future__ import annotations
 

@@ -12,20 +12,31 @@ store. After ``SCENEWATCH_RETENTION_DAYS`` (default 90; 0 keeps everything):
 
 The scheduler runs :func:`compact_history` daily; it works in batches, each its own
 transaction, and is idempotent (``compacted_at`` marks what is done).
+
+Compaction shrinks rows in place. PostgreSQL's autovacuum makes that space reusable
+by itself; SQLite keeps it inside half-empty pages that new rows (appended at the end
+of each table) never fill, so the file would not shrink at all. On SQLite the weekly
+compaction (Sunday's) therefore ends with a VACUUM, which rewrites the file without
+the freed space — weekly, because it rewrites the whole store and holds the write
+lock meanwhile.
 """
 from __future__ import annotations
 
+import logging
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, text
 
 from config.extensions import db, rowcount
 from notifier.models import Delivery, Notification, NotificationState
 from subscriptions.models import SceneRun
 
+log = logging.getLogger("scenewatch.retention")
 BATCH = 1000
+VACUUM_WEEKDAY = 6  # Sunday (date.weekday())
 LISTS = ("added", "removed", "changed", "moved")
 FINISHED = (NotificationState.sent.value, NotificationState.dead.value)
 
@@ -97,4 +108,19 @@ def compact_history(days: int, now: datetime | None = None) -> CompactionReport:
     cutoff = now - timedelta(days=days)
     report.runs = _compact_runs(cutoff, now)
     _compact_notifications(cutoff, now, report)
+    if now.weekday() == VACUUM_WEEKDAY:
+        reclaim_space()
     return report
+
+
+def reclaim_space() -> bool:
+    """Give the space compaction freed back to the file system: VACUUM on SQLite
+    (True), nothing on PostgreSQL, whose autovacuum reuses it (False)."""
+    if db.engine is None or db.engine.dialect.name != "sqlite":
+        return False
+    started = time.perf_counter()
+    with db.engine.connect() as connection:
+        connection.exec_driver_sql("VACUUM")
+        connection.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
+    log.info("store vacuumed in %.1f s", time.perf_counter() - started)
+    return True
