@@ -213,20 +213,36 @@ def run_affected_scenes(changed_ids: Collection[str], removed_ids: Collection[st
                         now: datetime | None = None, deliver: bool = True,
                         scene_ids: Collection[int] | None = None) -> list[dict[str, Any]]:
     """Run every scene the harvest's changes can affect, each only on its candidates
-    (many per transaction, :mod:`subscriptions.batch_runs`), then deliver what they
-    wrote in one batch (parallel sends in the embedded default, Celery tasks
-    otherwise). Returns the diff documents in scene id order."""
-    from subscriptions.batch_runs import run_batches
-    from subscriptions.run_lock import RunInProgress
-    from subscriptions.runner import Candidates, SceneNotFound, run_scene
-
-    now = now or datetime.now(UTC)
+    (:func:`run_candidates`), then deliver what they wrote in one batch (parallel sends
+    in the embedded default, Celery tasks otherwise). Returns the diff documents in
+    scene id order."""
+    now = now or datetime.now(timezone.utc)
     with db.session() as session:
         affected = affected_scenes(session, changed_ids, removed_ids, now=now, scene_ids=scene_ids)
     if not affected:
         return []
-    candidates = {scene_id: Candidates(frozenset(among), frozenset(matched))
-                  for scene_id, (among, matched) in evaluate_candidates(affected, now=now).items()}
+    documents = run_candidates(candidate_sets(evaluate_candidates(affected, now=now)), now)
+    if deliver:
+        deliver_runs(documents)
+    return documents
+
+
+def candidate_sets(evaluated: dict[int, tuple[set[str], set[str]]]) -> dict[int, Any]:
+    """scene id → :class:`subscriptions.runner.Candidates` of :func:`evaluate_candidates`' answer."""
+    from subscriptions.runner import Candidates
+
+    return {scene_id: Candidates(frozenset(among), frozenset(matched))
+            for scene_id, (among, matched) in evaluated.items()}
+
+
+def run_candidates(candidates: dict[int, Any], now: datetime) -> list[dict[str, Any]]:
+    """Run each scene on its candidates at ``now``, many per transaction
+    (:mod:`subscriptions.batch_runs`), the others one by one; nothing is delivered.
+    Returns the diff documents in scene id order."""
+    from subscriptions.batch_runs import run_batches
+    from subscriptions.run_lock import RunInProgress
+    from subscriptions.runner import SceneNotFound, run_scene
+
     documents, left = run_batches(candidates, now)
     for scene_id in left:  # no baseline yet, a run in progress, or a failed batch
         try:
@@ -235,10 +251,12 @@ def run_affected_scenes(changed_ids: Collection[str], removed_ids: Collection[st
             documents[scene_id] = {"scene": {"id": scene_id}, "run": {"state": "in_progress"}}
         except SceneNotFound:  # deleted meanwhile: nothing to report to anyone
             continue
-    ordered = [documents[scene_id] for scene_id in sorted(documents)]
-    if deliver:
-        _deliver([d["run"]["id"] for d in ordered if d.get("run", {}).get("state") == RunState.changed.value])
-    return ordered
+    return [documents[scene_id] for scene_id in sorted(documents)]
+
+
+def deliver_runs(documents: list[dict[str, Any]]) -> None:
+    """Hand the notifications of the changed runs among ``documents`` to delivery."""
+    _deliver([d["run"]["id"] for d in documents if d.get("run", {}).get("state") == RunState.changed.value])
 
 
 def _deliver(run_ids: list[int]) -> None:

@@ -1,7 +1,8 @@
 """After a harvest: evaluate the on-change scenes it can affect and push their diffs.
 
 In the embedded default the runs (and their webhook deliveries) happen before this
-returns, like ``scenes run``; with a broker they are queued as scene tasks. Digests
+returns, like ``scenes run``; with a broker they are queued as scene batch tasks, each
+recording up to 500 runs in one transaction on a worker. Digests
 keep their own cadence: a run only writes notifications, each channel sends them
 as it always does.
 """
@@ -24,7 +25,8 @@ def evaluate_affected(changed_ids: Collection[str], removed_ids: Collection[str]
     ``{"id", "state"}`` each (state ``queued`` when a worker will run it)."""
     from config.extensions import settings as bound_settings
     from subscriptions.affected import affected_scenes, evaluate_candidates, run_affected_scenes
-    from subscriptions.tasks import run_scene_task
+    from subscriptions.batch_runs import BATCH
+    from subscriptions.tasks import run_scene_batch_task
 
     if not changed_ids and not removed_ids:
         return []
@@ -36,9 +38,12 @@ def evaluate_affected(changed_ids: Collection[str], removed_ids: Collection[str]
     else:
         with db.session() as session:
             affected = affected_scenes(session, changed_ids, removed_ids, now=when)
-        for scene_id, (among, matched) in sorted(evaluate_candidates(affected, now=when).items()):
-            run_scene_task.delay(scene_id, when.isoformat(), sorted(among), sorted(matched))
-            results.append({"id": scene_id, "state": "queued"})
+        evaluated = sorted(evaluate_candidates(affected, now=when).items())
+        for start in range(0, len(evaluated), BATCH):  # a worker records each batch in one transaction
+            batch = evaluated[start:start + BATCH]
+            run_scene_batch_task.delay(when.isoformat(), [[scene_id, sorted(among), sorted(matched)]
+                                                          for scene_id, (among, matched) in batch])
+            results.extend({"id": scene_id, "state": "queued"} for scene_id, _ in batch)
     if results:
         log.info("on-change: %d scene(s) evaluated", len(results),
                  extra={"sw_scenes": [r["id"] for r in results]})

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from datetime import datetime
 from typing import Any
 
@@ -26,6 +27,19 @@ def run_scene_task(scene_id: int, scheduled_for: str | None = None, among: list[
         logging.getLogger("scenewatch.runner").warning("%s; scheduled run skipped", exc)
         return {"scene": scene_id, "state": "skipped"}
     return {"scene": scene_id, "state": document.get("run", {}).get("state")}
+
+
+@shared_task(name="subscriptions.tasks.run_scene_batch")
+def run_scene_batch_task(scheduled_for: str, scenes: list[list[Any]]) -> dict[str, int]:
+    """Run scenes on their candidates after a harvest, ``[scene id, among, matched]``
+    each, many per transaction, then queue their notifications; counts by state."""
+    from subscriptions.affected import candidate_sets, deliver_runs, run_candidates
+
+    when = datetime.fromisoformat(scheduled_for)
+    candidates = candidate_sets({int(scene_id): (set(among), set(matched)) for scene_id, among, matched in scenes})
+    documents = run_candidates(candidates, when)
+    deliver_runs(documents)
+    return dict(Counter(str(d.get("run", {}).get("state")) for d in documents))
 
 
 @shared_task(name="subscriptions.tasks.run_due_scenes")
