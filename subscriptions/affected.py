@@ -23,7 +23,7 @@ from collections.abc import Collection, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Text, cast, func, select
 from sqlalchemy.orm import Session
 
 from config.extensions import db, search
@@ -44,9 +44,10 @@ def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
         yield items[start:start + size]
 
 
-def _eligible(session: Session, scene_ids: Collection[int] | None) -> dict[int, Any]:
-    """scene id → stored query of the scenes a harvest may run."""
-    statement = select(Scene.id, Scene.query).where(Scene.paused.is_(False))
+def _eligible(session: Session, scene_ids: Collection[int] | None) -> dict[int, str]:
+    """scene id → stored query (its JSON text, as stored) of the scenes a harvest may run."""
+    # The text as stored: comparing it to the cached one needs no JSON parsing.
+    statement = select(Scene.id, cast(Scene.query, Text)).where(Scene.paused.is_(False))
     if scene_ids is None:
         statement = statement.where(Scene.schedule == ON_CHANGE)
     else:
@@ -67,10 +68,9 @@ def scene_index(session: Session, scene_ids: Collection[int] | None = None) -> S
         for scene_id in [s for s in queries if s not in eligible]:
             index.remove(scene_id)
             del queries[scene_id]
-        for scene_id, raw in eligible.items():
-            text = json.dumps(raw, sort_keys=True, ensure_ascii=False)
+        for scene_id, text in eligible.items():
             if queries.get(scene_id) != text:
-                index.add(Predicate.of(scene_id, parse_query(raw)))
+                index.add(Predicate.of(scene_id, parse_query(json.loads(text))))
                 queries[scene_id] = text
         filed = SceneIndex(index.predicates[s] for s in eligible) if scene_ids is not None else index
     return filed
@@ -125,7 +125,11 @@ def _moved_by_the_clock(session: Session, index: SceneIndex, now: datetime) -> d
     """Scenes with a relative date (``now-30d``): the unchanged datasets that crossed
     the moving bound since the scene last ran and can enter it (they pass its
     conditions now) or leave it (they are members). Bounds shared by many scenes are
-    resolved once, from the earliest of their last runs."""
+    resolved once, from the earliest of their last runs.
+
+    A bound moving forward only lets datasets in through ``lte``/``lt`` (``gte now-30d``
+    can only lose datasets as time passes), so only those windows need the datasets'
+    documents; the members among every window are found from the members table."""
     relative = [p for p in index.predicates.values() if p.relative]
     if not relative:
         return {}
@@ -141,18 +145,28 @@ def _moved_by_the_clock(session: Session, index: SceneIndex, now: datetime) -> d
     every = sorted(set().union(*crossed.values())) if crossed else []
     if not every:
         return {}
-    batch = ChangedDocuments.of(_documents(session, every))
+    admitting = {b for b, moment in since.items() if _admits(b, moment, now)}
+    entering_any = sorted(set().union(*(crossed[b] for b in admitting))) if admitting else []
+    batch = ChangedDocuments.of(_documents(session, entering_any))
     members = _member_hits(session, every, {p.scene_id for p in relative})
     found: dict[int, set[str]] = {}
     for predicate in relative:
-        window = set().union(*(crossed.get(b, set()) for b in _relative_bounds(predicate.query)))
+        bounds = _relative_bounds(predicate.query)
+        window = set().union(*(crossed.get(b, set()) for b in bounds))
         if not window:
             continue
-        entering = predicate.candidates(batch, predicate.query.resolve_ranges(now)) & window
+        door = set().union(*(crossed.get(b, set()) for b in bounds if b in admitting))
+        entering = predicate.candidates(batch, predicate.query.resolve_ranges(now)) & door if door else set()
         leaving = members.get(predicate.scene_id, set()) & window
         if entering or leaving:
             found[predicate.scene_id] = entering | leaving
     return found
+
+
+def _admits(bound: RangeBound, since: datetime, now: datetime) -> bool:
+    """Whether moving ``bound`` from ``since`` to ``now`` can let an unchanged dataset in."""
+    forward = now >= since
+    return (bound.op in ("lte", "lt")) == forward
 
 
 def _relative_bounds(query: SceneQuery) -> list[RangeBound]:
