@@ -105,10 +105,12 @@ def _simulate(data_dir: Path, scenes: int, days: int, retention: int) -> dict[st
         owner = operator_user(session)
         pairs = []
         for n in range(scenes):
+            # Saved the day before the simulated year: saving records the scene's baseline run.
             created = create_scene(session, owner, name=f"scene {n}", query={"text": "交通"}, schedule="daily",
-                                   webhook="http://127.0.0.1:9/hook", now=START)
+                                   webhook="http://127.0.0.1:9/hook", now=START - timedelta(days=1))
             pairs.append((created.scene.id, created.channels[0].id))
-    run_id = note_id = 0
+        run_id = session.scalar(select(func.max(SceneRun.id))) or 0
+    note_id = 0
     compacted = {"runs": 0, "notifications": 0, "deliveries": 0}
     started = time.perf_counter()
     for offset in range(days):
