@@ -65,7 +65,8 @@ def _scale(d: dict[str, Any]) -> str:
 def _growth(d: dict[str, Any]) -> str:
     keep, bounded = d["keep_everything"], d["with_retention"]
     return (f"{keep['rows']['runs']:,} runs: {keep['store_mb']} MB keeping everything, {bounded['store_mb']} MB "
-            f"with {bounded['retention_days']}-day retention ({bounded['store_mb_after_vacuum']} MB after VACUUM)")
+            f"with {bounded['retention_days']}-day retention and its weekly VACUUM "
+            f"({bounded['store_mb_after_vacuum']} MB after one more by hand)")
 
 
 BENCHES: list[tuple[str, str, str, str, Callable[[dict[str, Any]], str]]] = [
@@ -80,7 +81,7 @@ BENCHES: list[tuple[str, str, str, str, Callable[[dict[str, Any]], str]]] = [
     ("webhook fan-out", "webhook.json", "≥ 1,000 deliveries/s",
      ".venv/bin/python bench/webhook_fanout.py", _webhook),
     ("10,000 on-change scenes", "scene_scale.json", "p95 < 5 s, ≥ 20×, identical, RSS ≤ 1 GB",
-     "nohup .venv/bin/python bench/scene_scale.py --scenes 10000 --rounds 3 &", _scale),
+     "nohup .venv/bin/python bench/scene_scale.py --scenes 10000 --rounds 5 --instance DIR &", _scale),
     ("store growth, a year", "store_growth.json", "bounded with retention",
      ".venv/bin/python bench/store_growth.py", _growth),
 ]
