@@ -22,15 +22,15 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from config.extensions import db
 from notifier.lifecycle import new_notifications
 from notifier.links import run_links
 from subscriptions.document import build_document
-from subscriptions.members import (chunks, current_versions, deleted_ids, member_counts, member_diff, member_rows,
-                                   stored_members_of, touched_versions, version_contents, write_members)
+from subscriptions.members import (chunks, current_versions, deleted_ids, member_diff, member_rows, stored_members_of,
+                                   touched_versions, version_contents, write_members)
 from subscriptions.models import RunState, Scene, SceneRun
 from subscriptions.run_lock import release_many, try_claim_many
 from subscriptions.runner import Candidates
@@ -70,16 +70,15 @@ def _record_batch(scene_ids: Sequence[int], candidates: Mapping[int, Candidates]
     clock = time.perf_counter()
     with db.session() as session:
         documents = _already_recorded(session, scene_ids, now)
-        based = _with_baseline(session, [s for s in scene_ids if s not in documents])
-        todo = [s for s in scene_ids if s in based]
-        left = [s for s in scene_ids if s not in documents and s not in based]
+        counts = _member_counts(session, [s for s in scene_ids if s not in documents])
+        todo = [s for s in scene_ids if s in counts]
+        left = [s for s in scene_ids if s not in documents and s not in counts]
         if not todo:
             return documents, left
         scenes = {scene.id: scene for scene in session.scalars(
             select(Scene).where(Scene.id.in_(todo)).options(selectinload(Scene.channels)))}
         todo = [s for s in todo if s in scenes]
         stored = stored_members_of(session, todo, set().union(*(candidates[s].among for s in todo)))
-        counts = member_counts(session, todo)
         versions = current_versions(session, set().union(*(candidates[s].matched for s in todo)))
         previous: dict[int, dict[str, int]] = {}
         current: dict[int, dict[str, int]] = {}
@@ -135,11 +134,19 @@ def _already_recorded(session: Session, scene_ids: Sequence[int], when: datetime
         .where(SceneRun.scene_id.in_(list(scene_ids)), SceneRun.scheduled_for == when))}
 
 
-def _with_baseline(session: Session, scene_ids: Sequence[int]) -> set[int]:
-    """Those of ``scene_ids`` that have a recorded (non-error) run."""
-    found: set[int] = set()
+def _member_counts(session: Session, scene_ids: Sequence[int]) -> dict[int, int]:
+    """scene id → how many members it has, for the scenes with a baseline (the others
+    are absent).
+
+    Read from each scene's last recorded run rather than counted: every run leaves the
+    member set with exactly ``matched`` members, and only runs (under the scene's
+    claim) change that set, so one row per scene replaces counting thousands."""
+    found: dict[int, int] = {}
     for chunk in chunks(list(scene_ids)):
-        found.update(session.scalars(
-            select(SceneRun.scene_id).where(SceneRun.scene_id.in_(chunk), SceneRun.state != RunState.error.value)
-            .distinct()))
+        latest = (select(func.max(SceneRun.id))
+                  .where(SceneRun.scene_id.in_(chunk), SceneRun.state != RunState.error.value)
+                  .group_by(SceneRun.scene_id))
+        for scene_id, matched in session.execute(
+                select(SceneRun.scene_id, SceneRun.matched).where(SceneRun.id.in_(latest))):
+            found[scene_id] = matched
     return found
