@@ -198,7 +198,7 @@ def keep(instance: Path, into: Path, scene_ids: list[int], prepared: dict[str, A
     shutil.copytree(instance, into / "instance")
     (into / "prepared.json").write_text(json.dumps({
         "scene_ids": scene_ids, "prepared": prepared,
-        "prepared_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}), "utf-8")
+        "prepared_at": datetime.now(UTC).isoformat(timespec="seconds")}), "utf-8")
 
 
 def reuse(args: argparse.Namespace, kept: Path, instance: Path,

@@ -209,8 +209,8 @@ def evaluate_candidates(affected: dict[int, set[str]], *,
     one batch. Scenes saved with the same query (a popular word) share one request
     over the union of their candidates."""
     with db.session() as session:
-        raw: dict[int, Any] = {scene_id: query for scene_id, query in session.execute(
-            select(Scene.id, Scene.query).where(Scene.id.in_(list(affected))))}
+        raw: dict[int, Any] = dict(session.execute(
+            select(Scene.id, Scene.query).where(Scene.id.in_(list(affected)))).all())
     candidates = {scene_id: set(ids) for scene_id, ids in affected.items() if scene_id in raw}
     shared: dict[str, list[int]] = {}
     for scene_id in sorted(candidates):
@@ -220,7 +220,7 @@ def evaluate_candidates(affected: dict[int, set[str]], *,
                 for group in groups]
     answers = search.get().match_ids(requests, now=now)
     return {scene_id: (candidates[scene_id], matched & candidates[scene_id])
-            for group, matched in zip(groups, answers) for scene_id in group}
+            for group, matched in zip(groups, answers, strict=True) for scene_id in group}
 
 
 def run_affected_scenes(changed_ids: Collection[str], removed_ids: Collection[str], *,
@@ -230,7 +230,7 @@ def run_affected_scenes(changed_ids: Collection[str], removed_ids: Collection[st
     (:func:`run_candidates`), then deliver what they wrote in one batch (parallel sends
     in the embedded default, Celery tasks otherwise). Returns the diff documents in
     scene id order."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     with db.session() as session:
         affected = affected_scenes(session, changed_ids, removed_ids, now=now, scene_ids=scene_ids)
     if not affected:

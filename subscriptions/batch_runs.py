@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -29,8 +29,17 @@ from config.extensions import db
 from notifier.lifecycle import new_notifications
 from notifier.links import run_links
 from subscriptions.document import build_document
-from subscriptions.members import (chunks, current_versions, deleted_ids, member_diff, member_rows, stored_members_of,
-                                   touched_versions, version_contents, write_members)
+from subscriptions.members import (
+    chunks,
+    current_versions,
+    deleted_ids,
+    member_diff,
+    member_rows,
+    stored_members_of,
+    touched_versions,
+    version_contents,
+    write_members,
+)
 from subscriptions.models import RunState, Scene, SceneRun
 from subscriptions.run_lock import release_many, try_claim_many
 from subscriptions.runner import Candidates
@@ -49,7 +58,7 @@ def run_batches(candidates: Mapping[int, Candidates], now: datetime) -> tuple[di
     documents: dict[int, dict[str, Any]] = {}
     left: list[int] = []
     for chunk in chunks(sorted(candidates), BATCH):
-        claimed_at = datetime.now(timezone.utc)
+        claimed_at = datetime.now(UTC)
         claimed = try_claim_many(chunk, claimed_at)
         left.extend(s for s in chunk if s not in claimed)
         try:
@@ -116,7 +125,7 @@ def _record_batch(scene_ids: Sequence[int], candidates: Mapping[int, Candidates]
             documents[scene_id] = document
             notifications.extend(new_notifications(scene, run, document, now=now))
         # Stamped last, so ``finished_at`` is when the whole batch was ready to commit.
-        finished = datetime.now(timezone.utc)
+        finished = datetime.now(UTC)
         for scene_id in todo:
             runs[scene_id].finished_at = finished
             documents[scene_id]["run"]["finished_at"] = finished.isoformat()

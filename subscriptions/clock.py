@@ -37,7 +37,11 @@ def build_clock(app: Flask, blocking: bool = False) -> BaseScheduler:
     """A scheduler with the scene and delivery ticks (not started)."""
     from notifier.tasks import deliver_due_task, send_due_digests_task
     from search.tasks import harvest_due_sources_task
-    from subscriptions.tasks import compact_history_task, recompute_on_change_task, run_due_scenes_task
+    from subscriptions.tasks import (
+        compact_history_task,
+        recompute_on_change_task,
+        run_due_scenes_task,
+    )
 
     # .delay() queues on the broker, or runs in-process in the embedded default
     # (config/celery_app.py sets task_always_eager there).

@@ -10,7 +10,7 @@ out, and nothing when they left out nothing.
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 
@@ -32,7 +32,7 @@ def recompute_on_change(now: datetime | None = None) -> int:
     the same night records nothing twice."""
     from subscriptions.tasks import run_scene_task
 
-    moment = (now or datetime.now(timezone.utc)).replace(second=0, microsecond=0)
+    moment = (now or datetime.now(UTC)).replace(second=0, microsecond=0)
     scene_ids = on_change_scene_ids()
     for scene_id in scene_ids:
         run_scene_task.delay(scene_id, moment.isoformat())

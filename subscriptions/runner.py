@@ -22,8 +22,16 @@ from config.extensions import db, search
 from search.query import parse_query
 from subscriptions.diff import SceneDiff
 from subscriptions.document import build_document
-from subscriptions.members import (current_versions, deleted_ids, member_counts, member_diff, store_members,
-                                   stored_members, touched_versions, version_contents)
+from subscriptions.members import (
+    current_versions,
+    deleted_ids,
+    member_counts,
+    member_diff,
+    store_members,
+    stored_members,
+    touched_versions,
+    version_contents,
+)
 from subscriptions.models import RunState, Scene, SceneRun
 from subscriptions.run_lock import scene_claim
 
@@ -224,7 +232,7 @@ def record_baseline(session: Session, scene: Scene, now: datetime | None = None)
     session.add(run)
     session.flush()
     store_members(session, scene.id, previous, current)
-    run.finished_at = datetime.now(timezone.utc)
+    run.finished_at = datetime.now(UTC)
     run.diff = build_document(scene, run, None, len(current), _links(scene, run))
     session.flush()
     return run

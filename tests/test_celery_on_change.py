@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -16,7 +16,7 @@ from config.settings import load_settings
 from tests.helpers import sample_records, write_snapshot
 
 pytestmark = pytest.mark.redis
-T0 = datetime(2023, 7, 1, 8, 0, tzinfo=timezone.utc)
+T0 = datetime(2023, 7, 1, 8, 0, tzinfo=UTC)
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ PostgreSQL. Scenes the batch cannot take are left to ``run_scene``.
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,7 @@ from subscriptions.runner import Candidates, run_scene
 from subscriptions.scenes import create_scene
 from tests.helpers import sample_records, write_snapshot
 
-T0 = datetime(2023, 7, 1, 8, 0, tzinfo=timezone.utc)
+T0 = datetime(2023, 7, 1, 8, 0, tzinfo=UTC)
 TITLE, PUBLISHER = "资源名称", "发布部门"
 RECORDS = sample_records()[:400]
 QUERIES: list[dict[str, Any]] = [
@@ -45,8 +45,8 @@ def _diff_part(document: dict[str, Any]) -> dict[str, Any]:
 
 def _members(scene_id: int) -> dict[str, int]:
     with db.session() as session:
-        return {dataset_id: version_id for dataset_id, version_id in session.execute(
-            select(SceneMember.dataset_id, SceneMember.version_id).where(SceneMember.scene_id == scene_id))}
+        return dict(session.execute(
+            select(SceneMember.dataset_id, SceneMember.version_id).where(SceneMember.scene_id == scene_id)).all())
 
 
 def _notifications(scene_id: int) -> int:

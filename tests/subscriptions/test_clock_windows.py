@@ -4,7 +4,7 @@ scene are reported by the incremental pass exactly as by a full recompute — an
 them out, and a window between two relative bounds does both."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ from subscriptions.runner import diff_members
 from subscriptions.scenes import create_scene
 from tests.helpers import sample_records, write_snapshot
 
-T0 = datetime(2023, 7, 1, 8, 0, tzinfo=timezone.utc)
+T0 = datetime(2023, 7, 1, 8, 0, tzinfo=UTC)
 TITLE, MODIFIED = "资源名称", "更新时间"
 RECORDS = sample_records()[:300]
 

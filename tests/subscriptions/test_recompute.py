@@ -2,7 +2,7 @@
 exactly what the after-harvest pass records (or what that pass missed)."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,7 @@ from subscriptions.recompute import recompute_on_change
 from subscriptions.scenes import create_scene
 from tests.helpers import sample_records, write_snapshot
 
-T0 = datetime(2023, 7, 1, 8, 0, tzinfo=timezone.utc)
+T0 = datetime(2023, 7, 1, 8, 0, tzinfo=UTC)
 TITLE = "资源名称"
 RECORDS = sample_records()[:300]
 
@@ -58,7 +58,7 @@ def test_the_nightly_run_reports_what_the_after_harvest_pass_reports(app, tmp_pa
                                          deliver=False, scene_ids=[on_time])
     assert incremental["run"]["state"] == "changed"
 
-    night = datetime.now(timezone.utc).replace(hour=2, minute=40, second=31, microsecond=0)
+    night = datetime.now(UTC).replace(hour=2, minute=40, second=31, microsecond=0)
     assert recompute_on_change(night) == 2  # the on-change scenes that are not paused
     (*_, caught_up) = _runs(missed)
     assert caught_up.scheduled_for == night.replace(second=0)

@@ -1,7 +1,7 @@
 """The space retention frees goes back to the file system (SQLite's weekly VACUUM)."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -13,7 +13,7 @@ from subscriptions.models import SceneRun
 from subscriptions.retention import VACUUM_WEEKDAY, compact_history, reclaim_space
 from subscriptions.scenes import create_scene
 
-START = datetime(2024, 1, 1, 8, tzinfo=timezone.utc)
+START = datetime(2024, 1, 1, 8, tzinfo=UTC)
 
 
 def _store_bytes(app) -> int:
