@@ -9,6 +9,7 @@ creation time (:func:`object_stamp`): ids are never reused, and even if one came
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
@@ -57,6 +58,12 @@ def _serializer(salt: str, settings: Settings | None) -> URLSafeTimedSerializer:
     key = _settings(settings).secret_key
     if not key:
         raise RuntimeError("secret_key is empty: signed links cannot be made")
+    return _serializer_for(key, salt)
+
+
+@lru_cache(maxsize=32)
+def _serializer_for(key: str, salt: str) -> URLSafeTimedSerializer:
+    # Built once per key and salt: a batch of runs signs three links each.
     return URLSafeTimedSerializer(key, salt=salt)
 
 
