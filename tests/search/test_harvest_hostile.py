@@ -101,7 +101,9 @@ def test_drip_server_ends_with_a_clear_error_and_keeps_earlier_data(tmp_path: Pa
     assert done.returncode != 0
     error = json.loads(done.stdout)["error"]["message"]
     assert "slower than 1024 bytes/s; abandoned" in error, error
-    assert 3 <= elapsed < 30, elapsed
+    # The speed window is 3 s; the rest is the CLI starting up, which on a loaded machine
+    # takes many seconds. A fetch that never gives up would run into the 60 s timeout.
+    assert 3 <= elapsed < 50, elapsed
     after = _state(tmp_path / "instance", "nanning")
     assert (after["live"], after["versions"]) == (before["live"], before["versions"])
     assert after["last_state"] == "error" and "slower than" in after["last_error"]
