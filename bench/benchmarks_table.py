@@ -30,8 +30,12 @@ def _harvest(d: dict[str, Any]) -> str:
     floor = _get(d, "fts5_floor", "records_per_second")
     share = f"; raw FTS5 floor {floor:,}/s in the same run, harvest at {d['share_of_floor']:.0%} of it" \
         if floor else ""
-    return (f"{first['records']:,} records: {first['records_per_second']:,} records/s with indexing"
-            f"{share}; peak RSS {d['peak_rss_mb']} MB")
+    before = d.get("baseline")
+    speedup = (f"; {before['speedup']}× the {before['records_per_second']:,}/s of {before['revision']} "
+               f"in the same run (CPU {before['cpu_speedup']}×)") if before else ""
+    return (f"{first['records']:,} records: {first['records_per_second']:,} records/s with indexing "
+            f"({first['seconds']} s, {first.get('cpu_seconds', '–')} s CPU){share}{speedup}; "
+            f"peak RSS {d['peak_rss_mb']} MB")
 
 
 def _search(d: dict[str, Any]) -> str:

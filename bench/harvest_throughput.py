@@ -1,6 +1,7 @@
 """Harvest throughput: every CNPDS portal file into a fresh installation.
 
     .venv/bin/python bench/harvest_throughput.py [--data DIR] [--out FILE] [--no-rerun]
+                                                 [--baseline REV]
 
 A fresh data dir is made in a temporary directory, migrated like ``scenewatch init``
 (SQLite store + embedded FTS5 index), and the 68 portal files are harvested one
@@ -11,16 +12,22 @@ unchanged), which is what a scheduled harvest mostly sees.
 
 Requirements: at least 5,000 records/s including indexing; peak RSS at most 1 GB. The raw
 FTS5 floor (the same text analysed and put in a bare FTS5 table) is measured in the same
-run: the share of it is the figure to compare on a shared machine.
+run: the share of it is the figure to compare on a shared machine. ``--baseline REV``
+also runs this bench as it was at git revision REV (an exported tree, in a child
+process, first harvest only) right after this one, and reports the speed-up over it:
+a before/after pair measured under the same load.
 """
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import platform
 import resource
+import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 from datetime import UTC, datetime
@@ -91,7 +98,7 @@ def fts5_floor(tmp: str) -> dict[str, Any]:
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute("CREATE VIRTUAL TABLE f USING fts5(title, description, keywords, "
                  "tokenize = \"unicode61 remove_diacritics 0 tokenchars '._,'''\")")
-    wall = time.perf_counter()
+    wall, cpu = time.perf_counter(), time.process_time()
     for start in range(0, len(rows), 2000):
         conn.execute("BEGIN")
         conn.executemany("INSERT INTO f (title, description, keywords) VALUES (?, ?, ?)", [
@@ -100,9 +107,34 @@ def fts5_floor(tmp: str) -> dict[str, Any]:
             for title, description, tags, themes in rows[start:start + 2000]])
         conn.execute("COMMIT")
     seconds = time.perf_counter() - wall
+    cpu = time.process_time() - cpu
     conn.close()
-    return {"records": len(rows), "seconds": round(seconds, 2),
+    return {"records": len(rows), "seconds": round(seconds, 2), "cpu_seconds": round(cpu, 2),
             "records_per_second": round(len(rows) / seconds)}
+
+
+def baseline(rev: str, data_dir: Path) -> dict[str, Any]:
+    """This bench as it was at ``rev``, run on its own exported tree in a child process."""
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", "--format=tar", rev],
+                             capture_output=True, check=True).stdout
+    commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", rev],
+                            capture_output=True, check=True, text=True).stdout.strip()
+    with tempfile.TemporaryDirectory(prefix="scenewatch-baseline-") as tree:
+        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+            tar.extractall(tree, filter="data")
+        out = Path(tree) / "baseline.json"
+        # The exported tree comes first on the path, ahead of this checkout's install.
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SCENEWATCH_")}
+        env["PYTHONPATH"] = tree
+        subprocess.run([sys.executable, str(Path(tree) / "bench" / "harvest_throughput.py"),
+                        "--no-rerun", "--data", str(data_dir), "--out", str(out)],
+                       cwd=tree, env=env, check=True, stdout=subprocess.DEVNULL)
+        found = json.loads(out.read_text(encoding="utf-8"))
+    first = found["first_harvest"]
+    return {"revision": commit, "records": first["records"], "seconds": first["seconds"],
+            "cpu_seconds": first["cpu_seconds"], "records_per_second": first["records_per_second"],
+            "fts5_floor_records_per_second": found["fts5_floor"]["records_per_second"],
+            "peak_rss_mb": found["peak_rss_mb"]}
 
 
 def main() -> None:
@@ -112,6 +144,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--no-rerun", dest="rerun", action="store_false",
                         help="skip the unchanged rerun")
+    parser.add_argument("--baseline", metavar="REV",
+                        help="also run this bench as it was at git revision REV, for the speed-up")
     args = parser.parse_args()
     files = portal_files(args.data)
     if not files:
@@ -136,6 +170,7 @@ def main() -> None:
         if db.engine is not None:
             db.engine.dispose()
         search.get().close()
+    before = baseline(args.baseline, args.data) if args.baseline else None
 
     result = {
         "benchmark": "harvest every CNPDS portal file into a fresh installation "
@@ -148,6 +183,10 @@ def main() -> None:
         "fts5_floor": floor,
         "share_of_floor": round(first["records_per_second"] / floor["records_per_second"], 3),
         "peak_rss_mb": peak_rss_mb(),
+        "baseline": before and {
+            **before,
+            "speedup": round(first["records_per_second"] / before["records_per_second"], 2),
+            "cpu_speedup": round(before["cpu_seconds"] / first["cpu_seconds"], 2)},
         "requirement": {"records_per_second": 5000, "peak_rss_mb": 1024},
         "note": "the machine is shared: compare share_of_floor (same run), not seconds across runs",
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
@@ -156,13 +195,18 @@ def main() -> None:
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    print(f"{len(files)} files, {first['records']} records in {first['seconds']} s: "
+    print(f"{len(files)} files, {first['records']} records in {first['seconds']} s "
+          f"({first['cpu_seconds']} s CPU): "
           f"{first['records_per_second']} records/s including indexing "
           f"({first['quarantined']} quarantined, {first['index_failures']} index failures)")
     if rerun:
         print(f"unchanged rerun: {rerun['records_per_second']} records/s")
     print(f"raw FTS5 floor {floor['records_per_second']} records/s in the same run: the harvest runs at "
           f"{result['share_of_floor']:.0%} of it")
+    if before:
+        print(f"baseline {before['revision']}: {before['records_per_second']} records/s, "
+              f"{before['cpu_seconds']} s CPU: {result['baseline']['speedup']}x faster now "
+              f"({result['baseline']['cpu_speedup']}x less CPU)")
     print(f"peak RSS {result['peak_rss_mb']} MB; {indexed} documents indexed; "
           f"written to {args.out}")
 
