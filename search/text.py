@@ -50,6 +50,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 # Document fields searched by ``text``; list fields are matched value by value.
@@ -119,8 +120,28 @@ def tokens(text: str | None) -> list[str]:
 
 
 def index_text(text: str | None) -> str:
-    """``text`` analysed and joined by spaces: what a backend's whitespace tokenizer indexes."""
-    return " ".join(tokens(text))
+    """``text`` analysed and joined by spaces: what a backend's whitespace tokenizer indexes.
+
+    The same string as ``" ".join(tokens(text))``, built without the token list: every
+    indexed title, description and tag passes through here."""
+    if not text:
+        return ""
+    parts: list[str] = []
+    for run, word in _TOKEN_RE.findall(_normalise(text)):
+        if run:
+            parts.append(run if len(run) == 1 else " ".join(map(operator.add, run, run[1:])))
+            continue
+        word = _fold(word)
+        if word not in STOP_WORDS and word.strip("_"):
+            parts.append(word)
+    return " ".join(parts)
+
+
+@lru_cache(maxsize=65536)
+def index_value(value: str) -> str:
+    """:func:`index_text` of a short value that repeats across datasets (a tag, a
+    theme), remembered: a catalog has a few thousand distinct ones."""
+    return index_text(value)
 
 
 @dataclass(frozen=True)

@@ -24,11 +24,12 @@ from __future__ import annotations
 import json
 import sqlite3
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from search.query_values import FILTER_FIELDS, normalise_datetime
 from search.regions import document_regions
-from search.text import index_text
+from search.text import index_text, index_value
 
 SCHEMA_VERSION = "6"  # bump on any change to the tables or to search.text analysis
 TABLES = ("search_fts", "search_body", "search_doc", "search_value", "search_meta")
@@ -183,16 +184,19 @@ def document_rows(document: dict[str, Any]) -> DocumentRows:
         quality = {}
     title = _text(get("title"))
     machine = get("machine_readable")
-    lists = {name: _values(get(name)) for name in LIST_FIELDS}
-    lists["region"] = _values(document_regions(document))
-    lists["formats"] = list(dict.fromkeys(v.lower() for v in lists["formats"]))
+    lists = {
+        "region": _values(document_regions(document)),
+        "themes": _values(get("themes")),
+        "tags": _values(get("tags")),
+        "formats": list(dict.fromkeys([v.lower() for v in _values(get("formats"))])),
+    }
     coded = (
-        *(_value(get(name)) for name in TEXT_COLUMNS),
-        *(pack(lists[name]) for name in LIST_FIELDS),
+        *[_value(get(name)) for name in TEXT_COLUMNS],
+        *[pack(lists[name]) for name in LIST_FIELDS],
     )
     rest = (
-        normalise_datetime(get("created")),
-        normalise_datetime(get("modified")),
+        _datetime(get("created")),
+        _datetime(get("modified")),
         _int(get("record_count")),
         _int(get("size")),
         _float(quality.get("completeness")),
@@ -200,15 +204,27 @@ def document_rows(document: dict[str, Any]) -> DocumentRows:
         _float(quality.get("accuracy")),
         title.casefold(),
     )
-    keywords = [index_text(k) for k in lists["tags"] + lists["themes"]]
+    keywords = [index_value(k) for k in lists["tags"] + lists["themes"]]
     fts_row = (
         index_text(title),
         index_text(_text(get("description"))),
-        VALUE_SEPARATOR.join(k for k in keywords if k),
+        VALUE_SEPARATOR.join([k for k in keywords if k]),
     )
-    body = json.dumps(document, ensure_ascii=False, separators=(",", ":"), default=str)
+    body = _json_body(document)
     machine_code = (1 if machine else 0) if isinstance(machine, bool) else None
     return DocumentRows(doc_id, coded, machine_code, rest, fts_row, body)
+
+
+_json_body = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str).encode
+
+
+@lru_cache(maxsize=65536)  # a portal dates many datasets the same day
+def _cached_datetime(value: str) -> str | None:
+    return normalise_datetime(value)
+
+
+def _datetime(value: Any) -> str | None:
+    return _cached_datetime(value) if isinstance(value, str) else normalise_datetime(value)
 
 
 def bool_term(value: bool) -> str:
@@ -225,8 +241,18 @@ def _value(value: Any) -> str:
 
 
 def _values(value: Any) -> list[str]:
-    items = [value] if isinstance(value, str) else value if isinstance(value, (list, tuple)) else []
-    return list(dict.fromkeys(v for v in map(_value, items) if v))
+    """The distinct non-empty values of a list field (a lone string is a list of one)."""
+    if isinstance(value, str):
+        value = (value,)
+    elif not isinstance(value, (list, tuple)):
+        return []
+    found: dict[str, None] = {}
+    for item in value:
+        if isinstance(item, str):
+            item = item.strip()  # the separator is whitespace to strip(): only inner ones stay
+            if item:
+                found[item.replace(SEP, " ") if SEP in item else item] = None
+    return list(found)
 
 
 def _int(value: Any) -> int | None:

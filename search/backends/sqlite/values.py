@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from search.backends.sqlite.schema import FIELD_CODES, LIST_FIELDS, unpack
 
@@ -46,21 +46,31 @@ class ValueCodes:
         self._last = max(self._last, code)
         self._containing.pop(field, None)
 
-    def encode(self, conn: sqlite3.Connection, name: str, value: str) -> int:
-        """The code of ``value`` (a packed list for list fields), added if new. Only
-        inside a write transaction; if it rolls back, drop this object."""
-        if not value:
-            return 0
-        field = FIELD_CODES[name]
+    def encode_rows(
+        self, conn: sqlite3.Connection, names: Sequence[str], rows: Sequence[Sequence[str]]
+    ) -> list[tuple[int, ...]]:
+        """The codes of every value of ``rows`` (value i of a row belongs to field
+        ``names[i]``; code 0 for ""), the new ones added in one statement, numbered in
+        order of appearance. Only inside a write transaction (where :meth:`update` has
+        read every code); if it rolls back, drop this object."""
+        fields = [FIELD_CODES[name] for name in names]
         with self._lock:
-            code = self._codes.get((field, value))
-            if code is None:
-                code = conn.execute(
-                    "INSERT INTO search_value (field, value) VALUES (?, ?) RETURNING code",
-                    (field, value),
-                ).fetchone()[0]
-                self._remember(code, field, value)
-        return code
+            codes = self._codes
+            missing: dict[tuple[int, str], None] = {}
+            for row in rows:
+                for key in zip(fields, row, strict=True):
+                    if key[1] and key not in codes:
+                        missing[key] = None
+            if missing:
+                last = conn.execute("SELECT coalesce(max(code), 0) FROM search_value").fetchone()[0]
+                added = [(last + i, field, value) for i, (field, value) in enumerate(missing, 1)]
+                conn.executemany(
+                    "INSERT INTO search_value (code, field, value) VALUES (?, ?, ?)", added
+                )
+                for code, field, value in added:
+                    self._remember(code, field, value)
+            get = codes.get
+            return [tuple([get(key, 0) for key in zip(fields, row, strict=True)]) for row in rows]
 
     def decode(self, conn: sqlite3.Connection, codes: Iterable[int]) -> dict[int, str]:
         """The values of ``codes`` (0 excluded), reading any this copy lacks."""

@@ -31,18 +31,12 @@ def write_documents(
             docs.append(next_doc)
             next_doc += 1
     pairs = list(zip(docs, batch, strict=True))
-    encode = values.encode
+    codes = values.encode_rows(conn, CODED_FIELDS, [rows.coded for rows in batch])
     conn.executemany(
         _INSERT_DOC,
         [
-            (
-                doc,
-                rows.id,
-                *[encode(conn, name, value) for name, value in zip(CODED_FIELDS, rows.coded, strict=True)],
-                rows.machine_readable,
-                *rows.rest,
-            )
-            for doc, rows in pairs
+            (doc, rows.id, *coded, rows.machine_readable, *rows.rest)
+            for (doc, rows), coded in zip(pairs, codes, strict=True)
         ],
     )
     conn.executemany(
