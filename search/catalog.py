@@ -62,10 +62,13 @@ def content_of(doc: dict[str, Any]) -> dict[str, Any]:
     return {name: doc.get(name) for name in CONTENT_FIELDS}
 
 
+_canonical = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"),
+                              default=str).encode
+
+
 def canonical_json(content: dict[str, Any]) -> str:
     """The content as canonical JSON: sorted keys, no spaces, UTF-8 kept as is."""
-    return json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"),
-                      default=str)
+    return _canonical(content)
 
 
 def content_hash(doc: dict[str, Any]) -> str:

@@ -43,11 +43,14 @@ def _digest(*parts: str, length: int = 20) -> str:
     return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()[:length]
 
 
+_encode = json.JSONEncoder(ensure_ascii=False, default=str, separators=(",", ":")).encode
+
+
 def _fingerprint(raw: Any) -> str:
     # Key order is kept (not sorted): the rows of one export share their key order, and
     # this runs on every record. Two orderings of the same values still cannot both be
     # stored: they get the same id and the second is quarantined as a conflict.
-    return json.dumps(raw, ensure_ascii=False, default=str, separators=(",", ":"))
+    return _encode(raw)
 
 
 def _content_key(doc: dict[str, Any]) -> str:
