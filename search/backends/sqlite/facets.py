@@ -128,6 +128,7 @@ class View:
     def count_docs(self, docs: Docs, facets: Sequence[str], size: int) -> FacetCounts:
         """Counts over the documents numbered ``docs`` (the hits of a query)."""
         out: FacetCounts = {}
+        self.cache.columns.load_keys(self.conn, facets)
         for name in facets:
             tally = np.bincount(self.cache.columns.keys(self.conn, name)[docs])
             found = np.flatnonzero(tally)
