@@ -75,7 +75,7 @@ def _growth(d: dict[str, Any]) -> str:
 
 BENCHES: list[tuple[str, str, str, str, Callable[[dict[str, Any]], str]]] = [
     ("harvest throughput", "harvest.json", "≥ 5,000 records/s, RSS ≤ 1 GB",
-     ".venv/bin/python bench/harvest_throughput.py", _harvest),
+     ".venv/bin/python bench/harvest_throughput.py [--baseline REV]", _harvest),
     ("search preview, 128k", "search_sqlite.json", "p95 < 50 ms",
      ".venv/bin/python bench/search_latency.py", _search),
     ("search preview, 1M", "search_sqlite_1m.json", "p95 < 200 ms",
