@@ -1,15 +1,12 @@
 """Delivery on a real Celery worker with a Redis broker."""
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from config.settings import load_settings
+from tests.celery_worker import celery_worker, redis_broker_env, wait_for_webhook
 from tests.helpers import sample_records, write_snapshot
 
 pytestmark = pytest.mark.redis
@@ -17,14 +14,7 @@ pytestmark = pytest.mark.redis
 
 @pytest.fixture
 def broker_env(tmp_path: Path) -> dict[str, str]:
-    url = os.environ.get("SCENEWATCH_TEST_REDIS_URL")
-    if not url:
-        pytest.fail("SCENEWATCH_TEST_REDIS_URL is not set (.ci/run sets it)")
-    import redis
-
-    redis.Redis.from_url(url).flushdb()  # a broker db of our own: no stale tasks
-    return {"SCENEWATCH_DATA_DIR": str(tmp_path / "instance"), "SCENEWATCH_BROKER_URL": url,
-            "SCENEWATCH_WEBHOOK_ALLOW_PRIVATE": "1"}
+    return redis_broker_env(tmp_path / "instance")
 
 
 def test_worker_delivers_webhook(broker_env: dict[str, str], tmp_path: Path) -> None:
@@ -40,30 +30,19 @@ def test_worker_delivers_webhook(broker_env: dict[str, str], tmp_path: Path) -> 
     app = create_app(load_settings(broker_env), TESTING=True)
     with app.app_context():
         upgrade()
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "config.worker", "worker", "-Q", "harvest,scenes,delivery",
-         "--pool", "solo", "--loglevel", "WARNING"],
-        env={**os.environ, **broker_env}, cwd=Path(__file__).resolve().parents[1])
-    try:
-        with app.app_context(), VerifyingReceiver() as receiver:
-            records = sample_records()[:30]
-            run_harvest("hz", write_snapshot(tmp_path / "a.json", records[:20]), fmt="portal-json")
-            with db.session() as session:
-                created = create_scene(session, operator_user(session), name="celery", query={},
-                                       schedule="manual", webhook=receiver.url)
-                scene_id = created.scene.id
-                receiver.secret = created.channels[0].secret
-            run_scene(scene_id)
-            run_harvest("hz", write_snapshot(tmp_path / "b.json", records), fmt="portal-json")
-            document = run_scene(scene_id)  # the notification is queued for the worker
-            assert document["run"]["state"] == "changed"
-            deadline = time.monotonic() + 60
-            while not receiver.received and time.monotonic() < deadline:
-                assert worker.poll() is None, "worker died"
-                time.sleep(0.2)
-            assert len(receiver.received) == 1 and receiver.rejected == []
-            (payload,) = receiver.received.values()
-            assert payload["data"]["counts"] == document["counts"]
-    finally:
-        worker.terminate()
-        worker.wait(timeout=30)
+    with celery_worker(broker_env) as worker, app.app_context(), VerifyingReceiver() as receiver:
+        records = sample_records()[:30]
+        run_harvest("hz", write_snapshot(tmp_path / "a.json", records[:20]), fmt="portal-json")
+        with db.session() as session:
+            created = create_scene(session, operator_user(session), name="celery", query={},
+                                   schedule="manual", webhook=receiver.url)
+            scene_id = created.scene.id
+            receiver.secret = created.channels[0].secret
+        run_scene(scene_id)
+        run_harvest("hz", write_snapshot(tmp_path / "b.json", records), fmt="portal-json")
+        document = run_scene(scene_id)  # the notification is queued for the worker
+        assert document["run"]["state"] == "changed"
+        wait_for_webhook(receiver, worker)
+        assert len(receiver.received) == 1 and receiver.rejected == []
+        (payload,) = receiver.received.values()
+        assert payload["data"]["counts"] == document["counts"]
