@@ -25,6 +25,7 @@ from subscriptions.run_lock import release, try_claim
 from subscriptions.runner import Candidates, run_scene
 from subscriptions.scenes import create_scene
 from tests.helpers import sample_records, write_snapshot
+from tests.subscriptions.diff_support import diff_part
 
 T0 = datetime(2023, 7, 1, 8, 0, tzinfo=UTC)
 TITLE, PUBLISHER = "资源名称", "发布部门"
@@ -38,9 +39,6 @@ QUERIES: list[dict[str, Any]] = [
     {},
 ]
 
-
-def _diff_part(document: dict[str, Any]) -> dict[str, Any]:
-    return {key: document[key] for key in ("counts", "added", "removed", "changed", "moved")}
 
 
 def _members(scene_id: int) -> dict[str, int]:
@@ -93,7 +91,7 @@ def _check_twins(tmp_path: Path) -> None:
     states = set()
     for batch_id, single_id in pairs:
         single = run_scene(single_id, later, deliver=False, now=later, candidates=candidates[single_id])
-        assert _diff_part(batched[batch_id]) == _diff_part(single)
+        assert diff_part(batched[batch_id]) == diff_part(single)
         assert _members(batch_id) == _members(single_id)
         assert _notifications(batch_id) == _notifications(single_id)
         states.add(batched[batch_id]["run"]["state"])

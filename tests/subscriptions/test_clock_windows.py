@@ -6,39 +6,24 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 from sqlalchemy import select
 
-from config.extensions import db, search
+from config.extensions import db
 from search.harvest import run_harvest
-from search.query import parse_query
 from subscriptions.accounts import operator_user
 from subscriptions.affected import run_affected_scenes
-from subscriptions.document import build_document
-from subscriptions.models import Scene, SceneMember, SceneRun
-from subscriptions.runner import diff_members
+from subscriptions.models import SceneMember
 from subscriptions.scenes import create_scene
 from tests.helpers import sample_records, write_snapshot
+from tests.subscriptions.diff_support import diff_part, full_recompute
 
 T0 = datetime(2023, 7, 1, 8, 0, tzinfo=UTC)
 TITLE, MODIFIED = "资源名称", "更新时间"
 RECORDS = sample_records()[:300]
 
 
-def _diff_part(document: dict[str, Any]) -> dict[str, Any]:
-    return {key: document[key] for key in ("counts", "added", "removed", "changed", "moved")}
-
-
-def _full(scene_id: int, now: datetime) -> dict[str, Any]:
-    with db.session() as session:
-        scene = session.get(Scene, scene_id)
-        assert scene is not None
-        matched = sorted(search.get().iter_ids(parse_query(scene.query), now=now))
-        diff, _previous, current = diff_members(session, scene, matched)
-        run = SceneRun(id=0, state="changed", scheduled_for=now, started_at=now, finished_at=now)
-        return _diff_part(build_document(scene, run, diff, len(current)))
 
 
 def _members(scene_id: int) -> set[str]:
@@ -65,10 +50,10 @@ def test_the_clock_moves_datasets_in_and_out(app, tmp_path: Path, ranges: dict[s
     unrelated[TITLE] = f"{unrelated[TITLE]}（更新）"
     later = T0 + timedelta(days=10)
     summary = run_harvest("hz", write_snapshot(tmp_path / "b.json", records), fmt="portal-json", now=later)
-    expected = _full(scene_id, later)
+    expected = full_recompute(scene_id, later)[0]
     assert bool(expected["added"]) is entering and bool(expected["removed"]) is leaving
     (document,) = run_affected_scenes(summary.changed_ids, summary.removed_ids, now=later, deliver=False)
-    assert _diff_part(document) == expected
+    assert diff_part(document) == expected
     after = _members(scene_id)
     assert {a["id"] for a in expected["added"]} == after - before
     assert {r["id"] for r in expected["removed"]} == before - after

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -18,14 +17,12 @@ from subscriptions.models import Scene, SceneRun
 from subscriptions.recompute import recompute_on_change
 from subscriptions.scenes import create_scene
 from tests.helpers import sample_records, write_snapshot
+from tests.subscriptions.diff_support import diff_part
 
 T0 = datetime(2023, 7, 1, 8, 0, tzinfo=UTC)
 TITLE = "资源名称"
 RECORDS = sample_records()[:300]
 
-
-def _diff_part(document: dict[str, Any]) -> dict[str, Any]:
-    return {key: document[key] for key in ("counts", "added", "removed", "changed", "moved")}
 
 
 def _runs(scene_id: int) -> list[SceneRun]:
@@ -62,7 +59,7 @@ def test_the_nightly_run_reports_what_the_after_harvest_pass_reports(app, tmp_pa
     assert recompute_on_change(night) == 2  # the on-change scenes that are not paused
     (*_, caught_up) = _runs(missed)
     assert caught_up.scheduled_for == night.replace(second=0)
-    assert caught_up.state == "changed" and _diff_part(caught_up.diff or {}) == _diff_part(incremental)
+    assert caught_up.state == "changed" and diff_part(caught_up.diff or {}) == diff_part(incremental)
     (*_, checked) = _runs(on_time)
     assert checked.scheduled_for == night.replace(second=0) and checked.state == "noop"  # nothing was missed
     assert [r.state for r in _runs(paused)] == ["baseline"]

@@ -17,16 +17,15 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from config.extensions import db, search
+from config.extensions import db
 from search.harvest import run_harvest
-from search.query import parse_query
 from subscriptions.accounts import operator_user
 from subscriptions.affected import affected_scene_ids, affected_scenes, run_affected_scenes
-from subscriptions.document import build_document
-from subscriptions.models import Scene, SceneMember, SceneRun
-from subscriptions.runner import diff_members, run_scene
+from subscriptions.models import Scene, SceneMember
+from subscriptions.runner import run_scene
 from subscriptions.scenes import create_scene
 from tests.helpers import sample_records, write_snapshot
+from tests.subscriptions.diff_support import diff_part, full_recompute
 
 T0 = datetime(2023, 7, 1, 8, 0, tzinfo=UTC)
 RECORDS = sample_records()
@@ -131,19 +130,6 @@ def _apply(records: list[dict[str, Any]], ops: list[tuple[str, int, str]]) -> li
     return [r for i, r in enumerate(out) if i not in dropped]
 
 
-def _diff_part(document: dict[str, Any]) -> dict[str, Any]:
-    return {key: document[key] for key in ("counts", "added", "removed", "changed", "moved")}
-
-
-def _full_recompute(scene_id: int, now: datetime) -> tuple[dict[str, Any], set[str]]:
-    """The diff a full re-run would record at ``now``, without recording it."""
-    with db.session() as session:
-        scene = session.get(Scene, scene_id)
-        assert scene is not None
-        matched = sorted(search.get().iter_ids(parse_query(scene.query), now=now))
-        diff, _previous, current = diff_members(session, scene, matched)
-        run = SceneRun(id=0, state="changed", scheduled_for=now, started_at=now, finished_at=now)
-        return _diff_part(build_document(scene, run, diff, len(current))), set(current)
 
 
 def _members(scene_id: int) -> set[str]:
@@ -151,7 +137,7 @@ def _members(scene_id: int) -> set[str]:
         return set(session.scalars(select(SceneMember.dataset_id).where(SceneMember.scene_id == scene_id)))
 
 
-def test_reverse_matching_equals_full_recompute(app, tmp_path: Path) -> None:
+def test_reverse_matching_equalsfull_recompute(app, tmp_path: Path) -> None:
     state: dict[str, Any] = {"records": list(KEPT), "step": 0}
     # Named as the Hangzhou portal's export: its districts are placed in 浙江省 / 杭州市.
     run_harvest("hz", write_snapshot(tmp_path / "s0_zhejiang_hangzhou.json", state["records"]),
@@ -178,7 +164,7 @@ def test_reverse_matching_equals_full_recompute(app, tmp_path: Path) -> None:
         summary = run_harvest("hz", write_snapshot(tmp_path / f"s{step}_zhejiang_hangzhou.json",
                                                    state["records"]),
                               fmt="portal-json", now=harvested_at)
-        expected = {scene_id: _full_recompute(scene_id, harvested_at) for scene_id in ids}
+        expected = {scene_id: full_recompute(scene_id, harvested_at) for scene_id in ids}
         with db.session() as session:
             affected = affected_scenes(session, summary.changed_ids, summary.removed_ids,
                                        now=harvested_at, scene_ids=ids)
@@ -189,7 +175,7 @@ def test_reverse_matching_equals_full_recompute(app, tmp_path: Path) -> None:
         for scene_id in ids:
             diff, members = expected[scene_id]
             if scene_id in ran:
-                assert _diff_part(ran[scene_id]) == diff, (scene_id, queries)
+                assert diff_part(ran[scene_id]) == diff, (scene_id, queries)
                 assert _members(scene_id) == members
             else:
                 # Left out: a full recompute finds nothing to report either.
@@ -263,10 +249,10 @@ def test_relative_dates_moving_past_members_are_reported(app, tmp_path: Path) ->
     hits[1][MODIFIED] = "2023-07-01"  # a change that makes the scene affected
     later = T0 + timedelta(days=20)
     summary = run_harvest("hz", write_snapshot(tmp_path / "b.json", records), fmt="portal-json", now=later)
-    expected, members = _full_recompute(scene_id, later)
+    expected, members = full_recompute(scene_id, later)
     assert expected["removed"] and {r["reason"] for r in expected["removed"]} == {"no_longer_matches"}
     (document,) = run_affected_scenes(summary.changed_ids, summary.removed_ids, now=later, deliver=False)
-    assert _diff_part(document) == expected
+    assert diff_part(document) == expected
     assert _members(scene_id) == members
 
 
@@ -288,12 +274,12 @@ def test_a_scene_moved_only_by_the_clock_is_affected(app, tmp_path: Path) -> Non
     unrelated[TITLE] = f"{unrelated[TITLE]}（更新）"
     later = T0 + timedelta(days=25)
     summary = run_harvest("hz", write_snapshot(tmp_path / "b.json", records), fmt="portal-json", now=later)
-    expected, members = _full_recompute(scene_id, later)
+    expected, members = full_recompute(scene_id, later)
     assert expected["counts"]["removed"] == len(_members(scene_id))  # every member aged out
     with db.session() as session:
         assert affected_scene_ids(session, summary.changed_ids, summary.removed_ids) == [scene_id]
     (document,) = run_affected_scenes(summary.changed_ids, summary.removed_ids, now=later, deliver=False)
-    assert _diff_part(document) == expected and _members(scene_id) == members == set()
+    assert diff_part(document) == expected and _members(scene_id) == members == set()
 
 
 def test_on_change_webhooks_arrive_signed_once(app, tmp_path: Path) -> None:
