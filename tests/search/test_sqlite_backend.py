@@ -20,40 +20,10 @@ import pytest
 
 from search.backends.sqlite import SqliteSearchBackend
 from search.query import parse_query
-from tests.parity.make_golden import filter_values, matches
+from tests.parity.make_golden import filter_values
+from tests.search.sqlite_fixtures import NOW, expected_ids, search
 
-FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "search" / "cnpds_sample.json"
-NOW = datetime(2023, 6, 20, tzinfo=UTC)  # the crawl is from June 2023
-
-
-@pytest.fixture(scope="module")
-def documents() -> list[dict[str, Any]]:
-    return json.loads(FIXTURE.read_text("utf-8"))
-
-
-@pytest.fixture
-def backend(tmp_path: Path) -> SqliteSearchBackend:
-    instance = SqliteSearchBackend(f"sqlite:///{tmp_path / 'search.sqlite'}")
-    instance.ensure_index()
-    return instance
-
-
-@pytest.fixture
-def loaded(backend: SqliteSearchBackend, documents: list[dict[str, Any]]) -> SqliteSearchBackend:
-    report = backend.index(documents)
-    assert (report.indexed, report.failed) == (len(documents), [])
-    return backend
-
-
-def expected_ids(
-    query: dict[str, Any], documents: list[dict[str, Any]], now: datetime = NOW
-) -> list[str]:
-    parsed = parse_query(query)
-    return sorted(d["id"] for d in documents if matches(parsed, d, now))
-
-
-def search(backend: SqliteSearchBackend, query: dict[str, Any], **options: Any) -> Any:
-    return backend.search(parse_query(query), now=NOW, **options)
+pytest_plugins = ("tests.search.sqlite_fixtures",)  # documents, backend, loaded
 
 
 def text_of(document: dict[str, Any]) -> str:
@@ -163,67 +133,6 @@ def test_facets_count_the_matching_set(
         assert [n for _, n in pairs] == sorted((n for _, n in pairs), reverse=True)
     top2 = search(loaded, query, facets=("formats",), facet_size=2).facets["formats"]
     assert top2 == result.facets["formats"][:2]
-
-
-# Bounds whose edges the column checks must draw exactly as SQL does: fractional
-# bounds on integer columns, strict date bounds, missing values, unknown keys.
-EDGE_QUERIES = [
-    {"ranges": {"record_count": {"gt": 65.5}}},
-    {"ranges": {"record_count": {"gte": 66.0, "lt": 18578.5}}},
-    {"ranges": {"record_count": {"lte": 0}}},
-    {"ranges": {"modified": {"gt": "2022-06-01", "lt": "2023-01-01"}}},
-    {"ranges": {"created": {"lte": "2021-12-31"}}},
-    {"ranges": {"quality.completeness": {"lt": 0.5}}},
-    {"filters": {"machine_readable": [True, False]}},
-    {"exclude": {"machine_readable": [False]}, "filters": {"formats": ["xls", "nothing"]}},
-    {"text": "-交通", "filters": {"open_type": "conditional"}},
-]
-
-
-@pytest.mark.parametrize(
-    "query", EDGE_QUERIES, ids=[json.dumps(q, ensure_ascii=False) for q in EDGE_QUERIES]
-)
-def test_searches_agree_with_the_reference_at_the_edges(
-    loaded: SqliteSearchBackend, documents: list[dict[str, Any]], query: dict[str, Any]
-) -> None:
-    want = expected_ids(query, documents)
-    assert 0 < len(want) < len(documents)
-    result = search(loaded, query, sort="modified", limit=len(documents), facets=("formats",),
-                    facet_size=100)
-    members = [d for d in documents if d["id"] in set(want)]
-    dated = sorted((d for d in members if d["modified"]), key=lambda d: (d["modified"], d["id"]))
-    undated = sorted(d["id"] for d in members if not d["modified"])
-    assert [h.id for h in result.hits] == [d["id"] for d in dated] + undated
-    assert dict(result.facets["formats"]) == dict(
-        Counter(v for d in members for v in filter_values(d, "formats"))
-    )
-
-
-def test_filters_keep_the_relevance_order_of_the_text(
-    loaded: SqliteSearchBackend, documents: list[dict[str, Any]]
-) -> None:
-    text = {"text": "交通 | 数据"}
-    query = {**text, "filters": {"open_type": ["conditional"]}}
-    want = set(expected_ids(query, documents))
-    assert 0 < len(want) < len(expected_ids(text, documents))
-    ranked = [(h.id, h.score) for h in search(loaded, text, limit=len(documents)).hits]
-    for offset in (0, 3):
-        page = search(loaded, query, limit=5, offset=offset).hits
-        assert [(h.id, h.score) for h in page] == [r for r in ranked if r[0] in want][offset:offset + 5]
-
-
-def test_a_write_is_seen_by_the_next_search(
-    loaded: SqliteSearchBackend, documents: list[dict[str, Any]]
-) -> None:
-    query = {"filters": {"region": "新区"}, "ranges": {"record_count": {"gte": 5}}}
-    assert search(loaded, query).total == 0
-    target = documents[0]
-    loaded.index([{**target, "region": "新区", "record_count": 7, "formats": ["geojson"]}])
-    result = search(loaded, query, facets=("formats",), sort="title")
-    assert [h.id for h in result.hits] == [target["id"]]
-    assert result.facets["formats"] == [("geojson", 1)]
-    loaded.index([{**target, "record_count": 4}])
-    assert search(loaded, query).total == 0
 
 
 def test_unknown_facet_or_sort_is_refused(loaded: SqliteSearchBackend) -> None:
