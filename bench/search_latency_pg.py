@@ -29,7 +29,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.cnpds_documents import DEFAULT_DATA, documents  # noqa: E402
-from bench.search_latency import BENCH_NOW, build_index, percentile, query_mix, sample_values  # noqa: E402
+from bench.search_catalog import build_index  # noqa: E402
+from bench.search_latency import BENCH_NOW, percentile, query_mix, sample_values  # noqa: E402
 from search.backends.base import FACET_FIELDS, SearchBackend  # noqa: E402
 from search.backends.postgres import PostgresSearchBackend  # noqa: E402
 from search.query import parse_query  # noqa: E402
