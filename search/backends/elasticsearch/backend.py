@@ -1,28 +1,17 @@
 """The production search backend: an Elasticsearch 8/9 index behind an alias.
 
-Index layout: the concrete index ``<alias>-v<N>`` (settings and mappings from
-``config/index_mapping.json``) is reached only through the alias
-``settings.search_index``, so :meth:`ElasticsearchBackend.rebuild` can fill
-``<alias>-v<N+1>`` aside and swap the alias in one atomic ``update_aliases`` call.
-
-Writes during a rebuild: the new index also carries the alias ``<alias>-building``
-and every writer, in any process, sends its changes there too: documents as they
-are, deletions as *tombstones* (a document holding only ``derived.tombstone``). The
-rebuild itself only *creates* documents, so whatever a writer put there first, newer
-than the rebuild's copy, wins; tombstones are purged around the swap and never
-match a search. Nothing written while a rebuild runs is lost at the swap.
-
-Query and document shapes live in :mod:`search.backends.elasticsearch.query`, bulk writes in
-:mod:`search.backends.elasticsearch.bulk`, the client in :mod:`search.backends.elasticsearch.client`.
+The index layout and the rebuild protocol (versioned indices, the building alias,
+tombstones) are described in :mod:`search.backends.elasticsearch.layout`; query and
+document shapes live in :mod:`search.backends.elasticsearch.query`, bulk writes in
+:mod:`search.backends.elasticsearch.bulk`, the client in
+:mod:`search.backends.elasticsearch.client`.
 """
 from __future__ import annotations
 
-import json
 import logging
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
-from importlib import resources
 from typing import Any
 
 from elasticsearch import ApiError, Elasticsearch, NotFoundError
@@ -31,6 +20,7 @@ from tqdm import tqdm
 from search.backends.base import BaseSearchBackend, Hit, IndexReport, SearchResult
 from search.backends.elasticsearch.bulk import Action, BulkOutcome, BulkWriter
 from search.backends.elasticsearch.client import client_from_settings
+from search.backends.elasticsearch.layout import IS_TOMBSTONE, live, load_mapping, tombstone
 from search.backends.elasticsearch.query import (
     compile_facets,
     compile_query,
@@ -47,31 +37,10 @@ log = logging.getLogger(__name__)
 PAGE_SIZE = 1000  # ids per request when iterating a scene's members
 MSEARCH_BATCH = 200  # searches per _msearch request when checking candidates
 PIT_KEEP_ALIVE = "2m"
-TOMBSTONE = "derived.tombstone"
-_IS_TOMBSTONE = {"exists": {"field": TOMBSTONE}}
-
-
-def live(query: dict[str, Any]) -> dict[str, Any]:
-    """``query`` restricted to real documents (tombstones exist only around a rebuild)."""
-    if "bool" in query:
-        body = dict(query["bool"])
-        body["must_not"] = [*body.get("must_not", []), _IS_TOMBSTONE]
-        return {"bool": body}
-    return {"bool": {"must": [query], "must_not": [_IS_TOMBSTONE]}}
-
-
-def _tombstone(action: Action, target: str) -> Action:
-    """What a deletion leaves in an index being rebuilt (see the module docstring)."""
-    return Action("index", target, action.id, {"id": action.id, "derived": {"tombstone": True}})
-
-
-def load_mapping() -> dict[str, Any]:
-    """Settings and mappings of the index, from ``config/index_mapping.json``."""
-    return json.loads(resources.files("config").joinpath("index_mapping.json").read_text("utf-8"))
 
 
 class ElasticsearchBackend(BaseSearchBackend):
-    """SearchBackend on Elasticsearch (see the module docstring)."""
+    """SearchBackend on Elasticsearch (layout and rebuild: see the ``layout`` module)."""
 
     def __init__(self, client: Elasticsearch, alias: str = "scenewatch-datasets", *,
                  writer: BulkWriter | None = None) -> None:
@@ -173,7 +142,7 @@ class ElasticsearchBackend(BaseSearchBackend):
         """Remove documents by id; unknown ids are ignored."""
         self._ensure_ready()
         actions = [Action("delete", self.alias, doc_id) for doc_id in dict.fromkeys(ids)]
-        outcome = self._write(actions, _tombstone)
+        outcome = self._write(actions, tombstone)
         return IndexReport(deleted=outcome.deleted, failed=outcome.failed)
 
     def _write(self, actions: list[Action], mirror: Callable[[Action, str], Action]) -> BulkOutcome:
@@ -251,7 +220,7 @@ class ElasticsearchBackend(BaseSearchBackend):
 
     def _purge_tombstones(self, index: str) -> None:
         self.client.indices.refresh(index=index)
-        self.client.delete_by_query(index=index, query=_IS_TOMBSTONE, refresh=True,
+        self.client.delete_by_query(index=index, query=IS_TOMBSTONE, refresh=True,
                                     conflicts="proceed")
 
     def _swap_alias(self, new: str) -> None:
